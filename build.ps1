@@ -1,0 +1,154 @@
+#requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, demonstrates and benchmarks the Wuerstchen module.
+.DESCRIPTION
+    Build  (default) builds the module into out/Wuerstchen (manifest, assemblies, native ONNX Runtime for this OS, help).
+    Test   builds, runs the xunit tests and the Pester tests (in a child pwsh), prints "N passed, N failed", exits non-zero on failure.
+    Demo   builds and runs New-WuerstchenImage on the bundled stand-in model set (models/standin; abstract patterns, not real pictures).
+    Bench  builds and runs the benchmark (tests/Benchmark), printing its figures.
+    Clean  removes out/ and the bin/obj folders.
+.EXAMPLE
+    dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Extra arguments for the benchmark (e.g. '--quick').
+    [string[]] $BenchArgs = @()
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+$env:ORT_DISABLE_TELEMETRY = '1'
+$env:NO_COLOR = '1'
+$root = $PSScriptRoot
+$out = Join-Path $root 'out'
+$moduleOut = Join-Path $out 'Wuerstchen'
+
+function Invoke-Native([string] $what, [scriptblock] $command) {
+    & $command
+    if ($LASTEXITCODE -ne 0) { throw "$what failed (exit code $LASTEXITCODE)." }
+}
+
+function Get-Rid {
+    $arch = [System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture.ToString().ToLowerInvariant()
+    if ($IsWindows) { "win-$arch" } elseif ($IsMacOS) { "osx-$arch" } else { "linux-$arch" }
+}
+
+function Get-NuGetPackagesFolder {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = (& dotnet nuget locals global-packages --list) -join "`n"
+    if ($line -match 'global-packages:\s*(.+)') { return $Matches[1].Trim() }
+    Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages'
+}
+
+function Invoke-Build {
+    $rid = Get-Rid
+    Write-Host "Building Wuerstchen ($Configuration, $rid) ..."
+    $publish = Join-Path $out "publish-$rid"
+    Invoke-Native 'dotnet publish' {
+        dotnet publish (Join-Path $root 'src/Wuerstchen.PowerShell/Wuerstchen.PowerShell.csproj') -c $Configuration -r $rid --self-contained false -o $publish -p:GenerateRuntimeConfigurationFiles=false -nologo -v:q
+    }
+    if (Test-Path $moduleOut) { Remove-Item $moduleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $moduleOut -Force
+    # assemblies and the native ONNX Runtime libraries of this OS (publish -r lays them out flat)
+    Get-ChildItem $publish -File | Where-Object { $_.Extension -notin '.pdb', '.json' -or $_.Name -like '*.deps.json' } |
+        Copy-Item -Destination $moduleOut
+    Get-ChildItem -Path (Join-Path $root 'module/*') -File -Include *.psd1, *.ps1xml | Copy-Item -Destination $moduleOut
+    # help for Get-Help, generated from module/help/Wuerstchen.help.psd1 and the cmdlets' metadata (in a child pwsh: the dll stays locked)
+    $pwsh = (Get-Process -Id $PID).Path
+    & $pwsh -NoProfile -NonInteractive -File (Join-Path $root 'module/New-MamlHelp.ps1') -ModuleFolder $moduleOut
+    if ($LASTEXITCODE -ne 0) { throw "Help generation failed (exit code $LASTEXITCODE)." }
+    Write-Host "Module built: $moduleOut"
+}
+
+function Get-TrxCounts([string] $folder) {
+    $passed = 0; $failed = 0
+    foreach ($file in Get-ChildItem $folder -Filter *.trx -Recurse -ErrorAction SilentlyContinue) {
+        [xml] $trx = Get-Content $file.FullName -Raw
+        $counters = $trx.TestRun.ResultSummary.Counters
+        $passed += [int] $counters.passed
+        $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
+    }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $results = Join-Path $out 'test-results'
+    if (Test-Path $results) { Remove-Item $results -Recurse -Force }
+    $null = New-Item -ItemType Directory $results -Force
+
+    Write-Host 'Running xunit tests ...'
+    & dotnet test (Join-Path $root 'tests/Wuerstchen.Core.Tests/Wuerstchen.Core.Tests.csproj') -c $Configuration -nologo `
+        --logger "trx;LogFileName=xunit.trx" --logger 'console;verbosity=minimal' --results-directory $results
+    $xunitExit = $LASTEXITCODE
+    $xunit = Get-TrxCounts $results
+    if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1; Write-Host 'xunit run failed before reporting results.' }
+
+    Write-Host 'Running Pester tests (child pwsh) ...'
+    $pester = Join-Path (Get-NuGetPackagesFolder) 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $pester)) { throw "Pester 5.7.1 was not restored to '$pester'." }
+    $pesterResult = Join-Path $results 'pester.json'
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$pester' -RequiredVersion 5.7.1
+`$c = New-PesterConfiguration
+`$c.Run.Path = '$(Join-Path $root 'tests/Pester')'
+`$c.Run.PassThru = `$true
+`$c.Output.Verbosity = 'Normal'
+`$c.Output.RenderMode = 'Plaintext'
+`$r = Invoke-Pester -Configuration `$c
+[pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterResult'
+"@
+    $env:WUERSTCHEN_TEST_MODULE = $moduleOut
+    $pwsh = (Get-Process -Id $PID).Path
+    & $pwsh -NoProfile -NonInteractive -Command $script
+    $pesterExit = $LASTEXITCODE
+    $pesterCounts = if (Test-Path $pesterResult) { Get-Content $pesterResult -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    if ($pesterExit -ne 0 -and $pesterCounts.Failed -eq 0) { $pesterCounts.Failed = 1 }
+
+    $passed = $xunit.Passed + $pesterCounts.Passed
+    $failed = $xunit.Failed + $pesterCounts.Failed
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pesterCounts.Passed) passed, $($pesterCounts.Failed) failed"
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    $env:WUERSTCHEN_MODEL_PATH = Join-Path $root 'models/standin'
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$moduleOut'
+Write-Host 'Stand-in model set (models/standin): small analytic networks with the real inputs and outputs. They draw abstract patterns, not real pictures.'
+New-WuerstchenImage -Prompt 'a photo of a cat', 'a lighthouse at dusk' -Width 512 -Height 512 -Seed 42 -ExecutionProvider Cpu -OutputPath '$(Join-Path $out 'demo')' -Force |
+    Format-Table Name, Length, Prompt, Seed -AutoSize | Out-String | Write-Host
+"@
+    $pwsh = (Get-Process -Id $PID).Path
+    & $pwsh -NoProfile -NonInteractive -Command $script
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    Invoke-Native 'benchmark' { dotnet run --project (Join-Path $root 'tests/Benchmark/Benchmark.csproj') -c Release -- @BenchArgs }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Bench' { Invoke-Bench }
+    'Clean' {
+        foreach ($p in @($out) + (Get-ChildItem $root -Directory -Recurse -Include bin, obj | ForEach-Object FullName)) {
+            if (Test-Path $p) { Remove-Item $p -Recurse -Force }
+        }
+    }
+}

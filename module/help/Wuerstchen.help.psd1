@@ -1,0 +1,154 @@
+@{
+    # descriptions of parameters several cmdlets share
+    CommonParameters = @{
+        ModelPath          = 'The model folder (see the model contract in the README). When omitted, $env:WUERSTCHEN_MODEL_PATH is used, else the default folder <LocalApplicationData>/Wuerstchen/models/wuerstchen-v2 (~/.local/share/Wuerstchen/models/wuerstchen-v2 on Linux, %LOCALAPPDATA%\Wuerstchen\models\wuerstchen-v2 on Windows). Binds by property name.'
+        ExecutionProvider  = 'Where the networks run. Auto (default) uses CUDA when its libraries load and otherwise falls back to the CPU with a warning that names what was missing; Cuda fails instead of falling back; Cpu never tries CUDA.'
+        DeviceId           = 'The CUDA device to use (default 0).'
+        GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
+        LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
+        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
+        Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
+        Width              = 'Image width in pixels: 128 to 4096 in 128-pixel steps (the Würstchen decoder only works in 128-pixel steps; other sizes are rejected with the nearest valid sizes). Default 1024.'
+        Height             = 'Image height in pixels: 128 to 4096 in 128-pixel steps. Default 1024.'
+        Seed               = "The seed of the noise generator (torch-compatible: the same seed gives the same noise as diffusers run in float32 with a CPU torch.Generator; taken modulo 2^32). When omitted a random seed is chosen and reported on the output, so any image can be made again."
+        Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt).'
+        NegativePrompt     = 'Text to steer away from: the unconditional text of classifier-free guidance (used only when the guidance scale is above 1). Default: the empty prompt.'
+        ImagesPerPrompt    = 'Images per prompt (1 to 64). Default 1.'
+        PriorSteps         = 'Number of prior (Stage C) steps: timesteps linspace(1, 0, steps + 1). Default 60. Cannot be combined with -PriorTimesteps.'
+        PriorTimesteps     = 'An explicit prior timestep list, descending from 1 to 0; the network runs for every value but the last. Accepts numbers or text such as "1, 0.5, 0" (for CSV cells). The documented Würstchen list is 20 values from 1 to 2/3 and 10 more down to 0 (29 calls).'
+        PriorGuidanceScale = 'Classifier-free guidance of the prior; applied only when above 1. Default 4.0.'
+        DecoderSteps       = 'Number of decoder (Stage B) steps. Default 12. Cannot be combined with -DecoderTimesteps.'
+        DecoderTimesteps   = 'An explicit decoder timestep list, descending from 1 to 0. Accepts numbers or text such as "1, 0.5, 0".'
+        DecoderGuidanceScale = 'Classifier-free guidance of the decoder; applied only when above 1 (the unconditional branch gets a zero image embedding). Default 0 (off).'
+    }
+
+    'New-WuerstchenImage' = @{
+        Synopsis    = 'Generates images from text prompts with Würstchen v2.'
+        Description = @'
+Runs the whole Würstchen v2 pipeline: the CLIP bigG text encoder and the prior (Stage C) make a 16-channel image embedding at 1/42 of the image size; the CLIP-H text encoder and the decoder (Stage B) expand it, and the VQGAN (Stage A) turns it into pixels. Each image is written as a PNG whose text chunks carry the prompt, negative prompt, seed, size, steps or timesteps, guidance scales and model name, and returned as a FileInfo with the same values as properties.
+
+Defaults follow the diffusers WuerstchenCombinedPipeline (60 prior steps, prior guidance 4, 12 decoder steps, no decoder guidance) except the size, which is 1024×1024, the size the model was trained at. Networks are loaded once per PowerShell process and reused. Ctrl+C stops within one network call and leaves no partial file; -WhatIf loads no model.
+'@
+        Inputs      = 'System.String[] (Prompt); objects with properties named like the parameters (for example rows from Import-Csv)'
+        Outputs     = 'System.IO.FileInfo, with Prompt, NegativePrompt, Seed, Width, Height, PromptIndex, ImageIndex, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Source and ModelName properties'
+        Notes       = 'Every scalar parameter binds by property name, so a CSV with columns Prompt, NegativePrompt, Width, Height, Seed, PriorSteps … drives the cmdlet row by row; a bad row produces a non-terminating error and the other rows still run.'
+        Examples    = @(
+            @{ Title = 'One image'; Code = "New-WuerstchenImage -Prompt 'Anthropomorphic cat dressed as a fire fighter' -Seed 42"; Remarks = 'Writes anthropomorphic-cat-dressed-as-a-fire-fighter-42-0.png (1024×1024) into the current folder and returns its FileInfo.' }
+            @{ Title = 'Several prompts and images'; Code = "New-WuerstchenImage 'a lighthouse at dusk', 'a red fox in snow' -ImagesPerPrompt 2 -Width 1536 -Height 1024 -OutputPath ./out"; Remarks = 'Four images in one batch (prompt-major), written to ./out, which is created if missing. The random seed is reported on each output object.' }
+            @{ Title = 'Prompts from a CSV file'; Code = @'
+# prompts.csv:
+# Prompt,NegativePrompt,Seed,Width,Height
+# "a lighthouse at dusk","blurry",7,1024,1024
+# "a bowl of ramen",,8,1152,896
+Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Object Name, Prompt, Seed
+'@; Remarks = 'Each CSV row binds by property name; columns named like parameters (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps, PriorTimesteps, DecoderSteps …) set them for that row. A bad row writes an error and the run goes on.' }
+            @{ Title = 'The recommended prior timesteps'; Code = "`$t = @(0..19 | ForEach-Object { 1 - `$_ / 19 / 3 }) + @(1..10 | ForEach-Object { (2 / 3) * (1 - `$_ / 10) })`nNew-WuerstchenImage 'a castle on a hill' -PriorTimesteps `$t -Seed 1"; Remarks = 'Uses the DEFAULT_STAGE_C_TIMESTEPS schedule (29 prior calls instead of 60).' }
+            @{ Title = 'Preview without loading a model'; Code = "New-WuerstchenImage 'a cat' -ImagesPerPrompt 3 -Seed 5 -WhatIf"; Remarks = 'Shows the files that would be written; no network is loaded.' }
+        )
+        Links       = @('Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding', 'Measure-WuerstchenPrompt')
+    }
+
+    'Get-WuerstchenEmbedding' = @{
+        Synopsis    = 'Runs the Würstchen prior (Stage C): text → image embeddings, or encodes an image with the EfficientNet encoder.'
+        Description = @'
+With -Prompt, runs the prior text encoder and the prior and returns one WuerstchenEmbedding per image (prompt, negative prompt, seed, width, height, shape [16,h,w] and the float data, already in the decoder's space: 42·x − 1). Each embedding remembers where the noise generator stood after the prior, so ConvertFrom-WuerstchenEmbedding produces exactly the pixels New-WuerstchenImage makes with the same parameters.
+
+With -ImagePath, loads the image (its decoded size is bounded), resizes it with antialiasing and centre-crops it to 32h × 32w for the requested size (default: the image's size snapped to 128-pixel steps), normalises it with the ImageNet statistics and runs the optional effnet network. The result decodes back to a reconstruction or, with other seeds, to variations.
+'@
+        Inputs      = 'System.String[] (Prompt); objects with Prompt or FullName properties'
+        Outputs     = 'Wuerstchen.Core.WuerstchenEmbedding'
+        Parameters  = @{ ImagePath = 'An image file (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP) to encode with effnet/model.onnx instead of running the prior. Binds from FullName, so Get-ChildItem *.jpg | Get-WuerstchenEmbedding works.' }
+        Examples    = @(
+            @{ Title = 'Embeddings, then images'; Code = "Get-WuerstchenEmbedding 'a lighthouse at dusk' -ImagesPerPrompt 2 -Seed 7 | ConvertFrom-WuerstchenEmbedding -OutputPath ./out"; Remarks = 'Same pixels as New-WuerstchenImage ''a lighthouse at dusk'' -ImagesPerPrompt 2 -Seed 7: the noise stream continues from the prior into the decoder.' }
+            @{ Title = 'Keep embeddings for later'; Code = "Get-WuerstchenEmbedding 'a red fox in snow' -Seed 3 | Export-WuerstchenEmbedding -Path ./fox.npy"; Remarks = 'Writes a float32 [N,16,h,w] .npy (numpy-readable) and fox.json with the metadata.' }
+            @{ Title = 'Variations of a photo'; Code = "`$e = Get-WuerstchenEmbedding -ImagePath ./photo.jpg -Width 1024 -Height 1024`n1..4 | ForEach-Object { `$e | ConvertFrom-WuerstchenEmbedding -Seed `$_ -Prompt 'a photo' -OutputPath ./variations }"; Remarks = 'Needs effnet/model.onnx in the model folder (exported with --effnet-checkpoint).' }
+            @{ Title = 'Prompts from a CSV file'; Code = 'Import-Csv ./prompts.csv | Get-WuerstchenEmbedding | Export-WuerstchenEmbedding -Path ./all.npy'; Remarks = 'Rows bind by property name (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps …). All embeddings must have one size to share a file.' }
+        )
+        Links       = @('ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding', 'New-WuerstchenImage')
+    }
+
+    'ConvertFrom-WuerstchenEmbedding' = @{
+        Synopsis    = 'Runs the Würstchen decoder (Stage B) and VQGAN (Stage A): image embeddings → PNG files.'
+        Description = @'
+Decodes piped WuerstchenEmbedding objects into images. Embeddings from Get-WuerstchenEmbedding continue their noise stream: consecutive embeddings of one batch are decoded together and give exactly the pixels of New-WuerstchenImage with the same parameters; a single embedding of a batch still gets exactly the noise it had in the batch.
+
+With -Seed, or for embeddings without a stream (imported from a file or made from an image), each embedding is decoded on its own with a fresh generator seeded with -Seed (else the embedding's seed), as the diffusers decoder pipeline does with a new generator.
+'@
+        Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
+        Outputs     = 'System.IO.FileInfo, with the generation parameters as properties'
+        Parameters  = @{
+            InputObject = 'The embeddings to decode (from Get-WuerstchenEmbedding or Import-WuerstchenEmbedding).'
+            Seed = 'Starts a fresh generator with this seed for every embedding instead of continuing its stream.'
+            Prompt = 'Decoder text to use instead of the embedding''s prompt (useful for embeddings made from images, which have none).'
+            NegativePrompt = 'Decoder negative text instead of the embedding''s (used only with -DecoderGuidanceScale above 1).'
+        }
+        Examples    = @(
+            @{ Title = 'Stage by stage'; Code = "Get-WuerstchenEmbedding 'a bowl of ramen' -Seed 11 | ConvertFrom-WuerstchenEmbedding -DecoderSteps 12"; Remarks = 'Equal to New-WuerstchenImage ''a bowl of ramen'' -Seed 11.' }
+            @{ Title = 'Decode saved embeddings with new noise'; Code = 'Import-WuerstchenEmbedding ./fox.npy | ConvertFrom-WuerstchenEmbedding -Seed 99 -OutputPath ./fox-99.png'; Remarks = 'Imported embeddings carry no generator state; -Seed (or the seed stored with them) starts the decoder noise.' }
+            @{ Title = 'More decoder steps with guidance'; Code = "Get-WuerstchenEmbedding 'a city at night' -Seed 2 | ConvertFrom-WuerstchenEmbedding -DecoderSteps 20 -DecoderGuidanceScale 2 -NegativePrompt 'blurry'"; Remarks = 'Decoder guidance uses a zero image embedding for the unconditional branch.' }
+        )
+        Links       = @('Get-WuerstchenEmbedding', 'New-WuerstchenImage')
+    }
+
+    'Export-WuerstchenEmbedding' = @{
+        Synopsis    = 'Writes piped embeddings into one float32 [N,16,h,w] .npy file with a .json sidecar of their metadata.'
+        Description = 'Collects every piped embedding (all must have the same shape) and writes them, in order, as one numpy-readable float32 array. The prompt, negative prompt, seed, size, prior settings, model name and source of each row go into a JSON file with the same name and the extension .json, which Import-WuerstchenEmbedding reads back. Both files are written under temporary names and renamed when complete. Generator state is not saved: imported embeddings decode with a fresh generator.'
+        Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
+        Outputs     = 'System.IO.FileInfo (the .npy file)'
+        Parameters  = @{ Path = 'The .npy file to write. The metadata goes to the same name with the extension .json.'; InputObject = 'The embeddings to write.' }
+        Examples    = @(
+            @{ Title = 'Save a batch'; Code = "Get-WuerstchenEmbedding 'a cat', 'a dog' -Seed 1 | Export-WuerstchenEmbedding -Path ./pets.npy"; Remarks = 'Writes pets.npy (shape [2,16,24,24]) and pets.json.' }
+            @{ Title = 'Read it in Python'; Code = "python -c `"import numpy; print(numpy.load('pets.npy').shape)`""; Remarks = 'The file is a plain numpy array.' }
+        )
+        Links       = @('Import-WuerstchenEmbedding')
+    }
+
+    'Import-WuerstchenEmbedding' = @{
+        Synopsis    = 'Reads embeddings written by Export-WuerstchenEmbedding, or any float32 [N,16,h,w] .npy file.'
+        Description = 'Returns one WuerstchenEmbedding per row. Metadata comes from the .json sidecar when there is one. The header of the .npy file is validated before any data is allocated, so a malformed or hostile file gives a clear error. Imported embeddings carry no generator state.'
+        Inputs      = 'System.String (Path); objects with a FullName property'
+        Outputs     = 'Wuerstchen.Core.WuerstchenEmbedding'
+        Parameters  = @{ Path = 'One or more .npy files. Binds from FullName, so Get-ChildItem *.npy | Import-WuerstchenEmbedding works.' }
+        Examples    = @(
+            @{ Title = 'Round trip'; Code = 'Import-WuerstchenEmbedding ./pets.npy | ConvertFrom-WuerstchenEmbedding -OutputPath ./pets'; Remarks = 'Decodes each saved embedding with a generator seeded by its stored seed.' }
+        )
+        Links       = @('Export-WuerstchenEmbedding')
+    }
+
+    'Measure-WuerstchenPrompt' = @{
+        Synopsis    = 'Counts the CLIP tokens of prompts and shows the 77 ids the text encoders get and what is truncated.'
+        Description = 'Tokenizes each prompt the way the text encoders see it (CLIP byte-level BPE, lower-cased, HTML-unescaped, whitespace collapsed): 77 ids [49406, up to 75 tokens, 49407, padding 49407 …]. TokenCount is the number of content tokens before truncation; when it exceeds 75, Truncated is $true and TruncatedText shows the words that are dropped. Only the tokenizer files of the model folder are read.'
+        Inputs      = 'System.String[]'
+        Outputs     = 'Wuerstchen.PowerShell.WuerstchenPromptInfo'
+        Examples    = @(
+            @{ Title = 'Check a long prompt'; Code = "Measure-WuerstchenPrompt 'a photo of a cat' | Format-List"; Remarks = 'TokenCount 5; TokenIds starts 49406 320 1125 539 320 2368 49407.' }
+            @{ Title = 'Find prompts that will be cut'; Code = 'Import-Csv ./prompts.csv | Measure-WuerstchenPrompt | Where-Object Truncated | Select-Object TokenCount, Prompt, TruncatedText'; Remarks = 'Lists the rows whose prompts exceed 75 tokens.' }
+        )
+        Links       = @('New-WuerstchenImage')
+    }
+
+    'Test-WuerstchenModel' = @{
+        Synopsis    = 'Checks a model folder against the model contract and returns one result per stage.'
+        Description = 'Checks that the files are present, that ONNX Runtime can open each network, that input and output names, ranks, element types and fixed sizes match the contract, and that each text encoder''s width agrees with the network that reads it. A folder may hold only the prior half or only the decoder half; effnet is optional. Each problem is also written as an error that names the file, the expected and the found value.'
+        Inputs      = 'None'
+        Outputs     = 'Wuerstchen.Core.ModelCheckResult, or System.Boolean with -Quiet'
+        Parameters  = @{ Quiet = 'Returns only $true (every required stage is valid) or $false, without errors.' }
+        Examples    = @(
+            @{ Title = 'Check an exported folder'; Code = 'Test-WuerstchenModel -ModelPath ./wuerstchen-v2 -ExecutionProvider Cpu | Format-Table Stage, Status, HiddenSize, Provider, SizeBytes'; Remarks = 'One row per stage; problems are reported as errors.' }
+            @{ Title = 'Gate a CI script'; Code = "if (-not (Test-WuerstchenModel -Quiet)) { throw 'model folder is broken' }"; Remarks = 'Uses $env:WUERSTCHEN_MODEL_PATH or the default folder.' }
+        )
+        Links       = @('New-WuerstchenImage')
+    }
+
+    'Clear-WuerstchenCache' = @{
+        Synopsis    = 'Releases the ONNX Runtime sessions this PowerShell process has cached.'
+        Description = 'Networks are loaded once per process and reused by later calls (keyed by model file, execution provider and device). Clear-WuerstchenCache drops them all; sessions in use by a running command are released when it finishes.'
+        Inputs      = 'None'
+        Outputs     = 'None, or System.Int32 with -PassThru'
+        Parameters  = @{ PassThru = 'Returns the number of sessions released.' }
+        Examples    = @(
+            @{ Title = 'Free GPU memory'; Code = 'Clear-WuerstchenCache -PassThru'; Remarks = 'Returns how many sessions were released.' }
+        )
+        Links       = @('New-WuerstchenImage')
+    }
+}

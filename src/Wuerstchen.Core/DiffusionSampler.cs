@@ -1,0 +1,191 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Wuerstchen.Core.Noise;
+
+namespace Wuerstchen.Core;
+
+/// <summary>A conditioning input of a diffusion network, fixed for the whole loop (one row per image).</summary>
+internal sealed record Conditioning(string Name, float[] Conditional, float[]? Unconditional, long[] RowShape);
+
+/// <summary>
+/// Where each step's noise comes from: the torch-compatible stream, drawn for every row of the batch the
+/// stream was started for (so a subset of rows gets exactly the noise it had in the full batch).
+/// </summary>
+internal sealed class NoiseSource
+{
+    private readonly TorchGenerator _generator;
+    private readonly int[]? _rows;
+    private readonly int _perRow;
+    private readonly float[]? _scratch;
+
+    /// <param name="generator">The stream, positioned where this stage starts.</param>
+    /// <param name="streamRows">Rows of the batch the stream was started for.</param>
+    /// <param name="rows">The rows used here, in order; null for all of them.</param>
+    /// <param name="perRow">Elements per row of one draw.</param>
+    public NoiseSource(TorchGenerator generator, int streamRows, int[]? rows, int perRow)
+    {
+        _generator = generator;
+        _perRow = perRow;
+        if (rows is not null && !(rows.Length == streamRows && rows.Select((r, i) => r == i).All(x => x)))
+        {
+            _rows = rows;
+            _scratch = new float[(long)streamRows * perRow];
+        }
+    }
+
+    public TorchGenerator Generator => _generator;
+
+    /// <summary>One draw of [streamRows, …] (torch.randn), keeping the rows in use.</summary>
+    public void Next(Span<float> destination)
+    {
+        if (_rows is null)
+        {
+            _generator.Randn(destination);
+            return;
+        }
+
+        _generator.Randn(_scratch);
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            _scratch.AsSpan(_rows[i] * _perRow, _perRow).CopyTo(destination.Slice(i * _perRow, _perRow));
+        }
+    }
+}
+
+/// <summary>
+/// The one sampling loop that serves both diffusion stages (prior and decoder): DDPMWuerstchen steps over
+/// a timestep list, classifier-free guidance only when the scale is > 1 with batch order
+/// [conditional ; unconditional] and eps = uncond + g·(cond − uncond) (torch.lerp), one noise draw per
+/// step (the last included). Buffers are bound once; the loop itself allocates nothing.
+/// </summary>
+internal static class DiffusionSampler
+{
+    public const string SampleInput = "sample";
+    public const string RatioInput = "timestep_ratio";
+    public const string Output = "out_sample";
+
+    /// <summary>Checks the names, ranks and element types the loop binds.</summary>
+    public static void CheckContract(OnnxStage stage, IReadOnlyList<Conditioning> conditioning)
+    {
+        stage.Require(SampleInput, true, 4, OnnxStage.FloatTypes);
+        stage.Require(RatioInput, true, 1, OnnxStage.FloatTypes);
+        stage.Require(Output, false, 4, OnnxStage.FloatTypes);
+        foreach (var c in conditioning)
+        {
+            stage.Require(c.Name, true, c.RowShape.Length + 1, OnnxStage.FloatTypes);
+        }
+    }
+
+    /// <param name="latents">[rows, …rowShape] initial noise; denoised in place.</param>
+    /// <param name="onStep">Called after each step with (step done, total steps).</param>
+    public static void Run(OnnxStage stage, float[] latents, int rows, long[] rowShape, IReadOnlyList<Conditioning> conditioning,
+        float[] timesteps, float guidance, DdpmWuerstchenScheduler scheduler, NoiseSource noise,
+        Action<int, int>? onStep, CancellationToken cancellationToken)
+    {
+        CheckContract(stage, conditioning);
+        bool cfg = guidance > 1f;
+        int batch = cfg ? 2 * rows : rows;
+        long perRow = 1;
+        foreach (var d in rowShape)
+        {
+            perRow *= d;
+        }
+
+        int size = checked((int)(rows * perRow));
+        if (latents.Length != size)
+        {
+            throw new ArgumentException($"latents has {latents.Length} values; expected {size}.");
+        }
+
+        var disposables = new List<IDisposable>();
+        try
+        {
+            long[] Shape(long[] row) => new[] { (long)batch }.Concat(row).ToArray();
+            var sample = Track(new BoundTensor(stage.ElementType(SampleInput), Shape(rowShape)));
+            var ratio = Track(new BoundTensor(stage.ElementType(RatioInput), new long[] { batch }));
+            var output = Track(new BoundTensor(stage.ElementType(Output), Shape(rowShape)));
+            var names = new List<string> { SampleInput, RatioInput };
+            var values = new List<OrtValue> { sample.Value, ratio.Value };
+            foreach (var c in conditioning)
+            {
+                var t = Track(new BoundTensor(stage.ElementType(c.Name), Shape(c.RowShape)));
+                int n = c.Conditional.Length;
+                c.Conditional.CopyTo(t.Data, 0);
+                if (cfg)
+                {
+                    if (c.Unconditional is null)
+                    {
+                        throw new ArgumentException($"guidance needs an unconditional '{c.Name}'.");
+                    }
+
+                    c.Unconditional.CopyTo(t.Data, n);
+                }
+
+                t.Push();
+                names.Add(c.Name);
+                values.Add(t.Value);
+            }
+
+            var outputNames = new[] { Output };
+            var outputValues = new[] { output.Value };
+            var eps = cfg ? new float[size] : output.Data;
+            var diff = cfg ? new float[size] : null;
+            var draw = new float[size];
+            int steps = timesteps.Length - 1;
+
+            using var runOptions = new RunOptions();
+            using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+            for (int i = 0; i < steps; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                latents.AsSpan().CopyTo(sample.Data);
+                if (cfg)
+                {
+                    latents.AsSpan().CopyTo(sample.Data.AsSpan(size));
+                }
+
+                sample.Push();
+                Array.Fill(ratio.Data, timesteps[i]);
+                ratio.Push();
+                stage.Run(names, values, outputNames, outputValues, runOptions, cancellationToken);
+                output.Pull();
+                if (cfg)
+                {
+                    Guide(output.Data.AsSpan(0, size), output.Data.AsSpan(size, size), guidance, diff!, eps);
+                }
+
+                noise.Next(draw);
+                var coefficients = scheduler.Coefficients(timesteps[i], timesteps[i + 1]);
+                DdpmWuerstchenScheduler.Step(latents, eps, draw, coefficients);
+                onStep?.Invoke(i + 1, steps);
+            }
+        }
+        finally
+        {
+            for (int i = disposables.Count - 1; i >= 0; i--)
+            {
+                disposables[i].Dispose();
+            }
+        }
+
+        T Track<T>(T item) where T : IDisposable
+        {
+            disposables.Add(item);
+            return item;
+        }
+    }
+
+    /// <summary>torch.lerp(uncond, cond, g): uncond + g·(cond − uncond), in the fused form torch's vector kernel uses.</summary>
+    internal static void Guide(ReadOnlySpan<float> cond, ReadOnlySpan<float> uncond, float guidance, Span<float> scratch, Span<float> destination)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Subtract(cond, uncond, scratch);
+        if (MathF.Abs(guidance) < 0.5f)
+        {
+            System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(scratch, guidance, uncond, destination);
+        }
+        else
+        {
+            System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(scratch, guidance - 1f, cond, destination);
+        }
+    }
+}

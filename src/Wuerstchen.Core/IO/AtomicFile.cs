@@ -1,0 +1,67 @@
+namespace Wuerstchen.Core.IO;
+
+/// <summary>
+/// Writes a file under a temporary name in the target folder and renames it into place only when it is
+/// complete, so a failure (full disk, Ctrl+C, a crash) never leaves a partial file under the real name.
+/// </summary>
+public static class AtomicFile
+{
+    public static void Write(string path, bool overwrite, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full) ?? ".";
+        if (!overwrite && File.Exists(full))
+        {
+            throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
+                $"The file '{full}' already exists; use -Force to overwrite it.", full);
+        }
+
+        var temp = Path.Combine(folder, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, full, overwrite);
+        }
+        catch (Exception ex)
+        {
+            TryDelete(temp);
+            if (ex is WuerstchenException)
+            {
+                throw;
+            }
+
+            if (ex is IOException && !overwrite && File.Exists(full))
+            {
+                throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
+                    $"The file '{full}' already exists; use -Force to overwrite it.", full, ex);
+            }
+
+            if (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+            {
+                throw new WuerstchenException("OutputWriteFailed", WuerstchenErrorKind.WriteError,
+                    $"Could not write '{full}': {ex.Message}", full, ex);
+            }
+
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Wuerstchen.Core.IO;
+
+/// <summary>
+/// Embeddings on disk: one float32 [N,16,h,w] .npy (numpy-readable) plus a .json sidecar with each row's
+/// metadata. Both are written atomically; imported embeddings carry no generator state.
+/// </summary>
+public static class EmbeddingFile
+{
+    public const string Format = "wuerstchen-embeddings";
+
+    public static string SidecarPath(string npyPath) => Path.ChangeExtension(npyPath, ".json");
+
+    public static void Write(string path, IReadOnlyList<WuerstchenEmbedding> items, bool overwrite)
+    {
+        var first = items[0];
+        foreach (var e in items)
+        {
+            if (e.Shape.Length != 3 || !e.Shape.SequenceEqual(first.Shape) || e.Data.Length != first.Data.Length)
+            {
+                throw new WuerstchenException("EmbeddingSizeMismatch", WuerstchenErrorKind.InvalidArgument,
+                    $"All embeddings in one file must have the same shape; got [{string.Join(",", first.Shape)}] and [{string.Join(",", e.Shape)}].", e);
+            }
+        }
+
+        var sidecar = SidecarPath(path);
+        if (!overwrite && File.Exists(sidecar))
+        {
+            throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
+                $"The file '{sidecar}' already exists; use -Force to overwrite it.", sidecar);
+        }
+
+        var data = new float[items.Count * first.Data.Length];
+        for (int i = 0; i < items.Count; i++)
+        {
+            items[i].Data.CopyTo(data, i * first.Data.Length);
+        }
+
+        var rows = new JsonArray();
+        foreach (var e in items)
+        {
+            rows.Add(new JsonObject
+            {
+                ["prompt"] = e.Prompt,
+                ["negative_prompt"] = e.NegativePrompt,
+                ["seed"] = e.Seed,
+                ["width"] = e.Width,
+                ["height"] = e.Height,
+                ["prompt_index"] = e.PromptIndex,
+                ["image_index"] = e.ImageIndex,
+                ["prior_steps"] = e.PriorSteps,
+                ["prior_timesteps"] = e.PriorTimesteps is null ? null : new JsonArray(e.PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
+                ["prior_guidance_scale"] = e.PriorGuidanceScale,
+                ["model"] = e.ModelName,
+                ["source"] = e.Source,
+            });
+        }
+
+        var doc = new JsonObject
+        {
+            ["format"] = Format,
+            ["version"] = 1,
+            ["shape"] = new JsonArray(items.Count, first.Shape[0], first.Shape[1], first.Shape[2]),
+            ["embeddings"] = rows,
+        };
+
+        AtomicFile.Write(path, overwrite, s => Npy.WriteFloat32(s, data, new[] { items.Count, first.Shape[0], first.Shape[1], first.Shape[2] }));
+        try
+        {
+            AtomicFile.Write(sidecar, overwrite, s => JsonSerializer.Serialize(s, doc, new JsonSerializerOptions { WriteIndented = true }));
+        }
+        catch
+        {
+            File.Delete(path); // nothing partial: no .npy without its metadata
+            throw;
+        }
+    }
+
+    /// <summary>Largest sidecar accepted.</summary>
+    public const long MaxSidecarBytes = 64L << 20;
+
+    public static IReadOnlyList<WuerstchenEmbedding> Read(string path, ModelConfig? config = null)
+    {
+        config ??= ModelConfig.Default;
+        if (!File.Exists(path))
+        {
+            throw new WuerstchenException("EmbeddingFileNotFound", WuerstchenErrorKind.ObjectNotFound, $"The embedding file '{path}' does not exist.", path);
+        }
+
+        NpyArray array;
+        try
+        {
+            array = Npy.Read(path);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
+                $"'{path}' is not a valid embedding file: {ex.Message}", path, ex);
+        }
+
+        var shape = array.Shape.Length == 3 ? new[] { 1 }.Concat(array.Shape).ToArray() : array.Shape;
+        if (array.Floats is null || shape.Length != 4 || shape[1] != 16 || shape[0] < 1 || shape[2] < 1 || shape[3] < 1 || shape[2] > 512 || shape[3] > 512)
+        {
+            throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
+                $"'{path}' holds a {array.Descr} array of shape ({string.Join(", ", array.Shape)}); an embedding file holds float [N,16,h,w].", path);
+        }
+
+        int n = shape[0], h = shape[2], w = shape[3];
+        var rows = ReadSidecar(path, n);
+        var size = ImageSize.FromPrior(w, h, config);
+        var result = new WuerstchenEmbedding[n];
+        int per = 16 * h * w;
+        for (int i = 0; i < n; i++)
+        {
+            var m = rows?[i];
+            result[i] = new WuerstchenEmbedding
+            {
+                Prompt = Str(m, "prompt") ?? "",
+                NegativePrompt = Str(m, "negative_prompt"),
+                Seed = m?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
+                Width = size.OutputWidth,
+                Height = size.OutputHeight,
+                Shape = new[] { 16, h, w },
+                Data = array.Floats.AsSpan(i * per, per).ToArray(),
+                PromptIndex = Int(m, "prompt_index") ?? i,
+                ImageIndex = Int(m, "image_index") ?? 0,
+                PriorSteps = Int(m, "prior_steps"),
+                PriorTimesteps = m?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
+                PriorGuidanceScale = m?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
+                ModelName = Str(m, "model"),
+                Source = "file:" + path,
+                Stream = null,
+            };
+        }
+
+        return result;
+    }
+
+    private static JsonNode?[]? ReadSidecar(string path, int n)
+    {
+        var sidecar = SidecarPath(path);
+        if (!File.Exists(sidecar))
+        {
+            return null;
+        }
+
+        try
+        {
+            if (new FileInfo(sidecar).Length > MaxSidecarBytes)
+            {
+                throw new InvalidDataException($"the sidecar is larger than {MaxSidecarBytes >> 20} MiB.");
+            }
+
+            var node = JsonNode.Parse(File.ReadAllText(sidecar));
+            if (node?["format"]?.GetValue<string>() != Format || node["embeddings"] is not JsonArray rows)
+            {
+                throw new InvalidDataException($"it is not a '{Format}' sidecar.");
+            }
+
+            if (rows.Count != n)
+            {
+                throw new InvalidDataException($"it describes {rows.Count} embeddings but the .npy holds {n}.");
+            }
+
+            return rows.ToArray();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
+                $"The metadata file '{sidecar}' could not be read: {ex.Message}", sidecar, ex);
+        }
+    }
+
+    private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static int? Int(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
+}

@@ -1,0 +1,110 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Wuerstchen.Core.IO;
+
+/// <summary>
+/// Loads a user image for the EfficientNet encoder, with bounded decoded size: the header is read first
+/// and oversized (or decompression-bomb) images are rejected before any pixel is decoded.
+/// </summary>
+public static class ImageLoader
+{
+    public const long MaxFileBytes = 256L << 20;
+    public const int MaxSide = 16384;
+    public const long MaxPixels = 64L << 20;
+
+    /// <summary>The image's pixel size, read from its header only.</summary>
+    public static (int Width, int Height) Identify(string path)
+    {
+        CheckFile(path);
+        try
+        {
+            var info = Image.Identify(path) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+                $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
+            CheckSize(path, info.Width, info.Height);
+            return (info.Width, info.Height);
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw Invalid(path, ex);
+        }
+    }
+
+    /// <summary>
+    /// Resizes (bilinear with antialiasing) so the image covers width×height, centre-crops to it and returns
+    /// [3,height,width] RGB in [0,1] normalised with the ImageNet mean and standard deviation.
+    /// </summary>
+    public static float[] LoadNormalized(string path, int width, int height)
+    {
+        Identify(path);
+        try
+        {
+            using var image = Image.Load<Rgb24>(path);
+            CheckSize(path, image.Width, image.Height);
+            double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
+            int rw = Math.Max(width, (int)Math.Round(image.Width * scale));
+            int rh = Math.Max(height, (int)Math.Round(image.Height * scale));
+            image.Mutate(x => x
+                .Resize(new ResizeOptions { Size = new Size(rw, rh), Sampler = KnownResamplers.Triangle, Mode = ResizeMode.Stretch })
+                .Crop(new Rectangle((rw - width) / 2, (rh - height) / 2, width, height)));
+            var mean = new[] { 0.485f, 0.456f, 0.406f };
+            var std = new[] { 0.229f, 0.224f, 0.225f };
+            var result = new float[3 * width * height];
+            int plane = width * height;
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    var row = rows.GetRowSpan(y);
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        var p = row[x];
+                        int i = y * width + x;
+                        result[i] = (p.R / 255f - mean[0]) / std[0];
+                        result[plane + i] = (p.G / 255f - mean[1]) / std[1];
+                        result[2 * plane + i] = (p.B / 255f - mean[2]) / std[2];
+                    }
+                }
+            });
+            return result;
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw Invalid(path, ex);
+        }
+    }
+
+    private static void CheckFile(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound, $"The image file '{path}' does not exist.", path);
+        }
+
+        if (info.Length > MaxFileBytes)
+        {
+            throw new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,
+                $"The image file '{path}' is {info.Length >> 20} MiB; at most {MaxFileBytes >> 20} MiB are read.", path);
+        }
+    }
+
+    private static void CheckSize(string path, int width, int height)
+    {
+        if (width < 1 || height < 1 || width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
+        {
+            throw new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,
+                $"The image '{path}' is {width}×{height} pixels; at most {MaxSide} per side and {MaxPixels >> 20} megapixels are decoded.", path);
+        }
+    }
+
+    private static bool IsDecodeFailure(Exception ex) =>
+        ex is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or NotSupportedException
+            or InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException or OutOfMemoryException
+            or IndexOutOfRangeException or InvalidOperationException;
+
+    private static WuerstchenException Invalid(string path, Exception ex) =>
+        ex as WuerstchenException ?? new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+            $"The image '{path}' could not be read: {ex.Message}", path, ex);
+}

@@ -1,0 +1,144 @@
+using System.Management.Automation;
+using Wuerstchen.Core;
+
+namespace Wuerstchen.PowerShell;
+
+/// <summary>
+/// <para type="synopsis">Runs the decoder (Stage B) and VQGAN (Stage A): image embeddings → PNG files.</para>
+/// Embeddings from Get-WuerstchenEmbedding continue their generator stream, so the images equal those of
+/// New-WuerstchenImage with the same parameters; consecutive embeddings of one batch are decoded together.
+/// With -Seed, or for embeddings without a stream (imported or made from an image), each embedding is
+/// decoded on its own with a fresh generator seeded with -Seed (else the embedding's seed).
+/// </summary>
+[Cmdlet(VerbsData.ConvertFrom, "WuerstchenEmbedding", SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo))]
+public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? DecoderSteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [FloatListTransformation]
+    public float[]? DecoderTimesteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public float? DecoderGuidanceScale { get; set; }
+
+    /// <summary>Starts a fresh generator with this seed for every embedding instead of continuing its stream.</summary>
+    [Parameter]
+    [EmptyAsNull]
+    public long? Seed { get; set; }
+
+    /// <summary>Decoder text instead of the embedding's prompt (e.g. for an embedding made from an image).</summary>
+    [Parameter]
+    [AllowEmptyString]
+    public string? Prompt { get; set; }
+
+    [Parameter]
+    [AllowEmptyString]
+    public string? NegativePrompt { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutputPath { get; set; }
+
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    private readonly List<WuerstchenEmbedding> _pending = new();
+    private OutputPaths? _outputs;
+    private int _index;
+
+    protected override void ProcessRecord()
+    {
+        foreach (var embedding in InputObject)
+        {
+            if (embedding is null)
+            {
+                continue;
+            }
+
+            bool continues = Seed is null && embedding.Stream is not null;
+            if (_pending.Count > 0 && (!continues || _pending[0].Stream!.BatchId != embedding.Stream!.BatchId || _pending[0].Stream!.State != embedding.Stream.State))
+            {
+                Flush();
+            }
+
+            if (continues)
+            {
+                _pending.Add(embedding);
+                if (_pending.Count == embedding.Stream!.Rows && _pending.Select(e => e.Stream!.Row).SequenceEqual(Enumerable.Range(0, embedding.Stream.Rows)))
+                {
+                    Flush(); // the whole batch is here
+                }
+            }
+            else
+            {
+                _pending.Add(embedding);
+                Flush();
+            }
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        Flush();
+        base.EndProcessing();
+    }
+
+    private void Flush()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        var group = _pending.ToArray();
+        _pending.Clear();
+        Guarded(() =>
+        {
+            ParameterChecks.Exclusive(nameof(DecoderSteps), DecoderSteps, nameof(DecoderTimesteps), DecoderTimesteps);
+            var settings = new DecoderSettings
+            {
+                DecoderSteps = DecoderSteps ?? 12,
+                DecoderTimesteps = DecoderTimesteps,
+                DecoderGuidanceScale = DecoderGuidanceScale ?? 0f,
+                Seed = Seed,
+                Prompt = Prompt,
+                NegativePrompt = NegativePrompt,
+            };
+            settings.Validate();
+            _outputs ??= OutputPaths.Create(OutputPath is null ? null : GetUnresolvedProviderPathFromPSPath(OutputPath),
+                SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
+            var targets = new string?[group.Length];
+            for (int i = 0; i < group.Length; i++)
+            {
+                var e = group[i];
+                long seed = Seed ?? e.Seed;
+                var path = _outputs.For(Prompt ?? e.Prompt, seed, _index++);
+                targets[i] = ShouldProcess(path, $"Decode embedding '{e.Prompt}' (seed {seed})") ? path : null;
+            }
+
+            if (targets.All(t => t is null))
+            {
+                return;
+            }
+
+            _outputs.EnsureFolder();
+            var model = OpenModel();
+            var results = RunEngine(context =>
+            {
+                var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
+                var images = pipeline.RunDecoder(group, settings, context.Cancellation);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent);
+            });
+            ImageWriter.Emit(this, results);
+        }, group);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Management.Automation;
+using Wuerstchen.Core;
+
+namespace Wuerstchen.PowerShell;
+
+/// <summary>
+/// <para type="synopsis">Generates images from text prompts with Würstchen v2.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "WuerstchenImage", SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo))]
+public sealed class NewWuerstchenImageCommand : NetworkCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNull]
+    public string[] Prompt { get; set; } = Array.Empty<string>();
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyString]
+    [AllowNull]
+    [EmptyAsNull]
+    public string? NegativePrompt { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? Width { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? Height { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? ImagesPerPrompt { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public long? Seed { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? PriorSteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [FloatListTransformation]
+    public float[]? PriorTimesteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public float? PriorGuidanceScale { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public int? DecoderSteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [FloatListTransformation]
+    public float[]? DecoderTimesteps { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
+    public float? DecoderGuidanceScale { get; set; }
+
+    /// <summary>A folder (created if missing) or a .png file name.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? OutputPath { get; set; }
+
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    private int _call;
+
+    protected override void ProcessRecord()
+    {
+        Guarded(() =>
+        {
+            _call++;
+            ParameterChecks.Exclusive(nameof(PriorSteps), PriorSteps, nameof(PriorTimesteps), PriorTimesteps);
+            ParameterChecks.Exclusive(nameof(DecoderSteps), DecoderSteps, nameof(DecoderTimesteps), DecoderTimesteps);
+            long seed = Seed ?? ParameterChecks.RandomSeed();
+            var prior = new PriorSettings
+            {
+                Prompts = Prompt,
+                NegativePrompt = NegativePrompt,
+                Width = Width ?? 1024,
+                Height = Height ?? 1024,
+                ImagesPerPrompt = ImagesPerPrompt ?? 1,
+                Seed = seed,
+                PriorSteps = PriorSteps ?? 60,
+                PriorTimesteps = PriorTimesteps,
+                PriorGuidanceScale = PriorGuidanceScale ?? 4.0f,
+            };
+            var decoder = new DecoderSettings
+            {
+                DecoderSteps = DecoderSteps ?? 12,
+                DecoderTimesteps = DecoderTimesteps,
+                DecoderGuidanceScale = DecoderGuidanceScale ?? 0f,
+            };
+            prior.Validate();
+            decoder.Validate();
+            if (!Seed.HasValue)
+            {
+                WriteVerbose($"No -Seed given: using seed {seed}.");
+            }
+
+            var outputs = OutputPaths.Create(OutputPath is null ? null : GetUnresolvedProviderPathFromPSPath(OutputPath),
+                SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
+            int n = prior.ImagesPerPrompt;
+            int count = Prompt.Length * n;
+            var targets = new string?[count];
+            for (int r = 0; r < count; r++)
+            {
+                var path = outputs.For(Prompt[r / n], seed, r);
+                targets[r] = ShouldProcess(path, $"Create image '{Prompt[r / n]}' (seed {seed})") ? path : null;
+            }
+
+            if (targets.All(t => t is null))
+            {
+                return; // -WhatIf or declined: no model is loaded
+            }
+
+            outputs.EnsureFolder();
+            var model = OpenModel();
+            string activity = $"New-WuerstchenImage #{_call}";
+            WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {seed}", 0);
+            var results = RunEngine(context =>
+            {
+                var pipeline = CreatePipeline(model, context, 1, activity);
+                var images = pipeline.Generate(prior, decoder, context.Cancellation);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent);
+            });
+            WriteBatchProgress(1, activity, "done", 100, completed: true);
+            ImageWriter.Emit(this, results);
+        }, Prompt);
+    }
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text;
+using Wuerstchen.Core;
+
+namespace Wuerstchen.PowerShell;
+
+/// <summary>
+/// Where images go. -OutputPath is a folder (created if missing) or, when it ends in .png, a file name
+/// (the second and later images of a call get -1, -2 … before the extension). Default names are readable and unique:
+/// prompt slug, seed, index, and a counter when the name is taken. Explicit names that exist are an
+/// error unless -Force.
+/// </summary>
+internal sealed class OutputPaths
+{
+    private readonly string _folder;
+    private readonly string? _fileName;
+    private readonly bool _force;
+    private readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
+
+    private OutputPaths(string folder, string? fileName, bool force)
+    {
+        _folder = folder;
+        _fileName = fileName;
+        _force = force;
+    }
+
+    /// <param name="resolvedPath">Provider path of -OutputPath, or null for the current folder.</param>
+    public static OutputPaths Create(string? resolvedPath, string currentFolder, bool force)
+    {
+        if (resolvedPath is null)
+        {
+            return new OutputPaths(currentFolder, null, force);
+        }
+
+        if (resolvedPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(resolvedPath))
+        {
+            var parent = Path.GetDirectoryName(resolvedPath) ?? currentFolder;
+            if (!Directory.Exists(parent))
+            {
+                throw new WuerstchenException("OutputFolderNotFound", WuerstchenErrorKind.ObjectNotFound,
+                    $"The folder '{parent}' of the output file '{resolvedPath}' does not exist.", resolvedPath);
+            }
+
+            return new OutputPaths(parent, Path.GetFileName(resolvedPath), force);
+        }
+
+        if (File.Exists(resolvedPath))
+        {
+            throw new WuerstchenException("OutputPathIsFile", WuerstchenErrorKind.InvalidArgument,
+                $"The output path '{resolvedPath}' is an existing file that is not a .png; give a folder or a .png file name.", resolvedPath);
+        }
+
+        return new OutputPaths(resolvedPath, null, force);
+    }
+
+    /// <summary>Creates the output folder when it is missing (called only once something will be written).</summary>
+    public void EnsureFolder()
+    {
+        if (Directory.Exists(_folder))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(_folder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new WuerstchenException("OutputFolderNotCreated", WuerstchenErrorKind.WriteError,
+                $"The output folder '{_folder}' could not be created: {ex.Message}", _folder, ex);
+        }
+    }
+
+    /// <summary>The path of image number <paramref name="index"/> (from 0) of this call.</summary>
+    public string For(string prompt, long seed, int index)
+    {
+        string path;
+        if (_fileName is not null)
+        {
+            var name = index == 0 ? _fileName : $"{Path.GetFileNameWithoutExtension(_fileName)}-{index}{Path.GetExtension(_fileName)}";
+            path = Path.Combine(_folder, name);
+            if (!_force && (File.Exists(path) || _reserved.Contains(path)))
+            {
+                throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
+                    $"The file '{path}' already exists; use -Force to overwrite it.", path);
+            }
+        }
+        else
+        {
+            var stem = $"{Slug(prompt)}-{seed.ToString(CultureInfo.InvariantCulture)}-{index}";
+            path = Path.Combine(_folder, stem + ".png");
+            for (int n = 1; (File.Exists(path) && !_force) || _reserved.Contains(path); n++)
+            {
+                path = Path.Combine(_folder, $"{stem}-{n}.png");
+            }
+        }
+
+        _reserved.Add(path);
+        return path;
+    }
+
+    /// <summary>Lower-case letters and digits from the prompt, words joined by '-', at most 48 characters.</summary>
+    public static string Slug(string prompt)
+    {
+        var sb = new StringBuilder();
+        bool dash = false;
+        foreach (var ch in prompt.Normalize(NormalizationForm.FormKD))
+        {
+            if (char.IsAsciiLetterOrDigit(ch))
+            {
+                if (dash && sb.Length > 0)
+                {
+                    sb.Append('-');
+                }
+
+                sb.Append(char.ToLowerInvariant(ch));
+                dash = false;
+                if (sb.Length >= 48)
+                {
+                    break;
+                }
+            }
+            else if (ch is ' ' or '-' or '_' or ',' or '.' or '\t')
+            {
+                dash = true;
+            }
+        }
+
+        return sb.Length == 0 ? "image" : sb.ToString().TrimEnd('-');
+    }
+}

@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using Wuerstchen.Core;
+
+namespace Wuerstchen.PowerShell;
+
+/// <summary>
+/// Shared plumbing of the cmdlets: engine work runs on a worker thread while the pipeline thread writes
+/// its progress and warnings; Ctrl+C (StopProcessing) cancels it within one network call; engine errors
+/// become ErrorRecords with stable ids and the offending value.
+/// </summary>
+public abstract class WuerstchenCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource _cancel = new();
+
+    /// <summary>The model folder; else $env:WUERSTCHEN_MODEL_PATH, else the default folder.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ModelPath { get; set; }
+
+    protected CancellationToken Cancellation => _cancel.Token;
+
+    /// <summary>Where models are looked for when neither -ModelPath nor $env:WUERSTCHEN_MODEL_PATH is set.</summary>
+    public static string DefaultModelPath => Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify),
+        "Wuerstchen", "models", "wuerstchen-v2");
+
+    protected override void StopProcessing() => _cancel.Cancel();
+
+    protected override void EndProcessing() => _cancel.Dispose();
+
+    /// <summary>Resolves the model folder (provider-aware) and opens it.</summary>
+    protected ModelFolder OpenModel()
+    {
+        string path;
+        if (!string.IsNullOrEmpty(ModelPath))
+        {
+            path = GetUnresolvedProviderPathFromPSPath(ModelPath);
+        }
+        else if (Environment.GetEnvironmentVariable("WUERSTCHEN_MODEL_PATH") is { Length: > 0 } env)
+        {
+            path = GetUnresolvedProviderPathFromPSPath(env);
+        }
+        else
+        {
+            path = DefaultModelPath;
+        }
+
+        return ModelFolder.Open(path);
+    }
+
+    /// <summary>Runs engine work on a worker thread, pumping its progress and warnings on the pipeline thread.</summary>
+    protected T RunEngine<T>(Func<EngineContext, T> work)
+    {
+        using var queue = new BlockingCollection<Action>();
+        var context = new EngineContext(queue, _cancel.Token);
+        var task = Task.Run(() =>
+        {
+            try
+            {
+                return work(context);
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        });
+        foreach (var action in queue.GetConsumingEnumerable())
+        {
+            action();
+        }
+
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Writes an engine failure as a non-terminating error (the next pipeline row still runs).</summary>
+    protected void WriteEngineError(WuerstchenException ex) => WriteError(ToErrorRecord(ex));
+
+    public static ErrorRecord ToErrorRecord(WuerstchenException ex)
+    {
+        var category = ex.Kind switch
+        {
+            WuerstchenErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+            WuerstchenErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            WuerstchenErrorKind.InvalidData => ErrorCategory.InvalidData,
+            WuerstchenErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+            WuerstchenErrorKind.WriteError => ErrorCategory.WriteError,
+            WuerstchenErrorKind.OperationStopped => ErrorCategory.OperationStopped,
+            WuerstchenErrorKind.NotInstalled => ErrorCategory.NotInstalled,
+            _ => ErrorCategory.InvalidOperation,
+        };
+        return new ErrorRecord(ex, ex.ErrorId, category, ex.Target);
+    }
+
+    /// <summary>
+    /// Runs one unit of work (one pipeline record): engine errors and unexpected failures become
+    /// non-terminating errors, Ctrl+C stops the pipeline; the host never sees a raw exception.
+    /// </summary>
+    protected void Guarded(Action action, object? target)
+    {
+        try
+        {
+            action();
+        }
+        catch (WuerstchenException ex)
+        {
+            WriteEngineError(ex);
+        }
+        catch (PipelineStoppedException)
+        {
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception ex) when (ex is not (OutOfMemoryException or StackOverflowException or AccessViolationException))
+        {
+            if (ex is InsufficientExecutionStackException)
+            {
+                throw;
+            }
+
+            WriteError(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
+                "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target));
+        }
+    }
+}
+
+/// <summary>What engine work may do from the worker thread: post progress and warnings to the pipeline thread.</summary>
+public sealed class EngineContext
+{
+    private readonly BlockingCollection<Action> _queue;
+
+    internal EngineContext(BlockingCollection<Action> queue, CancellationToken cancellation)
+    {
+        _queue = queue;
+        Cancellation = cancellation;
+    }
+
+    public CancellationToken Cancellation { get; }
+
+    /// <summary>Queues an action for the pipeline thread (WriteProgress, WriteWarning …).</summary>
+    public void Post(Action action)
+    {
+        try
+        {
+            _queue.TryAdd(action);
+        }
+        catch (InvalidOperationException)
+        {
+            // completed: the cmdlet is finishing
+        }
+    }
+}

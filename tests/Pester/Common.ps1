@@ -1,0 +1,53 @@
+# Shared set-up for the Pester tests: imports the built module and points it at the stand-in models.
+$ErrorActionPreference = 'Stop'
+$script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+$script:ModulePath = if ($env:WUERSTCHEN_TEST_MODULE) { $env:WUERSTCHEN_TEST_MODULE } else { Join-Path $RepoRoot 'out/Wuerstchen' }
+$script:Models = Join-Path $RepoRoot 'models/standin'
+$script:ParityDir = Join-Path $RepoRoot 'tests/Wuerstchen.Core.Tests/data/parity'
+Import-Module (Join-Path $ModulePath 'Wuerstchen.psd1') -Force
+$PSDefaultParameterValues['*-Wuerstchen*:ExecutionProvider'] = 'Cpu'
+$PSDefaultParameterValues['*-Wuerstchen*:ModelPath'] = $Models
+$PSDefaultParameterValues.Remove('Clear-WuerstchenCache:ModelPath')
+$PSDefaultParameterValues.Remove('Clear-WuerstchenCache:ExecutionProvider')
+$PSDefaultParameterValues.Remove('Export-WuerstchenEmbedding:ExecutionProvider')
+$PSDefaultParameterValues.Remove('Import-WuerstchenEmbedding:ExecutionProvider')
+$PSDefaultParameterValues.Remove('Measure-WuerstchenPrompt:ExecutionProvider')
+
+function Get-Rgb([string] $Path) {
+    $w = 0; $h = 0
+    $rgb = [Wuerstchen.Core.IO.PngImage]::ReadRgb($Path, [ref] $w, [ref] $h)
+    [pscustomobject]@{ Width = $w; Height = $h; Bytes = $rgb }
+}
+
+function Get-ParityJob([string] $Name) {
+    $job = (Get-Content (Join-Path $ParityDir 'jobs.json') -Raw | ConvertFrom-Json -AsHashtable)[$Name]
+    $p = @{ Prompt = [string[]] $job.prompts; Seed = [long] $job.seed; Width = $job.width; Height = $job.height }
+    if ($job.ContainsKey('n')) { $p.ImagesPerPrompt = $job.n }
+    if ($job.ContainsKey('negative')) { $p.NegativePrompt = $job.negative }
+    if ($job.ContainsKey('prior_steps')) { $p.PriorSteps = $job.prior_steps }
+    if ($job.ContainsKey('prior_timesteps')) { $p.PriorTimesteps = [float[]] $job.prior_timesteps }
+    if ($job.ContainsKey('prior_guidance')) { $p.PriorGuidanceScale = $job.prior_guidance }
+    if ($job.ContainsKey('decoder_steps')) { $p.DecoderSteps = $job.decoder_steps }
+    if ($job.ContainsKey('decoder_timesteps')) { $p.DecoderTimesteps = [float[]] $job.decoder_timesteps }
+    if ($job.ContainsKey('decoder_guidance')) { $p.DecoderGuidanceScale = $job.decoder_guidance }
+    $p
+}
+
+if (-not ('PesterByteCompare' -as [type])) {
+    Add-Type -TypeDefinition @'
+public static class PesterByteCompare {
+    // max |a-b| and how many values differ by more than 1
+    public static int[] Compare(byte[] a, byte[] b) {
+        if (a.Length != b.Length) return new[] { 256, a.Length, a.Length };
+        int max = 0, over = 0;
+        for (int i = 0; i < a.Length; i++) { int d = System.Math.Abs(a[i] - b[i]); if (d > max) max = d; if (d > 1) over++; }
+        return new[] { max, over, a.Length };
+    }
+}
+'@
+}
+
+function Compare-Bytes([byte[]] $Actual, [byte[]] $Expected) {
+    $r = [PesterByteCompare]::Compare($Actual, $Expected)
+    [pscustomobject]@{ Max = $r[0]; Over1 = $r[1]; Count = $r[2] }
+}

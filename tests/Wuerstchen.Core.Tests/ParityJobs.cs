@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Wuerstchen.Core.IO;
+
+namespace Wuerstchen.Core.Tests;
+
+/// <summary>The parity jobs (data/parity/jobs.json) as engine settings, and their expected outputs.</summary>
+internal static class ParityJobs
+{
+    public static string Folder => Path.Combine(TestPaths.DataDir, "parity");
+
+    public static IEnumerable<object[]> Names()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "jobs.json")));
+        return doc.RootElement.EnumerateObject().Select(p => new object[] { p.Name }).ToArray();
+    }
+
+    public static (PriorSettings Prior, DecoderSettings Decoder) Load(string name)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "jobs.json")));
+        var j = doc.RootElement.GetProperty(name);
+        float[]? List(string key) => j.TryGetProperty(key, out var v) ? v.EnumerateArray().Select(x => (float)x.GetDouble()).ToArray() : null;
+        int Int(string key, int d) => j.TryGetProperty(key, out var v) ? v.GetInt32() : d;
+        float Float(string key, float d) => j.TryGetProperty(key, out var v) ? (float)v.GetDouble() : d;
+        var prior = new PriorSettings
+        {
+            Prompts = j.GetProperty("prompts").EnumerateArray().Select(p => p.GetString()!).ToArray(),
+            NegativePrompt = j.TryGetProperty("negative", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null,
+            ImagesPerPrompt = Int("n", 1),
+            Seed = j.GetProperty("seed").GetInt64(),
+            Width = j.GetProperty("width").GetInt32(),
+            Height = j.GetProperty("height").GetInt32(),
+            PriorSteps = Int("prior_steps", 60),
+            PriorTimesteps = List("prior_timesteps"),
+            PriorGuidanceScale = Float("prior_guidance", 4f),
+        };
+        var decoder = new DecoderSettings
+        {
+            DecoderSteps = Int("decoder_steps", 12),
+            DecoderTimesteps = List("decoder_timesteps"),
+            DecoderGuidanceScale = Float("decoder_guidance", 0f),
+        };
+        return (prior, decoder);
+    }
+
+    public static NpyArray Expected(string name, string what) => Npy.Read(Path.Combine(Folder, $"{name}.{what}.npy"));
+
+    public static WuerstchenPipeline Pipeline() => new(ModelFolder.Open(TestPaths.StandinModels), ExecutionOptions.Cpu);
+}
