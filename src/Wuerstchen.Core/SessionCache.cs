@@ -16,8 +16,12 @@ public static class SessionFactory
     /// <summary>Null when the CUDA provider can be appended for the device, else the reason it cannot.</summary>
     public static string? CudaUnavailableReason(int deviceId) => CudaProbe.GetOrAdd(deviceId, static id =>
     {
+        // ONNX Runtime logs a failed provider load as an error on stderr; the caller reports it as a warning instead
+        var env = OrtEnv.Instance();
+        var level = env.EnvLogLevel;
         try
         {
+            env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
             using var options = new SessionOptions();
             options.AppendExecutionProvider_CUDA(id);
             return null;
@@ -25,6 +29,10 @@ public static class SessionFactory
         catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
         {
             return ex.Message;
+        }
+        finally
+        {
+            env.EnvLogLevel = level;
         }
     });
 

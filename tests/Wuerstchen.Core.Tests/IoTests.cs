@@ -135,11 +135,15 @@ public class PngAndFileTests
     {
         using var tmp = new TempFolder();
         var path = tmp["b.png"];
-        Assert.Throws<IOException>(() => AtomicFile.Write(path, false, s =>
+        var ex = Assert.Throws<WuerstchenException>(() => AtomicFile.Write(path, false, s =>
         {
             s.Write(new byte[1000]);
             throw new IOException("disk full (simulated)");
         }));
+        Assert.Equal("OutputWriteFailed", ex.ErrorId);
+        Assert.Equal(WuerstchenErrorKind.WriteError, ex.Kind);
+        Assert.Contains("b.png", ex.Message);
+        Assert.Contains("disk full", ex.Message);
         Assert.Empty(Directory.GetFiles(tmp.Path));
     }
 

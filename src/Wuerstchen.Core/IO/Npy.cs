@@ -128,7 +128,7 @@ public static partial class Npy
             }
         }
 
-        int itemSize = descr[2..] switch
+        int itemSize = descr[1..] switch
         {
             "f4" => 4,
             "f2" => 2,
