@@ -27,6 +27,7 @@ $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
 $env:ORT_DISABLE_TELEMETRY = '1'
 $env:NO_COLOR = '1'
+$PSStyle.OutputRendering = 'PlainText'
 $root = $PSScriptRoot
 $out = Join-Path $root 'out'
 $moduleOut = Join-Path $out 'Wuerstchen'
@@ -34,6 +35,17 @@ $moduleOut = Join-Path $out 'Wuerstchen'
 function Invoke-Native([string] $what, [scriptblock] $command) {
     & $command
     if ($LASTEXITCODE -ne 0) { throw "$what failed (exit code $LASTEXITCODE)." }
+}
+
+# Runs a child pwsh: the same PowerShell as this one (as a dotnet tool the process is dotnet + pwsh.dll).
+function Invoke-ChildPwsh([string[]] $Arguments) {
+    $exe = [Environment]::ProcessPath
+    if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') {
+        & $exe (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments
+    }
+    else {
+        & $exe -NoProfile -NonInteractive @Arguments
+    }
 }
 
 function Get-Rid {
@@ -62,8 +74,7 @@ function Invoke-Build {
         Copy-Item -Destination $moduleOut
     Get-ChildItem -Path (Join-Path $root 'module/*') -File -Include *.psd1, *.ps1xml | Copy-Item -Destination $moduleOut
     # help for Get-Help, generated from module/help/Wuerstchen.help.psd1 and the cmdlets' metadata (in a child pwsh: the dll stays locked)
-    $pwsh = (Get-Process -Id $PID).Path
-    & $pwsh -NoProfile -NonInteractive -File (Join-Path $root 'module/New-MamlHelp.ps1') -ModuleFolder $moduleOut
+    Invoke-ChildPwsh @('-File', (Join-Path $root 'module/New-MamlHelp.ps1'), '-ModuleFolder', $moduleOut)
     if ($LASTEXITCODE -ne 0) { throw "Help generation failed (exit code $LASTEXITCODE)." }
     Write-Host "Module built: $moduleOut"
 }
@@ -108,8 +119,7 @@ Import-Module '$pester' -RequiredVersion 5.7.1
 [pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterResult'
 "@
     $env:WUERSTCHEN_TEST_MODULE = $moduleOut
-    $pwsh = (Get-Process -Id $PID).Path
-    & $pwsh -NoProfile -NonInteractive -Command $script
+    Invoke-ChildPwsh @('-Command', $script)
     $pesterExit = $LASTEXITCODE
     $pesterCounts = if (Test-Path $pesterResult) { Get-Content $pesterResult -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
     if ($pesterExit -ne 0 -and $pesterCounts.Failed -eq 0) { $pesterCounts.Failed = 1 }
@@ -131,8 +141,7 @@ Write-Host 'Stand-in model set (models/standin): small analytic networks with th
 New-WuerstchenImage -Prompt 'a photo of a cat', 'a lighthouse at dusk' -Width 512 -Height 512 -Seed 42 -ExecutionProvider Cpu -OutputPath '$(Join-Path $out 'demo')' -Force |
     Format-Table Name, Length, Prompt, Seed -AutoSize | Out-String | Write-Host
 "@
-    $pwsh = (Get-Process -Id $PID).Path
-    & $pwsh -NoProfile -NonInteractive -Command $script
+    Invoke-ChildPwsh @('-Command', $script)
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 

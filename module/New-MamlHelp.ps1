@@ -36,7 +36,7 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         $isSwitch = $p.ParameterType -eq [switch]
         $x = "<command:parameter required=`"$($attrs.Mandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"false`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases -join ', '))`"><maml:name>$($p.Name)</maml:name>"
         if ($withDescription) {
-            $d = if ($help.Parameters -and $help.Parameters.ContainsKey($p.Name)) { $help.Parameters[$p.Name] } elseif ($content.CommonParameters.ContainsKey($p.Name)) { $content.CommonParameters[$p.Name] } else { throw "No help for -$($p.Name) of $name." }
+            $d = if ($help.ContainsKey('Parameters') -and $help.Parameters.ContainsKey($p.Name)) { $help.Parameters[$p.Name] } elseif ($content.CommonParameters.ContainsKey($p.Name)) { $content.CommonParameters[$p.Name] } else { throw "No help for -$($p.Name) of $name." }
             $x += "<maml:description>$(Paras $d)</maml:description>"
         }
         if (-not $isSwitch) { $x += "<command:parameterValue required=`"true`" variableLength=`"false`">$(X $type)</command:parameterValue>" }
@@ -78,7 +78,7 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
     }
     $null = $sb.AppendLine('</command:examples>')
     $null = $sb.AppendLine('<command:relatedLinks>')
-    foreach ($l in @($help.Links)) { if ($l) { $null = $sb.AppendLine("<maml:navigationLink><maml:linkText>$(X $l)</maml:linkText><maml:uri /></maml:navigationLink>") } }
+    foreach ($l in @(if ($help.ContainsKey('Links')) { $help.Links })) { if ($l) { $null = $sb.AppendLine("<maml:navigationLink><maml:linkText>$(X $l)</maml:linkText><maml:uri /></maml:navigationLink>") } }
     $null = $sb.AppendLine('</command:relatedLinks></command:command>')
 }
 $null = $sb.AppendLine('</helpItems>')

@@ -25,6 +25,8 @@ internal sealed class OutputPaths
     }
 
     /// <param name="resolvedPath">Provider path of -OutputPath, or null for the current folder.</param>
+    /// <param name="currentFolder">The current file-system location.</param>
+    /// <param name="force">Whether existing explicit files may be overwritten.</param>
     public static OutputPaths Create(string? resolvedPath, string currentFolder, bool force)
     {
         if (resolvedPath is null)
