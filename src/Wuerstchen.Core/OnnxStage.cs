@@ -104,6 +104,7 @@ public sealed class OnnxStage : IDisposable
     internal void Run(IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs,
         IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs, RunOptions runOptions, CancellationToken cancellationToken)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             _session.Run(runOptions, inputNames, inputs, outputNames, outputs);
@@ -112,6 +113,10 @@ public sealed class OnnxStage : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             throw RunFailed(ex);
+        }
+        finally
+        {
+            RunStatistics.Add(System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -125,6 +130,7 @@ public sealed class OnnxStage : IDisposable
         using var runOptions = new RunOptions();
         using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 var result = _session.Run(runOptions, inputNames, inputs, outputNames);
@@ -140,6 +146,10 @@ public sealed class OnnxStage : IDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 throw RunFailed(ex);
+            }
+            finally
+            {
+                RunStatistics.Add(System.Diagnostics.Stopwatch.GetTimestamp() - start);
             }
         }
     }
@@ -167,6 +177,32 @@ public sealed class OnnxStage : IDisposable
                 throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
                     $"A network returned a {info.ElementDataType} tensor where float was expected.", info.ElementDataType);
         }
+    }
+}
+
+/// <summary>
+/// Process-wide count and summed duration of ONNX Runtime Run calls (for the benchmark's overhead ratio).
+/// Two interlocked adds per network call.
+/// </summary>
+public static class RunStatistics
+{
+    private static long _ticks;
+    private static long _count;
+
+    public static long Count => Interlocked.Read(ref _count);
+
+    public static TimeSpan Elapsed => TimeSpan.FromSeconds(Interlocked.Read(ref _ticks) / (double)System.Diagnostics.Stopwatch.Frequency);
+
+    public static void Reset()
+    {
+        Interlocked.Exchange(ref _ticks, 0);
+        Interlocked.Exchange(ref _count, 0);
+    }
+
+    internal static void Add(long ticks)
+    {
+        Interlocked.Add(ref _ticks, ticks);
+        Interlocked.Increment(ref _count);
     }
 }
 
