@@ -543,9 +543,7 @@ def _initializer_bytes(model):
     return total
 
 
-def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD):
-    """Save to folder/model.onnx, with all weights in folder/model.onnx.data when they exceed the threshold."""
-    import onnx
+def _prepare_folder(folder, metadata, model):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "model.onnx")
     data = os.path.join(folder, "model.onnx.data")
@@ -556,6 +554,14 @@ def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD)
     for k, v in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = str(k), str(v)
+    return path, data
+
+
+def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD):
+    """Save an in-memory model to folder/model.onnx, with all weights in folder/model.onnx.data when they exceed
+    the threshold."""
+    import onnx
+    path, _ = _prepare_folder(folder, metadata, model)
     external = _initializer_bytes(model) > threshold
     if external:
         onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
@@ -564,6 +570,51 @@ def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD)
         onnx.save_model(model, path)
     onnx.checker.check_model(path)
     return path, external
+
+
+def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
+    """For a model whose weights torch already wrote as external files (> 2 GB): copy them, chunk by chunk, into
+    one folder/model.onnx.data and point the initializers there, without loading the weights into memory."""
+    import onnx
+    path, data = _prepare_folder(folder, metadata, model)
+    offset = 0
+    with open(data, "wb") as out:
+        for t in model.graph.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                info = {e.key: e.value for e in t.external_data}
+                src = os.path.join(source_dir, info["location"])
+                start = int(info.get("offset", 0))
+                length = int(info["length"]) if "length" in info else os.path.getsize(src) - start
+                pad = (-offset) % align
+                out.write(b"\0" * pad)
+                offset += pad
+                with open(src, "rb") as f:
+                    f.seek(start)
+                    left = length
+                    while left > 0:
+                        chunk = f.read(min(left, 64 << 20))
+                        if not chunk:
+                            raise ExportError(f"external data of {t.name} is truncated in {src}")
+                        out.write(chunk)
+                        left -= len(chunk)
+            elif t.HasField("raw_data") and len(t.raw_data) >= 1024:
+                pad = (-offset) % align
+                out.write(b"\0" * pad)
+                offset += pad
+                length = len(t.raw_data)
+                out.write(t.raw_data)
+                t.ClearField("raw_data")
+            else:
+                continue
+            del t.external_data[:]
+            t.data_location = onnx.TensorProto.EXTERNAL
+            for k, v in (("location", "model.onnx.data"), ("offset", str(offset)), ("length", str(length))):
+                entry = t.external_data.add()
+                entry.key, entry.value = k, v
+            offset += length
+    onnx.save_model(model, path)
+    onnx.checker.check_model(path)
+    return path, True
 
 
 def _set_static_output_dims(model, axes, shape):
@@ -606,14 +657,18 @@ def export_network(name, wrapper, example, out_dir, opset, device, metadata, pat
             info["aa_bicubic_resizes_replaced"] = counter.replaced
             if counter.replaced == 0:
                 log(f"  warning: {name}: no antialiased bicubic interpolate was seen while exporting")
-        model = onnx.load(tmp_path, load_external_data=True)
+        model = onnx.load(tmp_path, load_external_data=False)
+        torch_wrote_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
         _set_static_output_dims(model, axes, out_shape)
         got_in = [i.name for i in model.graph.input]
         got_out = [o.name for o in model.graph.output]
         if got_in != input_names or got_out != output_names:
             raise ExportError(f"{name}: exported graph has inputs {got_in} / outputs {got_out}, expected "
                               f"{input_names} / {output_names} (an input the network ignores is dropped by the exporter)")
-        path, external = write_onnx_model(model, os.path.join(out_dir, name), metadata, external_threshold)
+        if torch_wrote_external:  # > 2 GB: torch wrote one file per tensor into the scratch folder
+            path, external = write_onnx_model_streaming(model, scratch, os.path.join(out_dir, name), metadata)
+        else:
+            path, external = write_onnx_model(model, os.path.join(out_dir, name), metadata, external_threshold)
         info["external_data"] = external
         del model
     finally:

@@ -12,6 +12,7 @@ namespace Wuerstchen.Core;
 public static class SessionFactory
 {
     private static readonly ConcurrentDictionary<int, string?> CudaProbe = new();
+    private static readonly ConcurrentDictionary<int, bool> FallbackWarned = new();
 
     /// <summary>Null when the CUDA provider can be appended for the device, else the reason it cannot.</summary>
     public static string? CudaUnavailableReason(int deviceId) => CudaProbe.GetOrAdd(deviceId, static id =>
@@ -65,7 +66,11 @@ public static class SessionFactory
                     $"The CUDA execution provider could not be used for device {execution.DeviceId}: {cudaError} {CudaHelp}", execution.DeviceId);
             }
 
-            warn?.Invoke($"CUDA is not available ({FirstLine(cudaError)}); running {kind} on the CPU, which is far slower. {CudaHelp}");
+            if (FallbackWarned.TryAdd(execution.DeviceId, true))
+            {
+                // once per process and device: every later session falls back the same way
+                warn?.Invoke($"CUDA is not available ({FirstLine(cudaError)}); running on the CPU, which is far slower. {CudaHelp}");
+            }
         }
 
         return Open(kind, path, execution, useCuda: false);

@@ -154,7 +154,7 @@ public sealed class EngineContext
         {
             _queue.TryAdd(action);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
             // completed: the cmdlet is finishing
         }

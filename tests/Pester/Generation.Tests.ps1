@@ -272,3 +272,51 @@ Prompt,NegativePrompt,Seed,Width,Height,PriorSteps,DecoderSteps,PriorTimesteps
         $err[0].Exception.Message | Should -Match '1024'
     }
 }
+
+Describe 'Image to embedding' {
+    BeforeAll {
+        # a 300×200 gradient PNG written with the engine's own writer
+        $script:photo = Join-Path $TestDrive 'photo.png'
+        $rgb = [byte[]]::new(300 * 200 * 3)
+        for ($i = 0; $i -lt $rgb.Length; $i++) { $rgb[$i] = [byte](($i % 900) * 255 / 900) }
+        $fs = [System.IO.File]::Create($photo)
+        try { [Wuerstchen.Core.IO.PngImage]::Write($fs, $rgb, 300, 200, [System.Collections.Generic.Dictionary[string, string]]::new(), 'BestSpeed') } finally { $fs.Dispose() }
+    }
+
+    It 'encodes an image at its snapped size and decodes it' {
+        $e = Get-WuerstchenEmbedding -ImagePath $photo -Seed 3
+        $e.Shape | Should -Be @(16, 6, 6)
+        $e.Width | Should -Be 256
+        $e.Source | Should -Be "image:$photo"
+        $e.Stream | Should -BeNullOrEmpty
+        $f = $e | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -Prompt 'a photo' -OutputPath (Join-Path $TestDrive 'recon')
+        $f.Prompt | Should -Be 'a photo'
+        $f.Seed | Should -Be 3
+        (Get-Rgb $f.FullName).Width | Should -Be 256
+    }
+
+    It 'encodes at a requested size and binds FullName from Get-ChildItem' {
+        $e = Get-ChildItem $photo | Get-WuerstchenEmbedding -Width 512 -Height 384
+        $e.Shape | Should -Be @(16, 9, 12)
+        $e.Height | Should -Be 384
+    }
+
+    It 'gives variations with different seeds' {
+        $e = Get-WuerstchenEmbedding -ImagePath $photo -Seed 1
+        $a = $e | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -Seed 10 -OutputPath (Join-Path $TestDrive 'v1')
+        $b = $e | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -Seed 11 -OutputPath (Join-Path $TestDrive 'v2')
+        $a.Seed | Should -Be 10
+        (Compare-Bytes (Get-Rgb $a.FullName).Bytes (Get-Rgb $b.FullName).Bytes).Max | Should -BeGreaterThan 0
+    }
+}
+
+Describe 'Test-WuerstchenModel' {
+    It 'passes the stand-in folder stage by stage' {
+        $r = @(Test-WuerstchenModel)
+        $r.Stage | Should -Contain 'Prior'
+        $r.Stage | Should -Contain 'Vqgan'
+        $r | ForEach-Object { $_.Status | Should -Be 'Ok' }
+        ($r | Where-Object Stage -eq 'PriorTextEncoder').HiddenSize | Should -Be 8
+        Test-WuerstchenModel -Quiet | Should -BeTrue
+    }
+}
