@@ -1338,7 +1338,6 @@ AA_CHECK_SIZES = [((24, 24), (64, 64)), ((24, 24), (32, 32)), ((24, 24), (16, 16
 def check_aa_resize(runner_kind="auto", work_dir=None, opset=17):
     """Compares bicubic_aa_resize (eager, and as an exported ONNX graph with dynamic sizes) with
     torch.nn.functional.interpolate(mode='bicubic', antialias=True, align_corners=True)."""
-    import onnx  # noqa: F401
     g = torch.Generator().manual_seed(1234)
     rows = []
     own = tempfile.mkdtemp(prefix="aa-resize-") if work_dir is None else None
@@ -1500,6 +1499,12 @@ def save_tokenizer(tokenizer, folder):
         for f in ("vocab.json", "merges.txt"):
             if not os.path.exists(os.path.join(folder, f)):
                 raise ExportError(f"the tokenizer did not save {f} (a CLIP BPE tokenizer is expected)")
+        special_map = os.path.join(folder, "special_tokens_map.json")
+        if not os.path.exists(special_map):  # newer transformers may not write it
+            special = {k: str(getattr(tokenizer, k)) for k in ("bos_token", "eos_token", "pad_token", "unk_token")
+                       if getattr(tokenizer, k, None) is not None}
+            with open(special_map, "w", encoding="utf-8") as f:
+                json.dump(special, f, indent=2)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ids = tokenizer("", padding="max_length", max_length=MAX_LENGTH, truncation=True)["input_ids"]
@@ -2085,21 +2090,37 @@ def build_standins(kinds):
     return nets, dims, backbone_factory
 
 
+def _byte_symbols():
+    """The byte -> unicode symbol table of byte-level BPE (printable Latin-1 bytes stand for themselves, the
+    other bytes for chr(256 + n) in order)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return [table[b] for b in range(256)]
+
+
 class _ToyTokenizer:
-    """Just enough of a HF CLIP tokenizer for save_tokenizer(): a toy BPE vocabulary with CLIP's special ids
-    (the self-test cannot download the real 49408-token vocabulary)."""
+    """Just enough of a HF CLIP tokenizer for save_tokenizer(): a byte-level BPE vocabulary with the 512 byte
+    symbols, two merges and CLIP's special ids (the self-test cannot download the real 49408-token vocabulary)."""
     bos_token_id = 49406
     eos_token_id = 49407
     pad_token_id = 49407
     model_max_length = MAX_LENGTH
 
     def save_pretrained(self, folder):
-        vocab = {"!": 0, "a": 64, "b": 65, "a</w>": 320, "b</w>": 321, "ab</w>": 9829,
-                 "<|startoftext|>": 49406, "<|endoftext|>": 49407}
+        symbols = _byte_symbols()
+        vocab = {sym: i for i, sym in enumerate(symbols)}
+        vocab.update({sym + "</w>": 256 + i for i, sym in enumerate(symbols)})
+        vocab.update({"ab": 512, "ab</w>": 513, "<|startoftext|>": 49406, "<|endoftext|>": 49407})
         with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
-            json.dump(vocab, f)
+            json.dump(vocab, f, ensure_ascii=False)
         with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
-            f.write("#version: 0.2 (self-test toy vocabulary)\na b</w>\n")
+            f.write("#version: 0.2 (self-test toy vocabulary)\na b\na b</w>\n")
         special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
                    "unk_token": "<|endoftext|>"}
         with open(os.path.join(folder, "special_tokens_map.json"), "w", encoding="utf-8") as f:
@@ -2108,10 +2129,10 @@ class _ToyTokenizer:
             json.dump(dict(special, model_max_length=MAX_LENGTH, do_lower_case=True, tokenizer_class="CLIPTokenizer"), f)
 
     def __call__(self, text, padding="max_length", max_length=MAX_LENGTH, truncation=True):
-        body = [320 if ch == "a" else 321 for ch in str(text).lower() if ch in "ab"][: max_length - 2]
-        ids = [self.bos_token_id] + body + [self.eos_token_id]
-        mask = [1] * len(ids) + [0] * (max_length - len(ids))
-        return {"input_ids": ids + [self.pad_token_id] * (max_length - len(ids)), "attention_mask": mask}
+        if str(text).strip():
+            raise NotImplementedError("the self-test tokenizer only encodes the empty prompt")
+        ids = [self.bos_token_id, self.eos_token_id]
+        return {"input_ids": ids + [self.pad_token_id] * (max_length - 2), "attention_mask": [1, 1] + [0] * (max_length - 2)}
 
 
 class _StandinPipeline:
@@ -2192,6 +2213,30 @@ def _check_validator_catches_errors(exporter, nets, dims):
     res = validate_network(name, wrapper, os.path.join(exporter.out_dir, name, "model.onnx"), cases, exporter.device,
                            exporter.rtol["fp32"], exporter.runner_kind)
     return (not res["ok"]), res
+
+
+def _check_streaming_writer(folder, runner_kind):
+    """The >2 GB path (torch writes one file per tensor; we merge them into model.onnx.data without loading them)
+    on a small model: re-save vqgan with per-tensor files, merge, and compare outputs."""
+    import onnx
+    work = tempfile.mkdtemp(prefix="stream-check-")
+    try:
+        src = onnx.load(os.path.join(folder, "vqgan", "model.onnx"))
+        per_tensor = os.path.join(work, "split")
+        os.makedirs(per_tensor)
+        onnx.save_model(src, os.path.join(per_tensor, "model.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=False, size_threshold=0)
+        n_files = len(os.listdir(per_tensor)) - 1
+        split = onnx.load(os.path.join(per_tensor, "model.onnx"), load_external_data=False)
+        path, _ = write_onnx_model_streaming(split, per_tensor, os.path.join(work, "merged"), {"check": "1"})
+        files = sorted(os.listdir(os.path.dirname(path)))
+        x = np.random.RandomState(0).randn(1, 4, 16, 24).astype(np.float32)
+        a = onnx_runner(os.path.join(folder, "vqgan", "model.onnx"), runner_kind)[0]({"sample": x})["image"]
+        b = onnx_runner(path, runner_kind)[0]({"sample": x})["image"]
+        same = files == ["model.onnx", "model.onnx.data"] and np.array_equal(a, b)
+        return same, n_files, files
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _r_embedding_check():
@@ -2277,9 +2322,13 @@ def run_self_test(args):
         ok &= not fails and not layout and all(n in exporter.results for n in NETWORK_ORDER)
         if dtype == "fp32":
             caught, res = _check_validator_catches_errors(exporter, nets, dims)
-            summary.append(f"negative control (vqgan weights perturbed by 2% must fail validation): "
+            summary.append("negative control (vqgan weights perturbed by 2% must fail validation): "
                            + (f"caught, rel error {res.get('rel', float('nan')):.2e}" if caught else "NOT caught"))
             ok &= caught
+            same, n_files, files = _check_streaming_writer(folder, args.validator)
+            summary.append(f"external-data merge (torch's one-file-per-tensor output -> model.onnx.data): {n_files} files"
+                           f" -> {files}, outputs " + ("identical: ok" if same else "DIFFER: FAILED"))
+            ok &= same
             print_disk_usage(folder)
     os.remove(checkpoint)
     log("")
@@ -2312,9 +2361,9 @@ def parse_args(argv):
     p.add_argument("--prior-repo", default="warp-ai/wuerstchen-prior", help="Hub id or local folder of the prior pipeline")
     p.add_argument("--decoder-repo", default="warp-ai/wuerstchen", help="Hub id or local folder of the decoder pipeline")
     p.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="weight dtype of every network (default fp32)")
-    for net, what in (("prior", "prior"), ("decoder", "decoder"), ("text-encoder", "both text encoders"),
-                      ("vqgan", "vqgan"), ("effnet", "effnet")):
-        p.add_argument(f"--{net}-dtype", choices=["fp32", "fp16"], help=f"override --dtype for the {what}")
+    for net, what in (("prior", "the prior"), ("decoder", "the decoder"), ("text-encoder", "both text encoders"),
+                      ("vqgan", "the vqgan"), ("effnet", "the effnet")):
+        p.add_argument(f"--{net}-dtype", choices=["fp32", "fp16"], help=f"override --dtype for {what}")
     p.add_argument("--effnet-checkpoint", help="dome272/wuerstchen model_v2_stage_b.pt (its effnet_state_dict); optional")
     p.add_argument("--trust-effnet-checkpoint", action="store_true",
                    help="allow full unpickling of the effnet checkpoint when a weights-only load fails")
