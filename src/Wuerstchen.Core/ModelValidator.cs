@@ -156,7 +156,8 @@ public static class ModelValidator
             }
             catch (WuerstchenException ex)
             {
-                result.Fail(ex.ErrorId, ex.Message, "a loadable ONNX model", "an error", ex.ErrorId == "ModelFileNotFound" ? ModelCheckStatus.Missing : ModelCheckStatus.Invalid);
+                result.Fail(ex.ErrorId, ex.Message, "a loadable ONNX model",
+                    result.SizeBytes == 0 ? "an empty file (0 bytes)" : ex.ErrorId == "InvalidModelFile" ? $"{result.SizeBytes} bytes that ONNX Runtime cannot load" : ex.ErrorId, ex.ErrorId == "ModelFileNotFound" ? ModelCheckStatus.Missing : ModelCheckStatus.Invalid);
             }
         }
 

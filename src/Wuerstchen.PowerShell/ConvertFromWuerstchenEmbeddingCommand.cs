@@ -19,7 +19,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
     public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? DecoderSteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -27,12 +27,12 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
     public float[]? DecoderTimesteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(float))]
     public float? DecoderGuidanceScale { get; set; }
 
     /// <summary>Starts a fresh generator with this seed for every embedding instead of continuing its stream.</summary>
     [Parameter]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(long))]
     public long? Seed { get; set; }
 
     /// <summary>Decoder text instead of the embedding's prompt (e.g. for an embedding made from an image).</summary>
@@ -132,11 +132,12 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
 
             _outputs.EnsureFolder();
             var model = OpenModel();
+            var outputs = _outputs;
             var results = RunEngine(context =>
             {
                 var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
                 var images = pipeline.RunDecoder(group, settings, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation);
             });
             ImageWriter.Emit(this, results);
         }, group);

@@ -25,24 +25,24 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
 
     /// <summary>Pixel width; with -ImagePath, defaults to the image's width snapped to 128-pixel steps.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? Width { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? Height { get; set; }
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? ImagesPerPrompt { get; set; }
 
     /// <summary>The generator seed (random when not given, and reported on the output).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(long))]
     public long? Seed { get; set; }
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? PriorSteps { get; set; }
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
@@ -50,7 +50,7 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
     public float[]? PriorTimesteps { get; set; }
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(float))]
     public float? PriorGuidanceScale { get; set; }
 
     /// <summary>An image to encode with the EfficientNet encoder instead of running the prior.</summary>

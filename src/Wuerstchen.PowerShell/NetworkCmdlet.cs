@@ -29,6 +29,7 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
     {
         int lastPercent = -1;
         string lastStage = "";
+        var warned = new HashSet<string>(StringComparer.Ordinal);
         return new WuerstchenPipeline(model, new ExecutionOptions
         {
             Provider = ExecutionProvider,
@@ -37,7 +38,19 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
         })
         {
             LowMemory = LowMemory.IsPresent,
-            Warning = message => context.Post(() => WriteWarning(message)),
+            // once per distinct text: both text encoders truncate a long prompt with the same message
+            Warning = message =>
+            {
+                lock (warned)
+                {
+                    if (!warned.Add(message))
+                    {
+                        return;
+                    }
+                }
+
+                context.Post(() => WriteWarning(message));
+            },
             Progress = p =>
             {
                 int percent = p.TotalSteps == 0 ? 100 : p.Step * 100 / p.TotalSteps;

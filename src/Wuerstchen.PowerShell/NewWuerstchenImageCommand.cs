@@ -21,23 +21,23 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
     public string? NegativePrompt { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? Width { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? Height { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? ImagesPerPrompt { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(long))]
     public long? Seed { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? PriorSteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -45,11 +45,11 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
     public float[]? PriorTimesteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(float))]
     public float? PriorGuidanceScale { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(int))]
     public int? DecoderSteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -57,7 +57,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
     public float[]? DecoderTimesteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull]
+    [EmptyAsNull(typeof(float))]
     public float? DecoderGuidanceScale { get; set; }
 
     /// <summary>A folder (created if missing) or a .png file name.</summary>
@@ -127,7 +127,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             {
                 var pipeline = CreatePipeline(model, context, 1, activity);
                 var images = pipeline.Generate(prior, decoder, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation);
             });
             WriteBatchProgress(1, activity, "done", 100, completed: true);
             ImageWriter.Emit(this, results);

@@ -16,6 +16,7 @@ internal sealed class OutputPaths
     private readonly string? _fileName;
     private readonly bool _force;
     private readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _stems = new(StringComparer.Ordinal);
 
     private OutputPaths(string folder, string? fileName, bool force)
     {
@@ -96,10 +97,34 @@ internal sealed class OutputPaths
             {
                 path = Path.Combine(_folder, $"{stem}-{n}.png");
             }
+
+            _stems[path] = stem;
         }
 
         _reserved.Add(path);
         return path;
+    }
+
+    /// <summary>
+    /// The next free name for a default-named image whose name was taken between <see cref="For"/> and the
+    /// write (another runspace writing into the same folder); null for explicit names and with -Force.
+    /// </summary>
+    public string? NextFree(string path)
+    {
+        if (_force || !_stems.TryGetValue(path, out var stem))
+        {
+            return null;
+        }
+
+        string next = path;
+        for (int n = 1; File.Exists(next) || _reserved.Contains(next); n++)
+        {
+            next = Path.Combine(_folder, $"{stem}-{n}.png");
+        }
+
+        _reserved.Add(next);
+        _stems[next] = stem;
+        return next;
     }
 
     /// <summary>Lower-case letters and digits from the prompt, words joined by '-', at most 48 characters.</summary>

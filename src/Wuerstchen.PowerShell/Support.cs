@@ -21,7 +21,13 @@ internal static class ParameterChecks
 /// <summary>Writes generated images (on the worker thread) and emits the results in order (on the pipeline thread).</summary>
 internal static class ImageWriter
 {
-    public static List<(PSObject? File, WuerstchenException? Error)> SaveAll(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force)
+    /// <summary>
+    /// Saves each image with a target (null targets were declined by -WhatIf/-Confirm). A default-named image
+    /// whose name was taken meanwhile (another runspace writing into the same folder) gets the next free name
+    /// from <paramref name="outputs"/>; after Ctrl+C (<paramref name="cancellation"/>) no further image is written.
+    /// </summary>
+    public static List<(PSObject? File, WuerstchenException? Error)> SaveAll(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
+        OutputPaths outputs, CancellationToken cancellation)
     {
         var results = new List<(PSObject?, WuerstchenException?)>();
         for (int i = 0; i < images.Count; i++)
@@ -31,13 +37,23 @@ internal static class ImageWriter
                 continue;
             }
 
-            try
+            cancellation.ThrowIfCancellationRequested();
+            for (int attempt = 0; ; attempt++)
             {
-                results.Add((NetworkCmdlet.SaveImagePublic(images[i], path, force), null));
-            }
-            catch (WuerstchenException ex)
-            {
-                results.Add((null, ex));
+                try
+                {
+                    results.Add((NetworkCmdlet.SaveImagePublic(images[i], path, force), null));
+                    break;
+                }
+                catch (WuerstchenException ex) when (ex.ErrorId == "OutputFileExists" && attempt < 1000 && outputs.NextFree(path) is { } next)
+                {
+                    path = next;
+                }
+                catch (WuerstchenException ex)
+                {
+                    results.Add((null, ex));
+                    break;
+                }
             }
         }
 

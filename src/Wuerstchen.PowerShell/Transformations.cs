@@ -56,14 +56,46 @@ public sealed class FloatListTransformationAttribute : ArgumentTransformationAtt
 
 /// <summary>
 /// An empty CSV cell (or whitespace) means "not given": it binds as null, so the parameter keeps its
-/// default instead of PowerShell's conversion of "" to 0.
+/// default instead of PowerShell's conversion of "" to 0. With a target type, any other value is converted
+/// here, so a value that does not convert (a CSV cell 'abc' for -Seed) is an error naming it: PowerShell
+/// silently drops pipeline-by-property-name values it cannot convert, which would run the row with the
+/// default (a random seed, 1024 pixels …) instead.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class EmptyAsNullAttribute : ArgumentTransformationAttribute
 {
+    public EmptyAsNullAttribute()
+    {
+    }
+
+    public EmptyAsNullAttribute(Type targetType) => TargetType = targetType;
+
+    /// <summary>The type non-empty values are converted to (the parameter's type without Nullable).</summary>
+    public Type? TargetType { get; }
+
     public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {
         var value = inputData is PSObject pso ? pso.BaseObject : inputData;
-        return value is string s && string.IsNullOrWhiteSpace(s) ? null : inputData;
+        if (value is string s && string.IsNullOrWhiteSpace(s))
+        {
+            return null;
+        }
+
+        if (TargetType is null || value is null || TargetType.IsInstanceOfType(value))
+        {
+            return inputData;
+        }
+
+        try
+        {
+            return LanguagePrimitives.ConvertTo(value, TargetType, CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is PSInvalidCastException or InvalidCastException or FormatException or OverflowException or ArgumentException)
+        {
+            string expected = TargetType == typeof(int) ? $"a whole number from {int.MinValue} to {int.MaxValue}"
+                : TargetType == typeof(long) ? $"a whole number from {long.MinValue} to {long.MaxValue}"
+                : TargetType == typeof(float) || TargetType == typeof(double) ? "a number" : $"a {TargetType.Name}";
+            throw new ArgumentTransformationMetadataException($"'{value}' is not {expected}.", ex);
+        }
     }
 }

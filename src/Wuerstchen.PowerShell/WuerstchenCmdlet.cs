@@ -65,9 +65,28 @@ public abstract class WuerstchenCmdlet : PSCmdlet
                 queue.CompleteAdding();
             }
         });
-        foreach (var action in queue.GetConsumingEnumerable())
+        try
         {
-            action();
+            foreach (var action in queue.GetConsumingEnumerable())
+            {
+                action();
+            }
+        }
+        catch
+        {
+            // a pipeline-thread action failed (WriteProgress after Ctrl+C, -WarningAction Stop …): stop the worker
+            // and wait for it (at most one network call), so nothing runs or writes after the cmdlet has returned
+            _cancel.Cancel();
+            try
+            {
+                task.Wait();
+            }
+            catch (AggregateException)
+            {
+                // the worker's own outcome (cancelled, failed) is superseded by the pipeline thread's exception
+            }
+
+            throw;
         }
 
         try
