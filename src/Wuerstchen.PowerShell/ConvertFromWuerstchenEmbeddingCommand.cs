@@ -103,17 +103,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
         _pending.Clear();
         Guarded(() =>
         {
-            ParameterChecks.Exclusive(nameof(DecoderSteps), DecoderSteps, nameof(DecoderTimesteps), DecoderTimesteps);
-            var settings = new DecoderSettings
-            {
-                DecoderSteps = DecoderSteps ?? 12,
-                DecoderTimesteps = DecoderTimesteps,
-                DecoderGuidanceScale = DecoderGuidanceScale ?? 0f,
-                Seed = Seed,
-                Prompt = Prompt,
-                NegativePrompt = NegativePrompt,
-            };
-            settings.Validate();
+            var settings = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Seed, Prompt, NegativePrompt);
             _outputs ??= OutputPaths.Create(OutputPath is null ? null : GetUnresolvedProviderPathFromPSPath(OutputPath),
                 SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
             var targets = new string?[group.Length];

@@ -72,21 +72,7 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
         Guarded(() =>
         {
             _call++;
-            ParameterChecks.Exclusive(nameof(PriorSteps), PriorSteps, nameof(PriorTimesteps), PriorTimesteps);
-            long seed = Seed ?? ParameterChecks.RandomSeed();
-            var prior = new PriorSettings
-            {
-                Prompts = Prompt,
-                NegativePrompt = NegativePrompt,
-                Width = Width ?? 1024,
-                Height = Height ?? 1024,
-                ImagesPerPrompt = ImagesPerPrompt ?? 1,
-                Seed = seed,
-                PriorSteps = PriorSteps ?? 60,
-                PriorTimesteps = PriorTimesteps,
-                PriorGuidanceScale = PriorGuidanceScale ?? 4.0f,
-            };
-            prior.Validate();
+            var prior = ParameterChecks.Prior(Prompt, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
             var model = OpenModel();
             string activity = $"Get-WuerstchenEmbedding #{_call}";
             var embeddings = RunEngine(context => CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation));

@@ -75,29 +75,9 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
         Guarded(() =>
         {
             _call++;
-            ParameterChecks.Exclusive(nameof(PriorSteps), PriorSteps, nameof(PriorTimesteps), PriorTimesteps);
-            ParameterChecks.Exclusive(nameof(DecoderSteps), DecoderSteps, nameof(DecoderTimesteps), DecoderTimesteps);
-            long seed = Seed ?? ParameterChecks.RandomSeed();
-            var prior = new PriorSettings
-            {
-                Prompts = Prompt,
-                NegativePrompt = NegativePrompt,
-                Width = Width ?? 1024,
-                Height = Height ?? 1024,
-                ImagesPerPrompt = ImagesPerPrompt ?? 1,
-                Seed = seed,
-                PriorSteps = PriorSteps ?? 60,
-                PriorTimesteps = PriorTimesteps,
-                PriorGuidanceScale = PriorGuidanceScale ?? 4.0f,
-            };
-            var decoder = new DecoderSettings
-            {
-                DecoderSteps = DecoderSteps ?? 12,
-                DecoderTimesteps = DecoderTimesteps,
-                DecoderGuidanceScale = DecoderGuidanceScale ?? 0f,
-            };
-            prior.Validate();
-            decoder.Validate();
+            var prior = ParameterChecks.Prior(Prompt, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
+            var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
+            long seed = prior.Seed;
             if (!Seed.HasValue)
             {
                 WriteVerbose($"No -Seed given: using seed {seed}.");

@@ -16,6 +16,49 @@ internal static class ParameterChecks
 
     /// <summary>A random seed in the torch range that matters (the generator uses the seed modulo 2^32).</summary>
     public static long RandomSeed() => Random.Shared.NextInt64(0, 1L << 32);
+
+    /// <summary>
+    /// Prior settings from the cmdlet parameters: parameters left out (or empty CSV cells) keep the engine's
+    /// defaults; no seed → a random one. Validated.
+    /// </summary>
+    public static PriorSettings Prior(string[] prompts, string? negativePrompt, int? width, int? height, int? imagesPerPrompt,
+        long? seed, int? steps, float[]? timesteps, float? guidance)
+    {
+        Exclusive("PriorSteps", steps, "PriorTimesteps", timesteps);
+        var d = new PriorSettings();
+        var settings = d with
+        {
+            Prompts = prompts,
+            NegativePrompt = negativePrompt,
+            Width = width ?? d.Width,
+            Height = height ?? d.Height,
+            ImagesPerPrompt = imagesPerPrompt ?? d.ImagesPerPrompt,
+            Seed = seed ?? RandomSeed(),
+            PriorSteps = steps ?? d.PriorSteps,
+            PriorTimesteps = timesteps,
+            PriorGuidanceScale = guidance ?? d.PriorGuidanceScale,
+        };
+        settings.Validate();
+        return settings;
+    }
+
+    /// <summary>Decoder settings from the cmdlet parameters, with the engine's defaults for what is left out. Validated.</summary>
+    public static DecoderSettings Decoder(int? steps, float[]? timesteps, float? guidance, long? seed = null, string? prompt = null, string? negativePrompt = null)
+    {
+        Exclusive("DecoderSteps", steps, "DecoderTimesteps", timesteps);
+        var d = new DecoderSettings();
+        var settings = d with
+        {
+            DecoderSteps = steps ?? d.DecoderSteps,
+            DecoderTimesteps = timesteps,
+            DecoderGuidanceScale = guidance ?? d.DecoderGuidanceScale,
+            Seed = seed,
+            Prompt = prompt,
+            NegativePrompt = negativePrompt,
+        };
+        settings.Validate();
+        return settings;
+    }
 }
 
 /// <summary>Writes generated images (on the worker thread) and emits the results in order (on the pipeline thread).</summary>
