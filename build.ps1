@@ -6,7 +6,7 @@
     Build  (default) builds the module into out/Wuerstchen (manifest, assemblies, native ONNX Runtime for this OS, help).
     Test   builds, runs the xunit tests and the Pester tests (in a child pwsh), prints "N passed, N failed", exits non-zero on failure.
     Demo   builds and runs New-WuerstchenImage on the bundled stand-in model set (models/standin; abstract patterns, not real pictures).
-    Bench  builds and runs the benchmark (tests/Benchmark), printing its figures.
+    Bench  builds and runs the benchmark (tests/Benchmark), printing its figures; -BenchArgs '--provider Cuda', '--quick', '--help' …
     Clean  removes out/ and the bin/obj folders.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Test
@@ -17,7 +17,8 @@ param(
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
-    # Extra arguments for the benchmark (e.g. '--quick').
+    # Extra arguments for the benchmark, e.g. -BenchArgs '--quick' or -BenchArgs '--provider Cuda --repeat 3'
+    # (an element starting with -- that holds spaces or commas is split, so one quoted string works from bash).
     [string[]] $BenchArgs = @()
 )
 
@@ -147,7 +148,8 @@ New-WuerstchenImage -Prompt 'a photo of a cat', 'a lighthouse at dusk' -Width 51
 
 function Invoke-Bench {
     Invoke-Build
-    Invoke-Native 'benchmark' { dotnet run --project (Join-Path $root 'tests/Benchmark/Benchmark.csproj') -c Release -- @BenchArgs }
+    $arguments = @(foreach ($a in $BenchArgs) { if ($a -like '--*' -and $a -match '[\s,]') { $a -split '[\s,]+' | Where-Object { $_ } } else { $a } })
+    Invoke-Native 'benchmark' { dotnet run --project (Join-Path $root 'tests/Benchmark/Benchmark.csproj') -c Release -- @arguments }
 }
 
 switch ($Task) {
