@@ -97,17 +97,22 @@ public sealed class OnnxStage : IDisposable
     internal static readonly TensorElementType[] FloatTypes = { TensorElementType.Float, TensorElementType.Float16 };
     internal static readonly TensorElementType[] IdTypes = { TensorElementType.Int64, TensorElementType.Int32 };
 
+    internal OrtIoBinding CreateBinding() => _session.CreateIoBinding();
+
     /// <summary>
-    /// Runs with pre-bound inputs and outputs. The caller registers the cancellation token to set
-    /// runOptions.Terminate, which stops a run inside ONNX Runtime.
+    /// Runs with inputs and outputs bound once in an <see cref="OrtIoBinding"/> (no managed allocation per call).
+    /// The caller registers the cancellation token to set runOptions.Terminate.
     /// </summary>
-    internal void Run(IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs,
-        IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs, RunOptions runOptions, CancellationToken cancellationToken)
+    internal void Run(OrtIoBinding binding, RunOptions runOptions, CancellationToken cancellationToken)
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            _session.Run(runOptions, inputNames, inputs, outputNames, outputs);
+            _session.RunWithBinding(runOptions, binding);
+            if (Provider != "CPU")
+            {
+                binding.SynchronizeBoundOutputs();
+            }
         }
         catch (OnnxRuntimeException ex)
         {
@@ -213,6 +218,7 @@ public static class RunStatistics
 internal sealed class BoundTensor : IDisposable
 {
     private readonly Float16[]? _half;
+    private bool _disposed;
 
     public BoundTensor(TensorElementType type, long[] shape)
     {
@@ -229,10 +235,11 @@ internal sealed class BoundTensor : IDisposable
                 $"A tensor of shape [{string.Join(",", shape)}] is too large.", shape);
         }
 
-        Data = new float[count];
+        // pooled: a repeated call reuses mapped memory (the contents are always written before use)
+        Data = BufferPool.Rent<float>((int)count);
         if (type == TensorElementType.Float16)
         {
-            _half = new Float16[count];
+            _half = BufferPool.Rent<Float16>((int)count);
             Value = OrtValue.CreateTensorValueFromMemory(_half, shape);
         }
         else
@@ -265,5 +272,16 @@ internal sealed class BoundTensor : IDisposable
         }
     }
 
-    public void Dispose() => Value.Dispose();
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Value.Dispose(); // unpins the arrays before they go back to the pool
+        BufferPool.Return(Data);
+        BufferPool.Return(_half);
+    }
 }

@@ -153,10 +153,22 @@ public sealed class WuerstchenEmbedding
     public override string ToString() => $"WuerstchenEmbedding [{string.Join(",", Shape)}] '{Prompt}' seed {Seed}";
 }
 
-/// <summary>One decoded image: 8-bit RGB, row-major, 3 bytes a pixel.</summary>
-public sealed class GeneratedImage
+/// <summary>
+/// One decoded image: 8-bit RGB, row-major, 3 bytes a pixel. Disposing it gives the pixel buffer back to
+/// the engine's pool for the next generation (optional; <see cref="Pixels"/> may not be used afterwards).
+/// </summary>
+public sealed class GeneratedImage : IDisposable
 {
-    public required byte[] Pixels { get; init; }
+    private byte[]? _pixels;
+
+    public required byte[] Pixels
+    {
+        get => _pixels ?? throw new ObjectDisposedException(nameof(GeneratedImage), "The image's pixels were given back with Dispose.");
+        init => _pixels = value;
+    }
+
+    public void Dispose() => BufferPool.Return(Interlocked.Exchange(ref _pixels, null));
+
     public required int Width { get; init; }
     public required int Height { get; init; }
     public required WuerstchenEmbedding Embedding { get; init; }

@@ -53,16 +53,28 @@ public sealed class WuerstchenPipeline
         var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
         var rowShape = new long[] { 16, size.PriorHeight, size.PriorWidth };
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
-        var latents = new float[rows * perRow];
-        generator.Randn(latents);
-
-        using (var lease = Acquire(StageKind.Prior))
+        var latents = BufferPool.Rent<float>(rows * perRow);
+        try
         {
-            CheckLatentChannels(lease.Stage, 16);
-            var conditioning = new[] { new Conditioning("clip_text", cond, uncond, new long[] { config.MaxLength, dim }) };
-            var noise = new NoiseSource(generator, rows, null, perRow);
-            DiffusionSampler.Run(lease.Stage, latents, rows, rowShape, conditioning, timesteps, settings.PriorGuidanceScale,
-                DdpmWuerstchenScheduler.For(config), noise, (s, t) => Progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), cancellationToken);
+            generator.Randn(latents);
+            using (var lease = Acquire(StageKind.Prior))
+            {
+                CheckLatentChannels(lease.Stage, 16);
+                var conditioning = new[] { new Conditioning("clip_text", cond, uncond, new long[] { config.MaxLength, dim }) };
+                var noise = new NoiseSource(generator, rows, null, perRow);
+                DiffusionSampler.Run(lease.Stage, latents, rows, rowShape, conditioning, timesteps, settings.PriorGuidanceScale,
+                    DdpmWuerstchenScheduler.For(config), noise, (s, t) => Progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), cancellationToken);
+            }
+        }
+        catch
+        {
+            BufferPool.Return(latents);
+            throw;
+        }
+        finally
+        {
+            BufferPool.Return(cond);
+            BufferPool.Return(uncond);
         }
 
         Release(StageKind.Prior, StageKind.PriorTextEncoder);
@@ -87,7 +99,7 @@ public sealed class WuerstchenPipeline
                 Width = size.OutputWidth,
                 Height = size.OutputHeight,
                 Shape = new[] { 16, size.PriorHeight, size.PriorWidth },
-                Data = latents.AsSpan(r * perRow, perRow).ToArray(),
+                Data = latents.AsSpan(r * perRow, perRow).ToArray(), // the embedding owns a copy
                 PromptIndex = r / n,
                 ImageIndex = r % n,
                 PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
@@ -98,6 +110,7 @@ public sealed class WuerstchenPipeline
             };
         }
 
+        BufferPool.Return(latents);
         return result;
     }
 
@@ -161,36 +174,51 @@ public sealed class WuerstchenPipeline
         }
 
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
-        var latents = new float[checked(rows * perRow)];
-        var noise = new NoiseSource(generator, streamRows, selected, perRow);
-        noise.Next(latents);
-
-        var prompts = embeddings.Select(e => settings.Prompt ?? e.Prompt).ToArray();
-        var negatives = cfg ? embeddings.Select(e => settings.NegativePrompt ?? e.NegativePrompt ?? "").ToArray() : null;
-        var (cond, uncond, dim) = EncodeRows(false, prompts, negatives, cancellationToken);
-
-        int embRow = 16 * first.LatentHeight * first.LatentWidth;
-        var effnet = new float[rows * embRow];
-        for (int r = 0; r < rows; r++)
+        var latents = BufferPool.Rent<float>(checked(rows * perRow));
+        byte[][] images;
+        try
         {
-            embeddings[r].Data.CopyTo(effnet, r * embRow);
-        }
+            var noise = new NoiseSource(generator, streamRows, selected, perRow);
+            noise.Next(latents);
 
-        using (var lease = Acquire(StageKind.Decoder))
-        {
-            CheckLatentChannels(lease.Stage, 4);
-            var conditioning = new[]
+            var prompts = embeddings.Select(e => settings.Prompt ?? e.Prompt).ToArray();
+            var negatives = cfg ? embeddings.Select(e => settings.NegativePrompt ?? e.NegativePrompt ?? "").ToArray() : null;
+            var (cond, uncond, dim) = EncodeRows(false, prompts, negatives, cancellationToken);
+            try
             {
-                new Conditioning("effnet", effnet, cfg ? new float[effnet.Length] : null, new long[] { 16, first.LatentHeight, first.LatentWidth }),
-                new Conditioning("clip_text", cond, uncond, new long[] { config.MaxLength, dim }),
-            };
-            DiffusionSampler.Run(lease.Stage, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, conditioning,
-                timesteps, settings.DecoderGuidanceScale, DdpmWuerstchenScheduler.For(config), noise,
-                (s, t) => Progress?.Invoke(new PipelineProgress("Decoder", s, t, rows)), cancellationToken);
+                int embRow = 16 * first.LatentHeight * first.LatentWidth;
+                var effnet = new float[rows * embRow];
+                for (int r = 0; r < rows; r++)
+                {
+                    embeddings[r].Data.CopyTo(effnet, r * embRow);
+                }
+
+                using var lease = Acquire(StageKind.Decoder);
+                CheckLatentChannels(lease.Stage, 4);
+                var conditioning = new[]
+                {
+                    // the unconditional branch gets a zero image embedding (reference §6.2)
+                    new Conditioning("effnet", effnet, cfg ? new float[effnet.Length] : null, new long[] { 16, first.LatentHeight, first.LatentWidth }),
+                    new Conditioning("clip_text", cond, uncond, new long[] { config.MaxLength, dim }),
+                };
+                DiffusionSampler.Run(lease.Stage, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, conditioning,
+                    timesteps, settings.DecoderGuidanceScale, DdpmWuerstchenScheduler.For(config), noise,
+                    (s, t) => Progress?.Invoke(new PipelineProgress("Decoder", s, t, rows)), cancellationToken);
+            }
+            finally
+            {
+                BufferPool.Return(cond);
+                BufferPool.Return(uncond);
+            }
+
+            Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
+            images = DecodeLatents(latents, rows, size, cancellationToken);
+        }
+        finally
+        {
+            BufferPool.Return(latents);
         }
 
-        Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
-        var images = DecodeLatents(latents, rows, size, cancellationToken);
         var result = new GeneratedImage[rows];
         for (int r = 0; r < rows; r++)
         {
@@ -348,7 +376,7 @@ public sealed class WuerstchenPipeline
         int per = Model.Config.MaxLength * dim;
         float[] Gather(string[] list)
         {
-            var result = new float[list.Length * per];
+            var result = BufferPool.Rent<float>(list.Length * per); // every row is written below
             for (int r = 0; r < list.Length; r++)
             {
                 encoded.AsSpan(index[list[r]] * per, per).CopyTo(result.AsSpan(r * per, per));
@@ -385,42 +413,89 @@ public sealed class WuerstchenPipeline
             var names = new[] { "sample" };
             var values = new[] { input.Value };
             var outputNames = new[] { "image" };
-            for (int r = 0; r < rows; r++)
+            float scale = Model.Config.VqganScaleFactor;
+            Task? converting = null;
+            void Finish(int row)
             {
-                float scale = Model.Config.VqganScaleFactor;
-                var src = latents.AsSpan(r * perRow, perRow);
-                for (int i = 0; i < perRow; i++)
+                // the 8-bit conversion of the previous image ran on a pool thread while this image's VQGAN ran
+                converting?.GetAwaiter().GetResult();
+                converting = null;
+                Progress?.Invoke(new PipelineProgress("VQGAN", row + 1, rows, rows));
+            }
+
+            try
+            {
+                for (int r = 0; r < rows; r++)
                 {
-                    input.Data[i] = src[i] * scale;
+                    var src = latents.AsSpan(r * perRow, perRow);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(src, scale, input.Data.AsSpan(0, perRow));
+                    input.Push();
+                    var outputs = stage.Run(names, values, outputNames, ct);
+                    var rgb = BufferPool.Rent<byte>(3 * size.OutputHeight * size.OutputWidth);
+                    try
+                    {
+                        var shape = outputs.First().GetTensorTypeAndShape().Shape;
+                        if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != size.OutputHeight || shape[3] != size.OutputWidth)
+                        {
+                            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
+                                $"The VQGAN network '{stage.Path}' returned an image of shape [{string.Join(",", shape)}]; expected [1,3,{size.OutputHeight},{size.OutputWidth}].", stage.Path);
+                        }
+
+                        if (r > 0)
+                        {
+                            Finish(r - 1);
+                        }
+                    }
+                    catch
+                    {
+                        outputs.Dispose();
+                        throw;
+                    }
+
+                    // pooled pixels: GeneratedImage.Dispose gives them back for the next call
+                    result[r] = rgb;
+                    converting = Task.Run(() =>
+                    {
+                        using (outputs)
+                        {
+                            ToRgb(outputs.First(), size, rgb);
+                        }
+                    });
                 }
 
-                input.Push();
-                using var outputs = stage.Run(names, values, outputNames, ct);
-                var output = outputs.First();
-                var shape = output.GetTensorTypeAndShape().Shape;
-                if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != size.OutputHeight || shape[3] != size.OutputWidth)
+                Finish(rows - 1);
+            }
+            finally
+            {
+                // never leave a conversion running on a buffer that is about to be released
+                try
                 {
-                    throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                        $"The VQGAN network '{stage.Path}' returned an image of shape [{string.Join(",", shape)}]; expected [1,3,{size.OutputHeight},{size.OutputWidth}].", stage.Path);
+                    converting?.Wait();
                 }
-
-                if (output.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
+                catch (AggregateException)
                 {
-                    // straight from ONNX Runtime's buffer: no 12 MB float copy per 1024² image
-                    result[r] = ImageConversion.ChwToRgb8(output.GetTensorDataAsSpan<float>(), size.OutputWidth, size.OutputHeight);
+                    // already failing: the first exception wins
                 }
-                else
-                {
-                    var chw = new float[3 * size.OutputHeight * size.OutputWidth];
-                    OnnxStage.ReadFloats(output, chw);
-                    result[r] = ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight);
-                }
-                Progress?.Invoke(new PipelineProgress("VQGAN", r + 1, rows, rows));
             }
         }
 
         Release(StageKind.Vqgan);
         return result;
+    }
+
+    /// <summary>VQGAN output [1,3,H,W] → 8-bit RGB; float32 straight from ONNX Runtime's buffer (no 12 MB copy per 1024² image).</summary>
+    private static void ToRgb(OrtValue output, LatentSize size, byte[] rgb)
+    {
+        if (output.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
+        {
+            ImageConversion.ChwToRgb8(output.GetTensorDataAsSpan<float>(), size.OutputWidth, size.OutputHeight, rgb);
+            return;
+        }
+
+        var chw = BufferPool.Rent<float>(3 * size.OutputHeight * size.OutputWidth);
+        OnnxStage.ReadFloats(output, chw);
+        ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight, rgb);
+        BufferPool.Return(chw);
     }
 
     private SessionLease Acquire(StageKind kind) => _cache.Acquire(kind, Model.NetworkPath(kind), Execution, Warning);
@@ -524,10 +599,14 @@ internal static class ImageConversion
     /// float (checked over all 2^32 bit patterns): the comparisons become selects (NaN → 0), and adding and
     /// subtracting 2^23 rounds a value in [0, 255] half to even exactly as MathF.Round does.
     /// </remarks>
-    public static byte[] ChwToRgb8(ReadOnlySpan<float> chw, int width, int height)
+    public static void ChwToRgb8(ReadOnlySpan<float> chw, int width, int height, Span<byte> rgb)
     {
         int plane = width * height;
-        var rgb = new byte[plane * 3];
+        if (rgb.Length != 3 * plane || chw.Length != 3 * plane)
+        {
+            throw new ArgumentException($"expected {3 * plane} values in and out; got {chw.Length} and {rgb.Length}.");
+        }
+
         var red = chw.Slice(0, plane);
         var green = chw.Slice(plane, plane);
         var blue = chw.Slice(2 * plane, plane);
@@ -540,7 +619,7 @@ internal static class ImageConversion
                 ToBytes16(red.Slice(i, 16)).CopyTo(planar);
                 ToBytes16(green.Slice(i, 16)).CopyTo(planar.Slice(16));
                 ToBytes16(blue.Slice(i, 16)).CopyTo(planar.Slice(32));
-                var dst = rgb.AsSpan(3 * i, 48);
+                var dst = rgb.Slice(3 * i, 48);
                 for (int k = 0; k < 16; k++)
                 {
                     dst[3 * k] = planar[k];
@@ -557,7 +636,6 @@ internal static class ImageConversion
             rgb[3 * i + 2] = ToByte(blue[i]);
         }
 
-        return rgb;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -73,6 +73,24 @@ internal static class ImageWriter
         OutputPaths outputs, CancellationToken cancellation)
     {
         var results = new List<(PSObject?, WuerstchenException?)>();
+        try
+        {
+            SaveEach(images, targets, force, outputs, cancellation, results);
+        }
+        finally
+        {
+            foreach (var image in images)
+            {
+                image.Dispose(); // written: the pixel buffers go back to the engine's pool
+            }
+        }
+
+        return results;
+    }
+
+    private static void SaveEach(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
+        OutputPaths outputs, CancellationToken cancellation, List<(PSObject?, WuerstchenException?)> results)
+    {
         for (int i = 0; i < images.Count; i++)
         {
             if (targets[i] is not { } path)
@@ -99,8 +117,6 @@ internal static class ImageWriter
                 }
             }
         }
-
-        return results;
     }
 
     public static void Emit(WuerstchenCmdlet cmdlet, List<(PSObject? File, WuerstchenException? Error)> results)

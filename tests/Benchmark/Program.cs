@@ -246,6 +246,7 @@ internal static class Program
         {
             sha.AppendData(image.Pixels);
             sha.AppendData(MemoryMarshal.AsBytes(image.Embedding.Data.AsSpan()));
+            image.Dispose(); // as the cmdlets do once an image is written: its pixel buffer is reused next call
         }
 
         var digest = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
