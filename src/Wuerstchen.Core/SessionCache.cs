@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Wuerstchen.Core;
@@ -29,13 +30,41 @@ public static class SessionFactory
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
         {
-            return ex.Message;
+            // ONNX Runtime's message only says a shared library failed to load; name the ones that are missing
+            var missing = MissingCudaLibraries();
+            return missing.Count > 0
+                ? $"missing: {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
+                : FirstLine(ex.Message);
         }
         finally
         {
             env.EnvLogLevel = level;
         }
     });
+
+    /// <summary>The NVIDIA libraries the CUDA provider of ONNX Runtime 1.31 loads, by the names this OS gives them.</summary>
+    public static IReadOnlyList<string> CudaLibraries => OperatingSystem.IsWindows()
+        ? new[] { "nvcuda.dll", "cudart64_13.dll", "cublas64_13.dll", "cublasLt64_13.dll", "cudnn64_9.dll" }
+        : new[] { "libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9" };
+
+    /// <summary>Which of <see cref="CudaLibraries"/> cannot be loaded from the library path.</summary>
+    public static IReadOnlyList<string> MissingCudaLibraries()
+    {
+        var missing = new List<string>();
+        foreach (var name in CudaLibraries)
+        {
+            if (NativeLibrary.TryLoad(name, out var handle))
+            {
+                NativeLibrary.Free(handle);
+            }
+            else
+            {
+                missing.Add(name);
+            }
+        }
+
+        return missing;
+    }
 
     public const string CudaHelp =
         "The CUDA execution provider of ONNX Runtime 1.31 needs an NVIDIA driver, the CUDA 13 runtime (cudart, cublas, cublasLt, cufft, curand) and cuDNN 9 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows).";

@@ -131,6 +131,10 @@ public class ModelTests
             Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx"), new ExecutionOptions { Provider = ExecutionProviderKind.Cuda }));
         Assert.Equal("CudaUnavailable", ex.ErrorId);
         Assert.Contains("CUDA 13", ex.Message);
+        // the message names what is missing, as the loader sees it
+        var missing = SessionFactory.MissingCudaLibraries();
+        Assert.NotEmpty(missing);
+        Assert.Contains(missing[0], ex.Message);
         var warnings = new List<string>();
         using var auto = SessionFactory.Create(StageKind.Vqgan, Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx"), new ExecutionOptions { DeviceId = 7 }, warnings.Add);
         using var again = SessionFactory.Create(StageKind.Prior, Path.Combine(TestPaths.StandinModels, "prior", "model.onnx"), new ExecutionOptions { DeviceId = 7 }, warnings.Add);
