@@ -551,7 +551,7 @@ internal sealed class Options
     public float PriorGuidance { get; private set; } = 4f;
     public int DecoderSteps { get; private set; } = 4;
     public float DecoderGuidance { get; private set; }
-    public int Repeat { get; private set; } = 1;
+    public int Repeat { get; private set; } = 5;
     public string? ModelDir { get; private set; }
     public string? TokenizerDir { get; private set; }
     public bool NoCalibrate { get; private set; }
@@ -568,7 +568,7 @@ internal sealed class Options
                          [--repeat N] [--models DIR] [--tokenizers DIR] [--no-calibrate] [--no-profile] [--no-gc] [--strict]
                          [--prior-channels N] [--prior-layers N] [--decoder-channels N] [--decoder-layers N] [--decoder-kernel 1|3]
           defaults: Auto (CUDA when it loads, else CPU), 1024×1024, 4 images, prior 8 steps guidance 4, decoder 4 steps guidance 0,
-                    1 warm call after the cold one; --quick = 512×512, 1 image. --strict exits 1 when a target is missed;
+                    5 warm calls after the cold one (figures: their median); --quick = 512×512, 1 image. --strict exits 1 when a target is missed;
               --no-gc skips the full garbage collection before each call.
         """;
 
