@@ -73,6 +73,7 @@ internal enum OnnxType
 {
     Float = 1,
     Int64 = 7,
+    Float16 = 10,
 }
 
 /// <summary>An ONNX node attribute (AttributeProto).</summary>
