@@ -13,7 +13,7 @@ function X([string] $s) { [System.Security.SecurityElement]::Escape($s) }
 function Paras([string] $text) {
     ($text -split "`r?`n`r?`n" | Where-Object { $_.Trim() } | ForEach-Object { "<maml:para>$(X ($_.Trim() -replace '\s*\r?\n\s*', ' '))</maml:para>" }) -join ''
 }
-$common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
+$common = [System.Management.Automation.Cmdlet]::CommonParameters + @('UseTransaction')   # -WhatIf/-Confirm are documented
 $sb = [System.Text.StringBuilder]::new()
 $null = $sb.AppendLine('<?xml version="1.0" encoding="utf-8"?>')
 $null = $sb.AppendLine('<helpItems schema="maml" xmlns="http://msh">')

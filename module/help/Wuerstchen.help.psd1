@@ -7,6 +7,8 @@
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
         OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
+        WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
+        Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
         Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
         Width              = 'Image width in pixels: 128 to 4096 in 128-pixel steps (the Würstchen decoder only works in 128-pixel steps; other sizes are rejected with the nearest valid sizes). Default 1024.'
         Height             = 'Image height in pixels: 128 to 4096 in 128-pixel steps. Default 1024.'

@@ -25,9 +25,9 @@ public abstract class WuerstchenCmdlet : PSCmdlet
         Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify),
         "Wuerstchen", "models", "wuerstchen-v2");
 
+    // Ctrl+C: cancels the engine work within one network call. The source is never disposed: StopProcessing may
+    // come at any time, also after this cmdlet's EndProcessing (a later pipeline stage still running).
     protected override void StopProcessing() => _cancel.Cancel();
-
-    protected override void EndProcessing() => _cancel.Dispose();
 
     /// <summary>Resolves the model folder (provider-aware) and opens it.</summary>
     protected ModelFolder OpenModel()
