@@ -4,6 +4,8 @@ $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $script:ModulePath = if ($env:WUERSTCHEN_TEST_MODULE) { $env:WUERSTCHEN_TEST_MODULE } else { Join-Path $RepoRoot 'out/Wuerstchen' }
 $script:Models = Join-Path $RepoRoot 'models/standin'
 $script:ParityDir = Join-Path $RepoRoot 'tests/Wuerstchen.Core.Tests/data/parity'
+# the networks the parity answers were made with: the set's own folder if it brings one, else the stand-ins
+$script:ParityModels = if (Test-Path (Join-Path $ParityDir 'models')) { Join-Path $ParityDir 'models' } else { $Models }
 Import-Module (Join-Path $ModulePath 'Wuerstchen.psd1') -Force
 $PSDefaultParameterValues['*-Wuerstchen*:ExecutionProvider'] = 'Cpu'
 $PSDefaultParameterValues['*-Wuerstchen*:ModelPath'] = $Models

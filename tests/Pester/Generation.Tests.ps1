@@ -34,7 +34,7 @@ Describe 'Module' {
 Describe 'Parity jobs through New-WuerstchenImage' {
     It 'reproduces <_> within the tolerances' -ForEach @('v1-small', 'v2-defaults', 'v3-batch-negative') {
         $job = Get-ParityJob $_
-        $files = @(New-WuerstchenImage @job -OutputPath (Join-Path $TestDrive $_))
+        $files = @(New-WuerstchenImage @job -ModelPath $ParityModels -OutputPath (Join-Path $TestDrive $_))
         $expected = [Wuerstchen.Core.IO.Npy]::Read((Join-Path $ParityDir "$_.images.npy"))
         $files.Count | Should -Be $expected.Shape[0]
         $all = [System.Collections.Generic.List[byte]]::new()
