@@ -132,7 +132,17 @@ internal sealed class OutputPaths
     {
         var sb = new StringBuilder();
         bool dash = false;
-        foreach (var ch in prompt.Normalize(NormalizationForm.FormKD))
+        string text;
+        try
+        {
+            text = prompt.Normalize(NormalizationForm.FormKD); // "é" → "e" + accent, so accented letters keep their base
+        }
+        catch (ArgumentException)
+        {
+            text = prompt; // a lone surrogate: nothing to normalise for the slug
+        }
+
+        foreach (var ch in text)
         {
             if (char.IsAsciiLetterOrDigit(ch))
             {

@@ -320,3 +320,15 @@ Describe 'Test-WuerstchenModel' {
         Test-WuerstchenModel -Quiet | Should -BeTrue
     }
 }
+
+Describe 'Default file names' {
+    It 'makes a readable slug from any prompt (<Prompt>)' -ForEach @(
+        @{ Prompt = 'Crème brûlée, on a plate!'; Expected = 'creme-brulee-on-a-plate-1-0.png' }
+        @{ Prompt = '🌭🌭'; Expected = 'image-1-0.png' }
+        @{ Prompt = "lone $([char]0xD800) surrogate"; Expected = 'lone-surrogate-1-0.png' }
+    ) {
+        $f = New-WuerstchenImage $Prompt -Width 128 -Height 128 -Seed 1 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive ([guid]::NewGuid()))
+        $f.Name | Should -Be $Expected
+        $f.Prompt | Should -Be $Prompt
+    }
+}
