@@ -235,6 +235,26 @@ public class ModelTests
     }
 
     [Fact]
+    public void ACameraPhotoIsEncodedTheWayUpItIsShown()
+    {
+        using var tmp = new TempFolder();
+        var path = tmp["rotated.png"];
+        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(600, 200))
+        {
+            image.Metadata.ExifProfile = new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile();
+            image.Metadata.ExifProfile.SetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation, (ushort)6); // 90° clockwise
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, path);
+        }
+
+        Assert.Equal((200, 600), ImageLoader.Identify(path));
+        var e = ParityJobs.Pipeline().EncodeImage(path, null, null, 1);
+        // shown 200 wide and 600 high: snapped to 256×640 → prior latent 15 high, 6 wide
+        Assert.Equal(new[] { 16, 15, 6 }, e.Shape);
+        Assert.Equal(256, e.Width);
+        Assert.Equal(640, e.Height);
+    }
+
+    [Fact]
     public void CorruptAndHugeImagesAreRejectedBeforeDecoding()
     {
         using var tmp = new TempFolder();

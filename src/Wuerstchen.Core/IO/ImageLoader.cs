@@ -23,7 +23,9 @@ public static class ImageLoader
             var info = Image.Identify(path) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
                 $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
             CheckSize(path, info.Width, info.Height);
-            return (info.Width, info.Height);
+            // EXIF orientations 5-8 turn the picture by 90°: report the size it is shown at
+            var orientation = info.Metadata.ExifProfile?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
+            return orientation is >= 5 and <= 8 ? (info.Height, info.Width) : (info.Width, info.Height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
@@ -42,6 +44,7 @@ public static class ImageLoader
         {
             using var image = Image.Load<Rgb24>(path);
             CheckSize(path, image.Width, image.Height);
+            image.Mutate(x => x.AutoOrient()); // camera photos: honour the EXIF orientation first
             double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
             int rw = Math.Max(width, (int)Math.Round(image.Width * scale));
             int rh = Math.Max(height, (int)Math.Round(image.Height * scale));
