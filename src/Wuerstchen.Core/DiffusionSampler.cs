@@ -131,25 +131,13 @@ internal static class DiffusionSampler
     /// </summary>
     internal const int OverlapNoiseFrom = 1 << 12;
 
-    /// <summary>Checks the names, ranks and element types the loop binds.</summary>
-    public static void CheckContract(OnnxStage stage, IReadOnlyList<Conditioning> conditioning)
-    {
-        stage.Require(SampleInput, true, 4, OnnxStage.FloatTypes);
-        stage.Require(RatioInput, true, 1, OnnxStage.FloatTypes);
-        stage.Require(Output, false, 4, OnnxStage.FloatTypes);
-        foreach (var c in conditioning)
-        {
-            stage.Require(c.Name, true, c.RowShape.Length + 1, OnnxStage.FloatTypes);
-        }
-    }
-
     /// <param name="latents">[rows, …rowShape] initial noise; denoised in place.</param>
     /// <param name="onStep">Called after each step with (step done, total steps).</param>
     public static void Run(OnnxStage stage, float[] latents, int rows, long[] rowShape, IReadOnlyList<Conditioning> conditioning,
         float[] timesteps, float guidance, DdpmWuerstchenScheduler scheduler, NoiseSource noise,
         Action<int, int>? onStep, CancellationToken cancellationToken)
     {
-        CheckContract(stage, conditioning);
+        ModelValidator.Enforce(stage); // names, ranks, types and latent channels of the contract
         bool cfg = guidance > 1f;
         int batch = cfg ? 2 * rows : rows;
         long perRow = 1;

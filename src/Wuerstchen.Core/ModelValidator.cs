@@ -186,6 +186,21 @@ public static class ModelValidator
         return result;
     }
 
+    /// <summary>
+    /// Before a run: the stage must meet its contract (names, ranks, element types, fixed sizes). Throws the
+    /// first problem, naming the file, the expected and the found value — the same check Test-WuerstchenModel makes.
+    /// </summary>
+    internal static void Enforce(OnnxStage stage)
+    {
+        var result = new ModelCheckResult { Stage = stage.Kind.ToString(), Path = stage.Path };
+        CheckPorts(stage, result);
+        if (result.Problems.Count > 0)
+        {
+            var p = result.Problems[0];
+            throw new WuerstchenException(p.ErrorId, WuerstchenErrorKind.InvalidData, p.Message, stage.Path);
+        }
+    }
+
     private static void CheckPorts(OnnxStage stage, ModelCheckResult result)
     {
         foreach (var port in Contract[stage.Kind])

@@ -64,36 +64,6 @@ public sealed class OnnxStage : IDisposable
     public TensorElementType ElementType(string name) =>
         (Inputs.TryGetValue(name, out var i) ? i : Outputs[name]).ElementDataType;
 
-    /// <summary>Checks that an input/output exists with the given rank and one of the element types.</summary>
-    public void Require(string name, bool isInput, int rank, params TensorElementType[] types)
-    {
-        var map = isInput ? Inputs : Outputs;
-        string role = isInput ? "input" : "output";
-        if (!map.TryGetValue(name, out var meta))
-        {
-            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The {Kind} network '{Path}' has no {role} named '{name}' (expected by the model contract); its {role}s are: {string.Join(", ", map.Keys)}.", Path);
-        }
-
-        if (!meta.IsTensor)
-        {
-            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The {Kind} network '{Path}' {role} '{name}' is not a tensor.", Path);
-        }
-
-        if (meta.Dimensions.Length != rank)
-        {
-            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The {Kind} network '{Path}' {role} '{name}' has rank {meta.Dimensions.Length}; expected rank {rank}.", Path);
-        }
-
-        if (!types.Contains(meta.ElementDataType))
-        {
-            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The {Kind} network '{Path}' {role} '{name}' has element type {meta.ElementDataType}; expected {string.Join(" or ", types)}.", Path);
-        }
-    }
-
     internal static readonly TensorElementType[] FloatTypes = { TensorElementType.Float, TensorElementType.Float16 };
     internal static readonly TensorElementType[] IdTypes = { TensorElementType.Int64, TensorElementType.Int32 };
 

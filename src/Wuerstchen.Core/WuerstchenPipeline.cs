@@ -59,7 +59,6 @@ public sealed class WuerstchenPipeline
             generator.Randn(latents);
             using (var lease = Acquire(StageKind.Prior))
             {
-                CheckLatentChannels(lease.Stage, 16);
                 var conditioning = new[] { new Conditioning("clip_text", cond, uncond, new long[] { config.MaxLength, dim }) };
                 var noise = new NoiseSource(generator, rows, null, perRow);
                 DiffusionSampler.Run(lease.Stage, latents, rows, rowShape, conditioning, timesteps, settings.PriorGuidanceScale,
@@ -194,7 +193,6 @@ public sealed class WuerstchenPipeline
                 }
 
                 using var lease = Acquire(StageKind.Decoder);
-                CheckLatentChannels(lease.Stage, 4);
                 var conditioning = new[]
                 {
                     // the unconditional branch gets a zero image embedding (reference §6.2)
@@ -269,8 +267,7 @@ public sealed class WuerstchenPipeline
         using (var lease = Acquire(StageKind.Effnet))
         {
             var stage = lease.Stage;
-            stage.Require("image", true, 4, OnnxStage.FloatTypes);
-            stage.Require("image_embeddings", false, 4, OnnxStage.FloatTypes);
+            ModelValidator.Enforce(stage);
             using var input = new BoundTensor(stage.ElementType("image"), new long[] { 1, 3, eh, ew });
             pixels.CopyTo(input.Data, 0);
             input.Push();
@@ -335,18 +332,6 @@ public sealed class WuerstchenPipeline
         }
     }
 
-    private static void CheckLatentChannels(OnnxStage stage, int channels)
-    {
-        foreach (var name in new[] { DiffusionSampler.SampleInput, DiffusionSampler.Output })
-        {
-            if (stage.FixedDimension(name, 1) is { } c && c != channels)
-            {
-                throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                    $"The {stage.Kind} network '{stage.Path}' '{name}' has {c} channels; expected {channels}.", stage.Path);
-            }
-        }
-    }
-
     /// <summary>
     /// Encodes each row's text (and, when guidance is on, each row's negative text) with a text encoder.
     /// The distinct texts are encoded once, in order of first appearance, then gathered per row.
@@ -407,8 +392,7 @@ public sealed class WuerstchenPipeline
         using (var lease = Acquire(StageKind.Vqgan))
         {
             var stage = lease.Stage;
-            stage.Require("sample", true, 4, OnnxStage.FloatTypes);
-            stage.Require("image", false, 4, OnnxStage.FloatTypes);
+            ModelValidator.Enforce(stage);
             using var input = new BoundTensor(stage.ElementType("sample"), new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth });
             var names = new[] { "sample" };
             var values = new[] { input.Value };
@@ -519,13 +503,8 @@ internal static class TextEncoder
 {
     public static (float[] Hidden, int Dim) Encode(OnnxStage stage, ClipTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength, Action<string>? warn, CancellationToken ct)
     {
-        stage.Require("input_ids", true, 2, OnnxStage.IdTypes);
-        stage.Require("last_hidden_state", false, 3, OnnxStage.FloatTypes);
+        ModelValidator.Enforce(stage);
         bool hasMask = stage.HasInput("attention_mask");
-        if (hasMask)
-        {
-            stage.Require("attention_mask", true, 2, OnnxStage.IdTypes);
-        }
 
         int b = texts.Count;
         var ids = new long[b * maxLength];

@@ -18,8 +18,6 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? ModelPath { get; set; }
 
-    protected CancellationToken Cancellation => _cancel.Token;
-
     /// <summary>Where models are looked for when neither -ModelPath nor $env:WUERSTCHEN_MODEL_PATH is set.</summary>
     public static string DefaultModelPath => Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify),
