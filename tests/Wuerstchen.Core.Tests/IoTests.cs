@@ -162,6 +162,40 @@ public class PngAndFileTests
     }
 
     [Fact]
+    public void WritersRacingForOneNameNeverReplaceEachOther()
+    {
+        using var tmp = new TempFolder();
+        for (int round = 0; round < 50; round++)
+        {
+            var path = tmp[$"race-{round}.bin"];
+            int won = 0, refused = 0;
+            using var ready = new Barrier(4);
+            var writers = Enumerable.Range(0, 4).Select(i => new Thread(() =>
+            {
+                try
+                {
+                    AtomicFile.Write(path, false, s =>
+                    {
+                        s.Write(new byte[4096 + i]);
+                        ready.SignalAndWait(); // every writer is past the early existence check: the publish step decides
+                    });
+                    Interlocked.Increment(ref won);
+                }
+                catch (WuerstchenException ex) when (ex.ErrorId == "OutputFileExists")
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            })).ToList();
+            writers.ForEach(t => t.Start());
+            writers.ForEach(t => t.Join());
+            Assert.Equal(1, won);
+            Assert.Equal(3, refused);
+        }
+
+        Assert.Equal(50, Directory.GetFiles(tmp.Path).Length); // no temporary file left
+    }
+
+    [Fact]
     public void EmbeddingFileRoundTripsDataAndMetadataButNoStream()
     {
         using var tmp = new TempFolder();

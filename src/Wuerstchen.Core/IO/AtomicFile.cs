@@ -25,7 +25,7 @@ public static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
 
-            File.Move(temp, full, overwrite);
+            Publish(temp, full, overwrite);
         }
         catch (Exception ex)
         {
@@ -50,6 +50,40 @@ public static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>
+    /// Moves the finished file into place. Without overwrite this must be an atomic "create if absent": two
+    /// writers racing for one name (parallel runspaces) must not both succeed. Windows' MoveFileEx without the
+    /// replace flag is atomic; on Unix, File.Move(overwrite: false) renames when the target did not exist a
+    /// moment before, so a racing writer can be replaced silently. A hard link claims the name atomically
+    /// (EEXIST when taken).
+    /// </summary>
+    private static void Publish(string temp, string full, bool overwrite)
+    {
+        if (overwrite || OperatingSystem.IsWindows())
+        {
+            File.Move(temp, full, overwrite);
+            return;
+        }
+
+        if (link(temp, full) == 0)
+        {
+            File.Delete(temp);
+            return;
+        }
+
+        if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == EEXIST)
+        {
+            throw new IOException($"The file '{full}' already exists.");
+        }
+
+        File.Move(temp, full, overwrite: false); // a file system without hard links: the best the OS offers
+    }
+
+    private const int EEXIST = 17; // Linux and macOS
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int link(string existing, string newPath);
 
     private static void TryDelete(string path)
     {
