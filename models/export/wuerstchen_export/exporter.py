@@ -1,0 +1,118 @@
+"""The Exporter: wraps, exports and validates one network at a time."""
+import os
+
+import torch
+import torch.nn.functional as F
+
+from .contract import EXPORTER_VERSION, EXTERNAL_DATA_THRESHOLD, NETWORK_ORDER, log, torch_dtype
+from .inputs import make_inputs
+from .onnx_io import export_network
+from .patches import install_fp16_safety, install_fp32_r_embedding
+from .validation import validate_network
+from .wrappers import DecoderExport, EffNetExport, PriorExport, TextEncoderExport, VQGanExport
+
+# ======================================================================================================
+# The export driver
+# ======================================================================================================
+
+class Exporter:
+    def __init__(self, out_dir, opset, device, dtypes, validate, runner_kind, rtol, ort_providers, source):
+        self.out_dir = os.path.abspath(out_dir)
+        self.opset = opset
+        self.device = device
+        self.dtypes = dtypes            # network -> "fp32"/"fp16"
+        self.validate = validate
+        self.runner_kind = runner_kind
+        self.rtol = rtol                # dtype -> tolerance
+        self.ort_providers = ort_providers
+        self.source = source
+        self.results = {}
+        self.networks = {}
+        self.external_threshold = {}    # network -> bytes (self-test forces external data on some networks)
+        self.hidden = {}
+        os.makedirs(self.out_dir, exist_ok=True)
+
+    def _metadata(self, name):
+        return {"wuerstchen.network": name, "wuerstchen.dtype": self.dtypes[name],
+                "wuerstchen.exporter": f"export_wuerstchen.py {EXPORTER_VERSION}",
+                "wuerstchen.source": self.source.get("prior_repo" if name.startswith("prior") else
+                                                     "effnet_checkpoint" if name == "effnet" else "decoder_repo", "")}
+
+    def wrap(self, name, module):
+        dt = torch_dtype(self.dtypes[name])
+        module = module.to(device=self.device, dtype=dt).eval()
+        if name.endswith("text_encoder"):
+            return TextEncoderExport(module).eval()
+        if name in ("prior", "decoder"):
+            install_fp32_r_embedding(module, dt)
+            if dt == torch.float16:
+                install_fp16_safety(module)
+            return (PriorExport if name == "prior" else DecoderExport)(module, dt).eval()
+        if name == "vqgan":
+            return VQGanExport(module, dt).eval()
+        if name == "effnet":
+            return EffNetExport(module, dt).eval()
+        raise KeyError(name)
+
+    def export(self, name, module, dims):
+        dtype = self.dtypes[name]
+        log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
+        wrapper = self.wrap(name, module)
+        example, cases = make_inputs(name, dims, seed=NETWORK_ORDER.index(name) + 7)
+        path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
+                                    self._metadata(name), patch_resize=(name == "decoder"),
+                                    external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
+        entry = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}
+        self.networks[name] = entry
+        log(f"[{name}] written {entry['path']}" + (" (+ model.onnx.data)" if info["external_data"] else "")
+            + f" in {info['export_seconds']} s"
+            + (f"; {info['aa_bicubic_resizes_replaced']} AA-bicubic resizes replaced" if "aa_bicubic_resizes_replaced" in info else "")
+            + (f"; {info['attention_processors_replaced']} diffusers attention processors swapped for export"
+               if info.get("attention_processors_replaced") else ""))
+        if self.validate:
+            providers = self.ort_providers or (["CUDAExecutionProvider", "CPUExecutionProvider"]
+                                               if dtype == "fp16" and str(self.device).startswith("cuda")
+                                               else ["CPUExecutionProvider"])
+            res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], self.runner_kind, providers)
+            self.results[name] = res
+            if "max_abs" in res:
+                entry["validation"] = {"max_abs": float(f"{res['max_abs']:.3e}"), "rel": float(f"{res['rel']:.3e}"),
+                                       "backend": res.get("backend", "")}
+            status = "ok" if res["ok"] else "FAILED"
+            extra = f", mask effect {res['mask_effect']:.2e}" if "mask_effect" in res else ""
+            if "note" in res:
+                extra += f"; {res['note']}"
+            if "max_abs" in res:
+                log(f"[{name}] validation {status}: max abs error {res['max_abs']:.3e}, relative {res['rel']:.3e}"
+                    f" over {len(res['cases'])} input sets{extra} ({res.get('backend', '')})")
+            if not res["ok"]:
+                log(f"[{name}] validation FAILED: {res.get('error')}")
+        del wrapper
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return path
+
+    def failures(self):
+        return {k: v for k, v in self.results.items() if not v["ok"]}
+
+
+def resolve_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _rtol_override(args):
+    return {"fp32": args.rtol, "fp16": args.rtol} if args.rtol else {}
+
+
+def _half_supported(device):
+    try:
+        x = torch.randn(1, 4, 8, 8, device=device).half()
+        F.conv2d(x, torch.randn(4, 1, 3, 3, device=device).half(), groups=4)
+        F.layer_norm(x, (8,))
+        F.gelu(F.linear(x, torch.randn(8, 8, device=device).half()))
+        torch.softmax(x, -1)
+        return True
+    except Exception:
+        return False
