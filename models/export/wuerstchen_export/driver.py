@@ -64,6 +64,9 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
     if load_prior is None or load_decoder is None:
         load_prior, load_decoder = load_diffusers_pipelines()
     constants = dict(CONTRACT_DEFAULTS)
+    # which constants this run read from a pipeline (the rest are defaults that a merge must not write over);
+    # "weak" ones yield to a value the folder already holds from the other half (the prior's scheduler wins)
+    exporter.constants_read, exporter.constants_weak = set(), set()
     token_ids = {}
     if "prior" in parts:
         log(f"loading prior pipeline {args.prior_repo}")
@@ -73,6 +76,7 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
         constants["latent_std"] = float(_config_get(cfg, "latent_std", 1.0))
         constants["resolution_multiple"] = float(_config_get(cfg, "resolution_multiple", 42.67))
         constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler_constants(pipe)
+        exporter.constants_read |= {"latent_mean", "latent_std", "resolution_multiple", "scheduler_s", "scheduler_scaler"}
         token_ids["prior"] = save_tokenizer(pipe.tokenizer, os.path.join(exporter.out_dir, "prior_tokenizer"))
         text_encoder, prior = pipe.text_encoder, pipe.prior
         del pipe
@@ -88,9 +92,12 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
         pipe = load_decoder(args.decoder_repo)
         constants["latent_dim_scale"] = float(_config_get(pipe.config, "latent_dim_scale", 10.67))
         constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
+        exporter.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
         s, scaler = _scheduler_constants(pipe)
         if "prior" not in parts:
             constants["scheduler_s"], constants["scheduler_scaler"] = s, scaler
+            exporter.constants_read |= {"scheduler_s", "scheduler_scaler"}
+            exporter.constants_weak |= {"scheduler_s", "scheduler_scaler"}
         elif abs(s - constants["scheduler_s"]) > 1e-12 or abs(scaler - constants["scheduler_scaler"]) > 1e-12:
             log(f"warning: the decoder scheduler (s {s}, scaler {scaler}) differs from the prior's; "
                 "model_index.json keeps the prior's")
@@ -118,6 +125,7 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
                 log(f"warning: the {half} tokenizer's {key} is {ids[key]}, not {CONTRACT_DEFAULTS[key]}; "
                     "model_index.json records the tokenizer's value")
                 constants[key] = ids[key]
+                exporter.constants_read.add(key)
         if ids["model_max_length"] != MAX_LENGTH:
             log(f"warning: the {half} tokenizer's model_max_length is {ids['model_max_length']}, not {MAX_LENGTH}")
         log(f"[{half}_tokenizer] ids of \"\": {ids['empty_prompt_ids']}..., model_max_length {ids['model_max_length']}")

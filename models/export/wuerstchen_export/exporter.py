@@ -8,8 +8,8 @@ from .contract import EXPORTER_VERSION, EXTERNAL_DATA_THRESHOLD, NETWORK_ORDER, 
 from .inputs import make_inputs
 from .onnx_io import export_network
 from .patches import install_fp16_safety, install_fp32_r_embedding
-from .validation import validate_network
-from .wrappers import DecoderExport, EffNetExport, PriorExport, TextEncoderExport, VQGanExport
+from .validation import _deterministic_torch, validate_network
+from .wrappers import plain_wrapper
 
 # ======================================================================================================
 # The export driver
@@ -39,26 +39,31 @@ class Exporter:
                                                      "effnet_checkpoint" if name == "effnet" else "decoder_repo", "")}
 
     def wrap(self, name, module):
+        """The export wrapper with the export patches installed (fp32 r-embedding, fp16-safe GRN)."""
         dt = torch_dtype(self.dtypes[name])
         module = module.to(device=self.device, dtype=dt).eval()
-        if name.endswith("text_encoder"):
-            return TextEncoderExport(module).eval()
         if name in ("prior", "decoder"):
             install_fp32_r_embedding(module, dt)
             if dt == torch.float16:
                 install_fp16_safety(module)
-            return (PriorExport if name == "prior" else DecoderExport)(module, dt).eval()
-        if name == "vqgan":
-            return VQGanExport(module, dt).eval()
-        if name == "effnet":
-            return EffNetExport(module, dt).eval()
-        raise KeyError(name)
+        return plain_wrapper(name, module, dt)
+
+    def original_outputs(self, name, module, cases):
+        """Outputs of the UNPATCHED module in float32 on the validation cases, computed before wrap() patches it,
+        so that a wrong patch (r-embedding, resize, attention) cannot validate against itself."""
+        if not self.validate:
+            return None
+        module = module.to(device=self.device, dtype=torch.float32).eval()
+        wrapper = plain_wrapper(name, module, torch.float32)
+        with torch.no_grad(), _deterministic_torch():
+            return [wrapper(*(t.to(self.device) for t in case)).float().cpu().numpy() for case in cases]
 
     def export(self, name, module, dims):
         dtype = self.dtypes[name]
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
-        wrapper = self.wrap(name, module)
         example, cases = make_inputs(name, dims, seed=NETWORK_ORDER.index(name) + 7)
+        original = self.original_outputs(name, module, cases)
+        wrapper = self.wrap(name, module)
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
                                     self._metadata(name), patch_resize=(name == "decoder"),
                                     external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
@@ -73,13 +78,16 @@ class Exporter:
             providers = self.ort_providers or (["CUDAExecutionProvider", "CPUExecutionProvider"]
                                                if dtype == "fp16" and str(self.device).startswith("cuda")
                                                else ["CPUExecutionProvider"])
-            res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], self.runner_kind, providers)
+            res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], self.runner_kind, providers,
+                                  original=original)
             self.results[name] = res
             if "max_abs" in res:
                 entry["validation"] = {"max_abs": float(f"{res['max_abs']:.3e}"), "rel": float(f"{res['rel']:.3e}"),
                                        "backend": res.get("backend", "")}
             status = "ok" if res["ok"] else "FAILED"
             extra = f", mask effect {res['mask_effect']:.2e}" if "mask_effect" in res else ""
+            if "original_rel" in res:
+                extra += f", vs the unpatched module rel {res['original_rel']:.3e}"
             if "note" in res:
                 extra += f"; {res['note']}"
             if "max_abs" in res:

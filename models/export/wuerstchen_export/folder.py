@@ -7,7 +7,7 @@ import tempfile
 
 import torch
 
-from .contract import EXPORTER_VERSION, ExportError, MAX_LENGTH, log
+from .contract import CONTRACT_DEFAULTS, EXPORTER_VERSION, ExportError, MAX_LENGTH, log
 
 def save_tokenizer(tokenizer, folder):
     """vocab.json + merges.txt + special_tokens_map.json (+ tokenizer_config.json) from a HF CLIP tokenizer."""
@@ -38,6 +38,33 @@ def save_tokenizer(tokenizer, folder):
     return info
 
 
+def _previous_index(path):
+    """The folder's model_index.json from an earlier run (--parts prior, then --parts decoder), or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            index = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return index if isinstance(index, dict) and index.get("format") == "wuerstchen-onnx" else None
+
+
+def merge_index(previous, index, read, weak):
+    """index (this run) merged over previous: networks, dtypes and sources of both halves; constants this run did not
+    read from a pipeline keep the previous value; weak ones (the decoder's scheduler) yield to a previous prior's."""
+    had_prior = any(str(n).startswith("prior") for n in previous.get("networks", {}))
+    for key, value in previous.items():
+        if key in CONTRACT_DEFAULTS and (key not in read or (key in weak and had_prior)):
+            index[key] = value
+    for key in ("networks", "network_dtypes"):
+        merged = dict(previous.get(key) or {})
+        merged.update(index.get(key) or {})
+        index[key] = merged
+    source = dict(previous.get("source") or {})
+    source.update({k: v for k, v in (index.get("source") or {}).items() if v})
+    index["source"] = source
+    return index
+
+
 def write_model_index(out_dir, name, constants, source, dtypes, exporter):
     index = {"name": name, "version": "2.0", "format": "wuerstchen-onnx", "exporter_version": EXPORTER_VERSION}
     index.update(constants)
@@ -48,9 +75,15 @@ def write_model_index(out_dir, name, constants, source, dtypes, exporter):
     index["networks"] = exporter.networks
     index["tools"] = _versions()
     path = os.path.join(out_dir, "model_index.json")
-    with open(path, "w", encoding="utf-8") as f:
+    previous = _previous_index(path)
+    if previous is not None:
+        index = merge_index(previous, index, getattr(exporter, "constants_read", set(CONTRACT_DEFAULTS)),
+                            getattr(exporter, "constants_weak", set()))
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump(index, f, indent=2)
         f.write("\n")
+    os.replace(tmp, path)
     return path
 
 

@@ -131,3 +131,18 @@ def load_effnet_checkpoint(path, trust_pickle, backbone_factory=None):
     return enc.eval()
 
 
+
+
+def plain_wrapper(name, module, dtype):
+    """The export wrapper of a Würstchen v2 network around module (already on its device and dtype), no patches."""
+    if name.endswith("text_encoder"):
+        return TextEncoderExport(module).eval()
+    if name == "prior":
+        return PriorExport(module, dtype).eval()
+    if name == "decoder":
+        return DecoderExport(module, dtype).eval()
+    if name == "vqgan":
+        return VQGanExport(module, dtype).eval()
+    if name == "effnet":
+        return EffNetExport(module, dtype).eval()
+    raise KeyError(name)
