@@ -91,6 +91,36 @@ function Get-TrxCounts([string] $folder) {
     [pscustomobject]@{ Passed = $passed; Failed = $failed }
 }
 
+function Invoke-PythonTests {
+    # The exporter's unittest suite (models/export/tests). It needs Python 3 with torch and onnx: as root with apt
+    # (CI) Debian's python3-torch/python3-onnx are installed when missing; elsewhere a missing torch/onnx is said
+    # plainly and counted as not run (the exporter is optional tooling; the module's tests do not need Python).
+    $runner = Join-Path $root 'models/export/tests/run_tests.py'
+    $probe = 'import torch, onnx'
+    $python = @('/usr/bin/python3', 'python3') | Where-Object { Get-Command $_ -ErrorAction SilentlyContinue } |
+        Where-Object { & $_ -c $probe 2>$null; $LASTEXITCODE -eq 0 } | Select-Object -First 1
+    if (-not $python -and $IsLinux -and (id -u) -eq '0' -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+        Write-Host 'Installing python3-torch and python3-onnx (apt-get) for the exporter tests ...'
+        & apt-get update -qq | Out-Null
+        & apt-get install -y -qq python3-torch python3-onnx python3-numpy | Out-Null
+        if ($LASTEXITCODE -ne 0) { Write-Host 'apt-get could not install python3-torch/python3-onnx.'; return [pscustomobject]@{ Passed = 0; Failed = 1 } }
+        $python = '/usr/bin/python3'
+    }
+    if (-not $python) {
+        Write-Host 'Python exporter tests NOT RUN: no python3 with torch and onnx (install python3-torch and python3-onnx, or run as root with apt).'
+        return [pscustomobject]@{ Passed = 0; Failed = 0 }
+    }
+    Write-Host "Running the exporter's Python tests ($python) ..."
+    $lines = & $python $runner 2>&1 | ForEach-Object { "$_" }
+    $exit = $LASTEXITCODE
+    $lines | Select-Object -Last 15 | ForEach-Object { Write-Host $_ }
+    $last = $lines | Where-Object { $_ -match '^python: (\d+) passed, (\d+) failed$' } | Select-Object -Last 1
+    if (-not $last) { return [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    $counts = [pscustomobject]@{ Passed = [int] $Matches[1]; Failed = [int] $Matches[2] }
+    if ($exit -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1 }
+    $counts
+}
+
 function Invoke-Test {
     Invoke-Build
     $results = Join-Path $out 'test-results'
@@ -125,9 +155,10 @@ Import-Module '$pester' -RequiredVersion 5.7.1
     $pesterCounts = if (Test-Path $pesterResult) { Get-Content $pesterResult -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
     if ($pesterExit -ne 0 -and $pesterCounts.Failed -eq 0) { $pesterCounts.Failed = 1 }
 
-    $passed = $xunit.Passed + $pesterCounts.Passed
-    $failed = $xunit.Failed + $pesterCounts.Failed
-    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pesterCounts.Passed) passed, $($pesterCounts.Failed) failed"
+    $py = Invoke-PythonTests
+    $passed = $xunit.Passed + $pesterCounts.Passed + $py.Passed
+    $failed = $xunit.Failed + $pesterCounts.Failed + $py.Failed
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pesterCounts.Passed) passed, $($pesterCounts.Failed) failed; Python: $($py.Passed) passed, $($py.Failed) failed"
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }
 }
