@@ -27,6 +27,9 @@ def parse_args(argv):
     for net, what in (("prior", "the prior"), ("decoder", "the decoder"), ("text-encoder", "both text encoders"),
                       ("vqgan", "the vqgan"), ("effnet", "the effnet")):
         p.add_argument(f"--{net}-dtype", choices=["fp32", "fp16"], help=f"override --dtype for {what}")
+    p.add_argument("--fp16-mode", choices=["auto", "torch", "onnx"], default="auto",
+                   help="how fp16 networks are made: torch (trace in float16, needs a GPU), onnx (trace in float32, "
+                        "convert the ONNX graph; any machine); auto: torch where float16 kernels exist, else onnx")
     p.add_argument("--effnet-checkpoint", help="dome272/wuerstchen model_v2_stage_b.pt (its effnet_state_dict); optional")
     p.add_argument("--trust-effnet-checkpoint", action="store_true",
                    help="allow full unpickling of the effnet checkpoint when a weights-only load fails")
@@ -66,9 +69,21 @@ def main(argv=None):
                         ("decoder_text_encoder", args.text_encoder_dtype)):
         if override:
             dtypes[n] = override
-    if any(v == "fp16" for v in dtypes.values()) and not _half_supported(device):
-        raise ExportError(f"float16 export needs float16 kernels on the export device; torch {torch.__version__} on "
-                          f"{device} has none. Use a CUDA GPU (--device cuda) or --dtype fp32.")
+    if args.dtype == "fp16" and not args.decoder_dtype:
+        dtypes["decoder"] = "fp32"  # Würstchen decoder inputs of ±200 are reported to overflow float16
+        log("decoder kept in fp32 (pass --decoder-dtype fp16 to convert it too)")
+    fp16_nets = {n for n in NETWORK_ORDER if dtypes[n] == "fp16"}
+    onnx_fp16 = set()
+    if fp16_nets:
+        mode = args.fp16_mode
+        if mode == "auto":
+            mode = "torch" if _half_supported(device) else "onnx"
+        if mode == "torch" and not _half_supported(device):
+            raise ExportError(f"--fp16-mode torch needs float16 kernels on the export device; torch {torch.__version__} "
+                              f"on {device} has none. Use --fp16-mode onnx (works on any machine) or --device cuda.")
+        if mode == "onnx":
+            onnx_fp16 = fp16_nets
+            log("float16: exported in fp32, then converted at the ONNX level: " + ", ".join(sorted(onnx_fp16)))
     out_dir = os.path.abspath(args.output)
     os.makedirs(out_dir, exist_ok=True)
     log(f"exporting to {out_dir} on {device}; dtypes: " + ", ".join(f"{k}={v}" for k, v in dtypes.items() if k != "default"))
@@ -84,6 +99,7 @@ def main(argv=None):
     exporter = Exporter(out_dir, args.opset, device, dtypes, not args.skip_validation, args.validator,
                         dict(DEFAULT_RTOL, **_rtol_override(args)), args.ort_provider,
                         {k: (v or "") for k, v in source.items()})
+    exporter.onnx_fp16 = onnx_fp16
     constants = export_real(args, exporter)
     write_model_index(out_dir, args.name, constants, source, dtypes, exporter)
     print_disk_usage(out_dir)

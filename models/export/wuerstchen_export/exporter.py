@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from .contract import EXPORTER_VERSION, EXTERNAL_DATA_THRESHOLD, NETWORK_ORDER, log, torch_dtype
 from .inputs import make_inputs
-from .onnx_io import export_network
+from .fp16 import convert_to_fp16
+from .onnx_io import export_network, write_onnx_model
 from .patches import install_fp16_safety, install_fp32_r_embedding
 from .validation import _deterministic_torch, validate_network
 from .wrappers import plain_wrapper
@@ -30,6 +31,7 @@ class Exporter:
         self.networks = {}
         self.external_threshold = {}    # network -> bytes (self-test forces external data on some networks)
         self.hidden = {}
+        self.onnx_fp16 = set()          # fp16 networks traced in fp32 and converted in ONNX (no fp16 kernels needed)
         os.makedirs(self.out_dir, exist_ok=True)
 
     def _metadata(self, name):
@@ -38,9 +40,13 @@ class Exporter:
                 "wuerstchen.source": self.source.get("prior_repo" if name.startswith("prior") else
                                                      "effnet_checkpoint" if name == "effnet" else "decoder_repo", "")}
 
+    def trace_dtype(self, name):
+        """fp32 for networks converted to float16 at the ONNX level (onnx_fp16), else the network's dtype."""
+        return "fp32" if name in self.onnx_fp16 else self.dtypes[name]
+
     def wrap(self, name, module):
         """The export wrapper with the export patches installed (fp32 r-embedding, fp16-safe GRN)."""
-        dt = torch_dtype(self.dtypes[name])
+        dt = torch_dtype(self.trace_dtype(name))
         module = module.to(device=self.device, dtype=dt).eval()
         if name in ("prior", "decoder"):
             install_fp32_r_embedding(module, dt)
@@ -67,6 +73,11 @@ class Exporter:
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
                                     self._metadata(name), patch_resize=(name == "decoder"),
                                     external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
+        runner_kind = self.runner_kind
+        if name in self.onnx_fp16:
+            path, info["external_data"] = self._convert_fp16(name, path)
+            # no runtime here executes float16 reliably on CPU: emulate it (each op in float32, rounded to float16)
+            runner_kind = "interpreter" if runner_kind == "auto" else runner_kind
         entry = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}
         self.networks[name] = entry
         log(f"[{name}] written {entry['path']}" + (" (+ model.onnx.data)" if info["external_data"] else "")
@@ -78,7 +89,7 @@ class Exporter:
             providers = self.ort_providers or (["CUDAExecutionProvider", "CPUExecutionProvider"]
                                                if dtype == "fp16" and str(self.device).startswith("cuda")
                                                else ["CPUExecutionProvider"])
-            res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], self.runner_kind, providers,
+            res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], runner_kind, providers,
                                   original=original)
             self.results[name] = res
             if "max_abs" in res:
@@ -99,6 +110,17 @@ class Exporter:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return path
+
+    def _convert_fp16(self, name, path):
+        """Rewrites name/model.onnx (fp32) as float16 with fp32 islands; weights > threshold go to external data."""
+        import onnx
+        model = onnx.load(path)
+        meta = dict(self._metadata(name), **{"wuerstchen.fp16": "onnx-level conversion with fp32 islands"})
+        converted = convert_to_fp16(model)
+        del model
+        log(f"[{name}] converted to float16 at the ONNX level (fp32 islands: r-embedding, norm statistics, softmax)")
+        return write_onnx_model(converted, os.path.dirname(path), meta,
+                                self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
 
     def failures(self):
         return {k: v for k, v in self.results.items() if not v["ok"]}
