@@ -61,18 +61,38 @@ function Get-NuGetPackagesFolder {
     Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages'
 }
 
+# The module layout the loader expects (src/Wuerstchen.PowerShell/Loading/ModuleLayout.cs): the cmdlet assembly at
+# the root, its managed dependencies in dependencies/ (loaded into the module's own AssemblyLoadContext, so other
+# versions in the session do not clash), ONNX Runtime's native libraries in runtimes/<rid>/native/.
+function Copy-ModuleLayout([string] $Publish, [string] $Destination, [string] $Rid) {
+    $dependencies = New-Item -ItemType Directory -Path (Join-Path $Destination 'dependencies') -Force
+    $native = New-Item -ItemType Directory -Path (Join-Path $Destination "runtimes/$Rid/native") -Force
+    foreach ($file in Get-ChildItem $Publish -File) {
+        if ($file.Name -like '*onnxruntime*' -and $file.Extension -ne '.dll' -or $file.Name -like 'onnxruntime*.dll') {
+            Copy-Item $file.FullName -Destination $native   # native (publish -r lays them out flat)
+        }
+        elseif ($file.Name -like 'Wuerstchen.PowerShell.*' -and $file.Extension -in '.dll', '.xml') {
+            Copy-Item $file.FullName -Destination $Destination
+        }
+        elseif ($file.Extension -eq '.dll') {
+            Copy-Item $file.FullName -Destination $dependencies
+        }
+    }
+}
+
 function Invoke-Build {
     $rid = Get-Rid
     Write-Host "Building Wuerstchen ($Configuration, $rid) ..."
     $publish = Join-Path $out "publish-$rid"
-    Invoke-Native 'dotnet publish' {
-        dotnet publish (Join-Path $root 'src/Wuerstchen.PowerShell/Wuerstchen.PowerShell.csproj') -c $Configuration -r $rid --self-contained false -o $publish -p:GenerateRuntimeConfigurationFiles=false -nologo -v:q
+    # the loader (manifest NestedModule, AssemblyLoadContext set-up) references nothing of the rest, so it is published on its own
+    foreach ($project in 'src/Wuerstchen.PowerShell/Wuerstchen.PowerShell.csproj', 'src/Wuerstchen.PowerShell.Loader/Wuerstchen.PowerShell.Loader.csproj') {
+        Invoke-Native 'dotnet publish' {
+            dotnet publish (Join-Path $root $project) -c $Configuration -r $rid --self-contained false -o $publish -p:GenerateRuntimeConfigurationFiles=false -nologo -v:q
+        }
     }
     if (Test-Path $moduleOut) { Remove-Item $moduleOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $moduleOut -Force
-    # assemblies and the native ONNX Runtime libraries of this OS (publish -r lays them out flat)
-    Get-ChildItem $publish -File | Where-Object { $_.Extension -notin '.pdb', '.json' -or $_.Name -like '*.deps.json' } |
-        Copy-Item -Destination $moduleOut
+    Copy-ModuleLayout -Publish $publish -Destination $moduleOut -Rid $rid
     Get-ChildItem -Path (Join-Path $root 'module/*') -File -Include *.psd1, *.ps1xml | Copy-Item -Destination $moduleOut
     # help for Get-Help, generated from module/help/Wuerstchen.help.psd1 and the cmdlets' metadata (in a child pwsh: the dll stays locked)
     Invoke-ChildPwsh @('-File', (Join-Path $root 'module/New-MamlHelp.ps1'), '-ModuleFolder', $moduleOut)
