@@ -5,6 +5,7 @@
 .DESCRIPTION
     Build  (default) builds the module into out/Wuerstchen (manifest, assemblies, native ONNX Runtime for this OS, help).
     Test   builds, runs the xunit tests and the Pester tests (in a child pwsh), prints "N passed, N failed", exits non-zero on failure.
+    Package builds and writes the installable module package out/packages/Wuerstchen.<version>.nupkg (version: the manifest's), with ONNX Runtime's CPU build for win-x64, linux-x64 and osx-arm64, and prints its size per OS.
     Demo   builds and runs New-WuerstchenImage on the bundled stand-in model set (models/standin; abstract patterns, not real pictures).
     Bench  builds and runs the benchmark (tests/Benchmark), printing its figures; -BenchArgs '--provider Cuda', '--quick', '--help' …
     Clean  removes out/ and the bin/obj folders.
@@ -13,7 +14,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Bench', 'Clean')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -61,23 +62,86 @@ function Get-NuGetPackagesFolder {
     Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages'
 }
 
+# The module layout the loader expects (src/Wuerstchen.PowerShell/Loading/ModuleLayout.cs): the cmdlet assembly at
+# the root, its managed dependencies in dependencies/ (loaded into the module's own AssemblyLoadContext, so other
+# versions in the session do not clash), ONNX Runtime's native libraries in runtimes/<rid>/native/.
+function Copy-ModuleLayout([string] $Publish, [string] $Destination, [string] $Rid) {
+    $dependencies = New-Item -ItemType Directory -Path (Join-Path $Destination 'dependencies') -Force
+    $native = New-Item -ItemType Directory -Path (Join-Path $Destination "runtimes/$Rid/native") -Force
+    foreach ($file in Get-ChildItem $Publish -File) {
+        if ($file.Name -like '*onnxruntime*' -and $file.Extension -ne '.dll' -or $file.Name -like 'onnxruntime*.dll') {
+            Copy-Item $file.FullName -Destination $native   # native (publish -r lays them out flat)
+        }
+        elseif ($file.Name -like 'Wuerstchen.PowerShell.*' -and $file.Extension -in '.dll', '.xml') {
+            Copy-Item $file.FullName -Destination $Destination
+        }
+        elseif ($file.Extension -eq '.dll') {
+            Copy-Item $file.FullName -Destination $dependencies
+        }
+    }
+}
+
 function Invoke-Build {
     $rid = Get-Rid
     Write-Host "Building Wuerstchen ($Configuration, $rid) ..."
     $publish = Join-Path $out "publish-$rid"
-    Invoke-Native 'dotnet publish' {
-        dotnet publish (Join-Path $root 'src/Wuerstchen.PowerShell/Wuerstchen.PowerShell.csproj') -c $Configuration -r $rid --self-contained false -o $publish -p:GenerateRuntimeConfigurationFiles=false -nologo -v:q
+    # the loader (manifest NestedModule, AssemblyLoadContext set-up) references nothing of the rest, so it is published on its own
+    foreach ($project in 'src/Wuerstchen.PowerShell/Wuerstchen.PowerShell.csproj', 'src/Wuerstchen.PowerShell.Loader/Wuerstchen.PowerShell.Loader.csproj') {
+        Invoke-Native 'dotnet publish' {
+            dotnet publish (Join-Path $root $project) -c $Configuration -r $rid --self-contained false -o $publish -p:GenerateRuntimeConfigurationFiles=false -nologo -v:q
+        }
     }
     if (Test-Path $moduleOut) { Remove-Item $moduleOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $moduleOut -Force
-    # assemblies and the native ONNX Runtime libraries of this OS (publish -r lays them out flat)
-    Get-ChildItem $publish -File | Where-Object { $_.Extension -notin '.pdb', '.json' -or $_.Name -like '*.deps.json' } |
-        Copy-Item -Destination $moduleOut
+    Copy-ModuleLayout -Publish $publish -Destination $moduleOut -Rid $rid
     Get-ChildItem -Path (Join-Path $root 'module/*') -File -Include *.psd1, *.ps1xml | Copy-Item -Destination $moduleOut
     # help for Get-Help, generated from module/help/Wuerstchen.help.psd1 and the cmdlets' metadata (in a child pwsh: the dll stays locked)
     Invoke-ChildPwsh @('-File', (Join-Path $root 'module/New-MamlHelp.ps1'), '-ModuleFolder', $moduleOut)
     if ($LASTEXITCODE -ne 0) { throw "Help generation failed (exit code $LASTEXITCODE)." }
     Write-Host "Module built: $moduleOut"
+}
+
+# The package: the module built here, with ONNX Runtime's CPU build for every OS it serves in runtimes/<rid>/native
+# (the loader picks this OS's). The version is the manifest's; the native version is the managed assembly's.
+$script:PackageRids = @('win-x64', 'linux-x64', 'osx-arm64')
+
+function New-PackageFolder {
+    Invoke-Native 'restore package inputs' { dotnet restore (Join-Path $root 'build/PackageInputs.csproj') -nologo -v:q }
+    $stage = Join-Path $out 'package/Wuerstchen'
+    if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
+    $null = New-Item -ItemType Directory $stage -Force
+    Get-ChildItem $moduleOut | Where-Object Name -ne 'runtimes' | Copy-Item -Destination $stage -Recurse
+    Copy-Item (Join-Path $root 'CHANGELOG.md'), (Join-Path $root 'LICENSE') -Destination $stage
+    $ortVersion = ([Reflection.AssemblyName]::GetAssemblyName((Join-Path $stage 'dependencies/Microsoft.ML.OnnxRuntime.dll')).Version).ToString(3)
+    $natives = Join-Path (Get-NuGetPackagesFolder) "microsoft.ml.onnxruntime/$ortVersion/runtimes"
+    foreach ($rid in $PackageRids) {
+        $target = New-Item -ItemType Directory (Join-Path $stage "runtimes/$rid/native") -Force
+        Get-ChildItem (Join-Path $natives "$rid/native") -File | Where-Object Extension -ne '.lib' | Copy-Item -Destination $target
+    }
+    $stage
+}
+
+function Write-PackageSize([string] $Stage, [string] $Nupkg) {
+    $common = (Get-ChildItem $Stage -Recurse -File | Where-Object FullName -notlike (Join-Path $Stage 'runtimes*') | Measure-Object Length -Sum).Sum
+    foreach ($rid in $PackageRids) {
+        $native = (Get-ChildItem (Join-Path $Stage "runtimes/$rid") -Recurse -File | Measure-Object Length -Sum).Sum
+        Write-Host ('Package size {0}: {1:N1} MB installed for this OS ({2:N1} MB native ONNX Runtime + {3:N1} MB module)' -f $rid, (($common + $native) / 1MB), ($native / 1MB), ($common / 1MB))
+    }
+    Write-Host ('Package file: {0} ({1:N1} MB, all OSes)' -f $Nupkg, ((Get-Item $Nupkg).Length / 1MB))
+}
+
+function Invoke-Package([switch] $NoBuild) {
+    if (-not $NoBuild) { Invoke-Build }
+    $stage = New-PackageFolder
+    $packages = Join-Path $out 'packages'
+    if (Test-Path $packages) { Remove-Item $packages -Recurse -Force }
+    $null = New-Item -ItemType Directory $packages -Force
+    $version = (Import-PowerShellDataFile (Join-Path $stage 'Wuerstchen.psd1')).ModuleVersion
+    Compress-PSResource -Path $stage -DestinationPath $packages
+    $nupkg = Join-Path $packages "Wuerstchen.$version.nupkg"
+    if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write '$nupkg'." }
+    Write-PackageSize $stage $nupkg
+    $stage
 }
 
 function Get-TrxCounts([string] $folder) {
@@ -150,6 +214,9 @@ Import-Module '$pester' -RequiredVersion 5.7.1
 [pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterResult'
 "@
     $env:WUERSTCHEN_TEST_MODULE = $moduleOut
+    # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), and where NuGet keeps packages
+    $env:WUERSTCHEN_TEST_PACKAGE = Invoke-Package -NoBuild | Select-Object -Last 1
+    $env:WUERSTCHEN_TEST_NUGET = Get-NuGetPackagesFolder
     Invoke-ChildPwsh @('-Command', $script)
     $pesterExit = $LASTEXITCODE
     $pesterCounts = if (Test-Path $pesterResult) { Get-Content $pesterResult -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
@@ -186,6 +253,7 @@ function Invoke-Bench {
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
+    'Package' { $null = Invoke-Package }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
     'Clean' {

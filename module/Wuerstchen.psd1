@@ -1,12 +1,16 @@
 @{
+    # The cmdlets. The loader (NestedModules, imported first) puts the engine and its dependencies, which live in
+    # dependencies/, into the module's own AssemblyLoadContext, so other versions of them in the session do not clash.
     RootModule           = 'Wuerstchen.PowerShell.dll'
-    ModuleVersion        = '0.1.0'
+    NestedModules        = @('Wuerstchen.PowerShell.Loader.dll')
+    # The one place the version comes from: build.ps1 -Task Package and CHANGELOG.md follow it.
+    ModuleVersion        = '0.2.0'
     CompatiblePSEditions = @('Core')
     GUID                 = '5d3f6a2e-8c41-4f0b-9e57-2b1c7d9a6e10'
     Author               = 'Wuerstchen.PowerShell contributors'
     CompanyName          = 'Wuerstchen.PowerShell'
     Copyright            = '(c) Wuerstchen.PowerShell contributors. MIT licence.'
-    Description          = 'Text-to-image generation with the Würstchen v2 diffusion model (prior, decoder and VQGAN as separate ONNX Runtime sessions), as binary cmdlets.'
+    Description          = 'Text-to-image generation with the Würstchen v2 diffusion model on ONNX Runtime, as binary cmdlets: prior, decoder and VQGAN run as separate sessions and can be piped on their own; seeds are torch-compatible, results match diffusers. Runs on the CPU on Windows x64, Linux x64 and macOS arm64; CUDA with the Wuerstchen.Cuda.Linux or Wuerstchen.Cuda.Windows companion module.'
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('Wuerstchen.format.ps1xml')
     CmdletsToExport      = @(
@@ -24,8 +28,10 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('Wuerstchen', 'Diffusion', 'TextToImage', 'ONNX', 'AI', 'Image')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('Wuerstchen', 'Diffusion', 'TextToImage', 'ImageGeneration', 'ONNX', 'OnnxRuntime', 'AI', 'Image', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            ProjectUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell'
+            LicenseUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell/blob/main/LICENSE'
+            ReleaseNotes = 'See CHANGELOG.md in the module folder or the project site. 0.2.0: installable package (Install-PSResource), dependencies isolated in their own AssemblyLoadContext, CUDA through a companion module.'
         }
     }
 }

@@ -1,0 +1,129 @@
+# The module as a user gets it: installed from a PSResource repository, beside other versions of its
+# dependencies, with and without the CUDA companion. Each case runs in a child pwsh (a load context and a
+# native library cannot be unloaded, and the install must not see out/).
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Nuget = if ($env:WUERSTCHEN_TEST_NUGET) { $env:WUERSTCHEN_TEST_NUGET } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $script:PackageStage = $env:WUERSTCHEN_TEST_PACKAGE
+
+    # Runs a script in a fresh pwsh with the given environment; returns its last line parsed as JSON.
+    function Invoke-Child([string] $Script, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $TestDrive) {
+        $saved = @{}
+        foreach ($k in $Environment.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $Environment[$k]) }
+        $exe = [Environment]::ProcessPath
+        $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        Push-Location $WorkingDirectory
+        try { $lines = & $exe @prefix -NoProfile -NonInteractive -Command $Script 2>&1 | ForEach-Object { "$_" } }
+        finally {
+            Pop-Location
+            foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) }
+        }
+        $json = $lines | Where-Object { $_ -like '{*' } | Select-Object -Last 1
+        if (-not $json) { throw "child pwsh printed no result:`n$($lines -join "`n")" }
+        $json | ConvertFrom-Json
+    }
+}
+
+Describe 'Dependencies in their own AssemblyLoadContext' {
+    It 'generates after another version of ONNX Runtime''s managed assembly was loaded into the session first' {
+        $other = Join-Path $Nuget 'microsoft.ml.onnxruntime.managed/1.30.0/lib/net8.0/Microsoft.ML.OnnxRuntime.dll'
+        $other | Should -Exist -Because 'build.ps1 restores build/PackageInputs.csproj, which downloads ONNX Runtime 1.30 for this test'
+        $r = Invoke-Child @"
+`$ErrorActionPreference = 'Stop'
+Add-Type -Path '$other'
+Import-Module '$(Join-Path $ModulePath 'Wuerstchen.psd1')'
+`$f = New-WuerstchenImage 'a red fox' -Seed 7 -Width 128 -Height 128 -PriorSteps 2 -DecoderSteps 2 -ModelPath '$Models' -ExecutionProvider Cpu -OutputPath '$TestDrive/alc'
+`$ort = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Microsoft.ML.OnnxRuntime' } |
+    ForEach-Object { '{0}@{1}' -f `$_.GetName().Version, [Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
+[pscustomobject]@{ File = `$f.FullName; Length = `$f.Length; Ort = @(`$ort | Sort-Object) } | ConvertTo-Json -Compress
+"@
+        $r.Length | Should -BeGreaterThan 0
+        $r.File | Should -Exist
+        $r.Ort | Should -Be @('1.30.0.0@Default', '1.31.0.0@Wuerstchen')
+    }
+}
+
+Describe 'Native runtime choice (CUDA companion)' {
+    BeforeAll {
+        $script:Layout = [Wuerstchen.PowerShell.Loading.ModuleLayout]::new($ModulePath)
+        $script:Core = [Wuerstchen.PowerShell.Loading.ModuleLayout]::CoreLibraryFileName
+        $script:Rid = [Wuerstchen.PowerShell.Loading.ModuleLayout]::Rid
+        $script:Companion = [Wuerstchen.PowerShell.Loading.NativeRuntime]::CompanionModuleName
+        function New-Companion([string] $Root, [string] $Version, [string] $OrtVersion) {
+            $native = New-Item -ItemType Directory (Join-Path $Root "$Companion/$Version/runtimes/$Rid/native") -Force
+            Set-Content (Join-Path $native $Core) 'stand-in'
+            if ($OrtVersion) { Set-Content (Join-Path $native 'onnxruntime.version') $OrtVersion }
+            $native.FullName
+        }
+    }
+
+    It 'uses the module''s own CPU build when no companion is installed' {
+        $c = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, $null, (Join-Path $TestDrive 'empty'))
+        $c.Source | Should -Be 'Module'
+        $c.Folder | Should -Be $Layout.NativeFolder
+    }
+
+    It 'finds the companion on PSModulePath, highest version first, and skips one built for another ONNX Runtime' {
+        $modules = Join-Path $TestDrive 'modules'
+        $good = New-Companion $modules '1.31.0' '1.31.0'
+        $null = New-Companion $modules '1.32.0' '1.32.0'
+        $c = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, $null, "$TestDrive/none$([IO.Path]::PathSeparator)$modules")
+        $c.Source | Should -Be 'CudaCompanion'
+        $c.Folder | Should -Be $good
+        $c.Skipped | Should -HaveCount 1
+        $c.Skipped[0] | Should -Match 'built for ONNX Runtime 1\.32\.0, the module needs 1\.31\.x'
+    }
+
+    It 'prefers WUERSTCHEN_CUDA_PATH and says why one without the core library is skipped' {
+        $modules = Join-Path $TestDrive 'modules2'
+        $companion = New-Companion $modules '1.31.0' '1.31.0'
+        $c = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, (Join-Path $TestDrive 'nothing-here'), $modules)
+        $c.Source | Should -Be 'CudaCompanion'
+        $c.Skipped[0] | Should -Match "WUERSTCHEN_CUDA_PATH=.*no $([regex]::Escape($Core)) there"
+        $explicit = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, (Split-Path (Join-Path $companion $Core)), $modules)
+        $explicit.Source | Should -Be 'WUERSTCHEN_CUDA_PATH'
+    }
+}
+
+Describe 'Installed as a user installs it' {
+    It 'publishes to a local repository, installs into a fresh module path, imports by name, generates, uninstalls' {
+        $PackageStage | Should -Not -BeNullOrEmpty -Because 'build.ps1 -Task Test builds the package folder first (WUERSTCHEN_TEST_PACKAGE)'
+        $data = Join-Path $TestDrive 'userdata'
+        $repo = New-Item -ItemType Directory (Join-Path $TestDrive 'repo') -Force
+        # PSResourceGet's CurrentUser scope and its repository list follow the home folder on Unix
+        $userModules = Join-Path $data '.local/share/powershell/Modules'
+        $version = (Import-PowerShellDataFile (Join-Path $PackageStage 'Wuerstchen.psd1')).ModuleVersion
+        $env = @{ HOME = $data; XDG_DATA_HOME = (Join-Path $data '.local/share'); PSModulePath = $userModules; WUERSTCHEN_TEST_MODULE = $null; WUERSTCHEN_CUDA_PATH = $null }
+        $r = Invoke-Child -Environment $env -Script @"
+`$ErrorActionPreference = 'Stop'
+`$null = New-Item -ItemType Directory '$userModules' -Force
+Register-PSResourceRepository -Name WuerstchenTest -Uri '$repo' -Trusted
+Publish-PSResource -Path '$PackageStage' -Repository WuerstchenTest
+Install-PSResource Wuerstchen -Repository WuerstchenTest -TrustRepository -Scope CurrentUser
+Import-Module Wuerstchen
+`$m = Get-Module Wuerstchen
+`$checks = Test-WuerstchenModel -ModelPath '$Models' -ExecutionProvider Cpu
+`$f = New-WuerstchenImage 'a lighthouse' -Seed 3 -Width 128 -Height 128 -PriorSteps 2 -DecoderSteps 2 -ModelPath '$Models' -ExecutionProvider Auto -OutputPath ./img -WarningVariable w -WarningAction SilentlyContinue
+`$native = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Current
+`$result = [ordered]@{ Base = `$m.ModuleBase; Version = `$m.Version.ToString(); Statuses = @(`$checks.Status | ForEach-Object { "`$_" } | Sort-Object -Unique)
+    File = `$f.FullName; Warnings = @(`$w | ForEach-Object { "`$_" }); Native = `$native.Folder; Source = `$native.Source
+    Nupkg = (Get-ChildItem '$repo' -Filter *.nupkg).Name }
+Remove-Module Wuerstchen
+Uninstall-PSResource Wuerstchen -Scope CurrentUser
+`$result.Removed = -not (Test-Path `$result.Base)
+Unregister-PSResourceRepository -Name WuerstchenTest
+[pscustomobject]`$result | ConvertTo-Json -Compress
+"@
+        $r.Nupkg | Should -Be "Wuerstchen.$version.nupkg"
+        $r.Version | Should -Be $version
+        $r.Base | Should -BeLike "$userModules*"
+        $r.Statuses | Should -Be @('Ok')
+        $r.File | Should -Exist
+        $r.Source | Should -Be 'Module'
+        $r.Native | Should -BeLike "$($r.Base)*"
+        $r.Warnings | Should -HaveCount 1 -Because 'Auto without the CUDA companion falls back to the CPU with one warning'
+        $r.Warnings[0] | Should -Match 'CUDA'
+        $r.Removed | Should -BeTrue
+        Get-Content (Join-Path $RepoRoot 'CHANGELOG.md') -Raw | Should -Match "(?m)^## $([regex]::Escape($version))\s*$"
+    }
+}
