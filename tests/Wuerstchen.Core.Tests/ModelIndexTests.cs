@@ -52,7 +52,7 @@ public class ModelIndexTests
              "resolution_multiple": 42.67, "latent_dim_scale": 10.67, "latent_mean": 42.0, "latent_std": 1.0,
              "vqgan_scale_factor": 0.3764, "scheduler_s": 0.008, "scheduler_scaler": 1.0, "max_length": 77,
              "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407, "dtype": "fp32",
-             "network_dtypes": {"prior": "fp32"}, "source": {}, "opset": 17, "networks": [], "tools": {}, "defaults": {}}
+             "network_dtypes": {"prior": "fp32"}, "source": {}, "opset": 17, "networks": {"prior": {"path": "prior/model.onnx"}}, "tools": {}, "defaults": {}}
             """);
         var warnings = new List<string>();
         var c = ModelConfig.Load(tmp.Path, warnings.Add);

@@ -101,7 +101,7 @@ public sealed record ModelConfig
                 v = number ? p.Value.GetDouble() : double.NaN;
                 if (!(constant.Type == "integer" ? integer : number) || !constant.InRange(v))
                 {
-                    throw Invalid(path, $"the key '{p.Name}' holds {p.Value.GetRawText()}; it must be {constant.Describe()}.", p.Value.GetRawText());
+                    throw Invalid(path, $"the key '{p.Name}' holds {Shown(p.Value)}; it must be {constant.Describe()}.", p.Value.GetRawText());
                 }
 
                 values[p.Name] = v;
@@ -110,7 +110,7 @@ public sealed record ModelConfig
             {
                 if (!HasType(p.Value, type))
                 {
-                    throw Invalid(path, $"the key '{p.Name}' holds {p.Value.GetRawText()}; it must be a JSON {type}.", p.Value.GetRawText());
+                    throw Invalid(path, $"the key '{p.Name}' holds {Shown(p.Value)}; it must be a JSON {type}.", p.Value.GetRawText());
                 }
             }
             else
@@ -131,6 +131,13 @@ public sealed record ModelConfig
         "number" => value.ValueKind == JsonValueKind.Number,
         _ => true,
     };
+
+    /// <summary>The value as one short line for a message (an object value can span many lines).</summary>
+    private static string Shown(JsonElement value)
+    {
+        var text = string.Join(" ", value.GetRawText().Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+        return text.Length <= 80 ? text : text[..77] + "...";
+    }
 
     private static WuerstchenException Invalid(string path, string what, object target) =>
         new("InvalidModelIndex", WuerstchenErrorKind.InvalidData,
