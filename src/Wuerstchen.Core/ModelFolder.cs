@@ -20,8 +20,11 @@ public sealed class ModelFolder
 
     public string Name => Config.Name ?? Path.GetFileName(Root);
 
-    /// <summary>Opens a folder, failing with a message that says how to get models when there is none.</summary>
-    public static ModelFolder Open(string path)
+    /// <summary>
+    /// Opens a folder, failing with a message that says how to get models when there is none. <paramref name="warn"/>
+    /// receives the model index's warnings (unknown keys).
+    /// </summary>
+    public static ModelFolder Open(string path, Action<string>? warn = null)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
@@ -36,7 +39,7 @@ public sealed class ModelFolder
                 $"The model folder '{full}' does not exist. " + HowToGetModels, path);
         }
 
-        return new ModelFolder(Path.TrimEndingDirectorySeparator(full), ModelConfig.Load(full));
+        return new ModelFolder(Path.TrimEndingDirectorySeparator(full), ModelConfig.Load(full, warn));
     }
 
     public const string HowToGetModels =

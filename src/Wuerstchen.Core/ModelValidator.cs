@@ -131,6 +131,16 @@ public static class ModelValidator
                 CheckPorts(stage, result);
                 if (kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder && result.Status == ModelCheckStatus.Ok)
                 {
+                    // the tokenizer pads to model_index.json's max_length; a text encoder with a fixed input length
+                    // other than that fails on every run, so say so here
+                    if (stage.FixedDimension("input_ids", 1) is { } inputLength && inputLength != model.Config.MaxLength)
+                    {
+                        result.Fail("MaxLengthMismatch",
+                            $"model_index.json sets max_length {model.Config.MaxLength}, but the {kind} network '{path}' reads input_ids of fixed length {inputLength}. Set \"max_length\": {inputLength} in '{Path.Combine(model.Root, "model_index.json")}' or re-export the model.",
+                            inputLength.ToString(), model.Config.MaxLength.ToString());
+                        continue;
+                    }
+
                     int? width = stage.FixedDimension("last_hidden_state", 2);
                     if (width is null)
                     {

@@ -44,7 +44,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
             path = DefaultModelPath;
         }
 
-        return ModelFolder.Open(path);
+        return ModelFolder.Open(path, WriteWarning);
     }
 
     /// <summary>Runs engine work on a worker thread, pumping its progress and warnings on the pipeline thread.</summary>

@@ -1,0 +1,145 @@
+using System.Text.Json;
+
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// The constants of the model-folder contract. Defaults are Würstchen v2; a model_index.json in the
+/// folder may override any of them (same key names) and add "name"/"version".
+/// </summary>
+public sealed record ModelConfig
+{
+    public double ResolutionMultiple { get; init; } = 42.67;
+    public double LatentDimScale { get; init; } = 10.67;
+    public float LatentMean { get; init; } = 42.0f;
+    public float LatentStd { get; init; } = 1.0f;
+    public float VqganScaleFactor { get; init; } = 0.3764f;
+    public double SchedulerS { get; init; } = 0.008;
+    public double SchedulerScaler { get; init; } = 1.0;
+    public int MaxLength { get; init; } = 77;
+    public int BosTokenId { get; init; } = 49406;
+    public int EosTokenId { get; init; } = 49407;
+    public int PadTokenId { get; init; } = 49407;
+    public string? Name { get; init; }
+    public string? Version { get; init; }
+
+    public static ModelConfig Default { get; } = new();
+
+    /// <summary>
+    /// Reads model_index.json (if present) over the defaults. Every key is checked against the contract
+    /// (docs/spec/model-contract.json): a constant of the wrong type or out of range, or a metadata key of the wrong
+    /// type, is an InvalidModelIndex error naming the key and the value; an unknown key (often a typo) is a warning.
+    /// </summary>
+    public static ModelConfig Load(string folder, Action<string>? warn = null)
+    {
+        var path = Path.Combine(folder, "model_index.json");
+        var folderName = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
+        if (!File.Exists(path))
+        {
+            return Default with { Name = folderName };
+        }
+
+        JsonDocument doc;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            if (stream.Length > 1 << 20)
+            {
+                throw new InvalidDataException("model_index.json is larger than 1 MiB.");
+            }
+
+            doc = JsonDocument.Parse(stream);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new WuerstchenException("InvalidModelIndex", WuerstchenErrorKind.InvalidData,
+                $"The model index '{path}' could not be read: {ex.Message}", path, ex);
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw Invalid(path, $"the top level is {root.ValueKind.ToString().ToLowerInvariant()}, not a JSON object.", path);
+            }
+
+            var values = CheckKeys(root, path, warn);
+            double D(string key, double fallback) => values.TryGetValue(key, out var v) ? v : fallback;
+            int I(string key, int fallback) => values.TryGetValue(key, out var v) ? (int)v : fallback;
+            string? S(string key) => root.TryGetProperty(key, out var v) ? v.GetString() : null;
+            var c = Default;
+            return c with
+            {
+                ResolutionMultiple = D("resolution_multiple", c.ResolutionMultiple),
+                LatentDimScale = D("latent_dim_scale", c.LatentDimScale),
+                LatentMean = (float)D("latent_mean", c.LatentMean),
+                LatentStd = (float)D("latent_std", c.LatentStd),
+                VqganScaleFactor = (float)D("vqgan_scale_factor", c.VqganScaleFactor),
+                SchedulerS = D("scheduler_s", c.SchedulerS),
+                SchedulerScaler = D("scheduler_scaler", c.SchedulerScaler),
+                MaxLength = I("max_length", c.MaxLength),
+                BosTokenId = I("bos_token_id", c.BosTokenId),
+                EosTokenId = I("eos_token_id", c.EosTokenId),
+                PadTokenId = I("pad_token_id", c.PadTokenId),
+                Name = S("name") ?? folderName,
+                Version = S("version"),
+            };
+        }
+    }
+
+    /// <summary>Checks each key against the contract; returns the constants' values by key.</summary>
+    private static Dictionary<string, double> CheckKeys(JsonElement root, string path, Action<string>? warn)
+    {
+        var contract = ModelContract.Current;
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var p in root.EnumerateObject())
+        {
+            if (contract.Constants.TryGetValue(p.Name, out var constant))
+            {
+                bool number = p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out var v) && double.IsFinite(v);
+                bool integer = number && p.Value.TryGetInt32(out _);
+                v = number ? p.Value.GetDouble() : double.NaN;
+                if (!(constant.Type == "integer" ? integer : number) || !constant.InRange(v))
+                {
+                    throw Invalid(path, $"the key '{p.Name}' holds {Shown(p.Value)}; it must be {constant.Describe()}.", p.Value.GetRawText());
+                }
+
+                values[p.Name] = v;
+            }
+            else if (contract.MetadataTypes.TryGetValue(p.Name, out var type))
+            {
+                if (!HasType(p.Value, type))
+                {
+                    throw Invalid(path, $"the key '{p.Name}' holds {Shown(p.Value)}; it must be a JSON {type}.", p.Value.GetRawText());
+                }
+            }
+            else
+            {
+                warn?.Invoke($"The model index '{path}' has the unknown key '{p.Name}', which is ignored (a typo?). Known keys: {string.Join(", ", contract.Constants.Keys.Concat(contract.MetadataTypes.Keys))}.");
+            }
+        }
+
+        return values;
+    }
+
+    private static bool HasType(JsonElement value, string type) => type switch
+    {
+        "string" => value.ValueKind == JsonValueKind.String,
+        "object" => value.ValueKind == JsonValueKind.Object,
+        "array" => value.ValueKind == JsonValueKind.Array,
+        "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
+        "number" => value.ValueKind == JsonValueKind.Number,
+        _ => true,
+    };
+
+    /// <summary>The value as one short line for a message (an object value can span many lines).</summary>
+    private static string Shown(JsonElement value)
+    {
+        var text = string.Join(" ", value.GetRawText().Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+        return text.Length <= 80 ? text : text[..77] + "...";
+    }
+
+    private static WuerstchenException Invalid(string path, string what, object target) =>
+        new("InvalidModelIndex", WuerstchenErrorKind.InvalidData,
+            $"The model index '{path}' is invalid: {what} Fix or remove the key (model-contract.md lists the keys), or re-export the model.", target);
+}
