@@ -49,7 +49,7 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
                     }
                 }
 
-                context.Post(() => WriteWarning(message));
+                context.Send(() => WriteWarning(message));
             },
             Progress = p =>
             {

@@ -23,7 +23,7 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
             var results = RunEngine(context =>
             {
                 var pipeline = CreatePipeline(model, context, 1, "Test-WuerstchenModel");
-                return ModelValidator.Check(model, pipeline.Execution, warn: m => context.Post(() => WriteWarning(m)), ct: context.Cancellation);
+                return ModelValidator.Check(model, pipeline.Execution, warn: m => context.Send(() => WriteWarning(m)), ct: context.Cancellation);
             });
             bool ok = true;
             foreach (var r in results)

@@ -160,7 +160,10 @@ public sealed class EngineContext
     {
         _queue = queue;
         Cancellation = cancellation;
+        _pipelineThread = Environment.CurrentManagedThreadId;
     }
+
+    private readonly int _pipelineThread;
 
     public CancellationToken Cancellation { get; }
 
@@ -175,5 +178,29 @@ public sealed class EngineContext
         {
             // completed: the cmdlet is finishing
         }
+    }
+
+    /// <summary>
+    /// Queues an action for the pipeline thread and waits until it has run. For warnings: under
+    /// -WarningAction Stop, WriteWarning throws on the pipeline thread, which cancels this context, so the
+    /// worker must not go on (and write an image) while the warning is still queued. If the action throws, the
+    /// wait ends with OperationCanceledException once the cmdlet cancels; it never returns normally.
+    /// </summary>
+    public void Send(Action action)
+    {
+        if (Environment.CurrentManagedThreadId == _pipelineThread)
+        {
+            action(); // already on the pipeline thread (engine code called before the worker started)
+            return;
+        }
+
+        // not disposed: the pipeline thread may still run the action after a cancelled wait has returned
+        var done = new ManualResetEventSlim();
+        Post(() =>
+        {
+            action();
+            done.Set();
+        });
+        done.Wait(Cancellation);
     }
 }
