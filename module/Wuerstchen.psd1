@@ -29,6 +29,8 @@
     PrivateData          = @{
         PSData = @{
             Tags         = @('Wuerstchen', 'Diffusion', 'TextToImage', 'ImageGeneration', 'ONNX', 'OnnxRuntime', 'AI', 'Image', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            # ProjectUri / LicenseUri: the intended public address; this repository has no remote yet, so replace both
+            # with the real one before the first Publish-PSResource to the PowerShell Gallery.
             ProjectUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell'
             LicenseUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell/blob/main/LICENSE'
             ReleaseNotes = 'See CHANGELOG.md in the module folder or the project site. 0.2.0: installable package (Install-PSResource), dependencies isolated in their own AssemblyLoadContext, CUDA through a companion module.'
