@@ -17,45 +17,80 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
 
     protected override void ProcessRecord()
     {
-        Guarded(() =>
+        if (Quiet)
         {
-            var model = OpenModel();
-            var results = RunEngine(context =>
-            {
-                var pipeline = CreatePipeline(model, context, 1, "Test-WuerstchenModel");
-                return ModelValidator.Check(model, pipeline.Execution, warn: m => context.Send(() => WriteWarning(m)), ct: context.Cancellation);
-            });
-            bool ok = true;
-            foreach (var r in results)
-            {
-                foreach (var p in r.Problems)
-                {
-                    bool required = !(r.Optional && r.Status == ModelCheckStatus.Missing);
-                    if (!required)
-                    {
-                        WriteVerbose(p.Message);
-                        continue;
-                    }
+            ProcessQuiet();
+            return;
+        }
 
-                    ok = false;
-                    if (!Quiet)
-                    {
-                        var kind = r.Status == ModelCheckStatus.Missing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData;
-                        WriteError(new ErrorRecord(new WuerstchenException(p.ErrorId, WuerstchenErrorKind.InvalidData,
-                            $"{p.Message} (expected: {p.Expected}; found: {p.Found})", p.Path), p.ErrorId, kind, p.Path));
-                    }
+        Guarded(() => Report(Check()), ModelPath);
+    }
+
+    /// <summary>
+    /// -Quiet is a gate for scripts (`if (-not (Test-WuerstchenModel -Quiet))`): exactly one boolean and no
+    /// error for every kind of problem — a missing folder or an unreadable model_index.json included, which
+    /// would otherwise end the script under $ErrorActionPreference = 'Stop'. The reason goes to -Verbose.
+    /// </summary>
+    private void ProcessQuiet()
+    {
+        bool ok;
+        try
+        {
+            ok = Report(Check());
+        }
+        catch (WuerstchenException ex)
+        {
+            WriteVerbose($"{ex.ErrorId}: {ex.Message}");
+            ok = false;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+
+        WriteObject(ok);
+    }
+
+    private IReadOnlyList<ModelCheckResult> Check()
+    {
+        var model = OpenModel();
+        return RunEngine(context =>
+        {
+            var pipeline = CreatePipeline(model, context, 1, "Test-WuerstchenModel");
+            return ModelValidator.Check(model, pipeline.Execution, warn: m => context.Send(() => WriteWarning(m)), ct: context.Cancellation);
+        });
+    }
+
+    /// <summary>Writes the results (and an error per required problem) unless -Quiet; true when all required stages are valid.</summary>
+    private bool Report(IReadOnlyList<ModelCheckResult> results)
+    {
+        bool ok = true;
+        foreach (var r in results)
+        {
+            foreach (var p in r.Problems)
+            {
+                bool required = !(r.Optional && r.Status == ModelCheckStatus.Missing);
+                if (!required)
+                {
+                    WriteVerbose(p.Message);
+                    continue;
                 }
 
+                ok = false;
                 if (!Quiet)
                 {
-                    WriteObject(r);
+                    var kind = r.Status == ModelCheckStatus.Missing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData;
+                    WriteError(new ErrorRecord(new WuerstchenException(p.ErrorId, WuerstchenErrorKind.InvalidData,
+                        $"{p.Message} (expected: {p.Expected}; found: {p.Found})", p.Path), p.ErrorId, kind, p.Path));
                 }
             }
 
-            if (Quiet)
+            if (!Quiet)
             {
-                WriteObject(ok);
+                WriteObject(r);
             }
-        }, ModelPath);
+        }
+
+        return ok;
     }
 }

@@ -27,25 +27,43 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     // come at any time, also after this cmdlet's EndProcessing (a later pipeline stage still running).
     protected override void StopProcessing() => _cancel.Cancel();
 
-    /// <summary>Resolves the model folder (provider-aware) and opens it.</summary>
+    /// <summary>
+    /// Resolves the model folder (provider-aware) and opens it. A folder that does not exist is reported with
+    /// where its path came from (-ModelPath, $env:WUERSTCHEN_MODEL_PATH or the default), because a stale
+    /// variable in a profile is the usual cause; a whitespace-only variable counts as unset.
+    /// </summary>
     protected ModelFolder OpenModel()
     {
         string path;
+        string source;
         if (!string.IsNullOrEmpty(ModelPath))
         {
             path = GetUnresolvedProviderPathFromPSPath(ModelPath);
+            source = "It was given with -ModelPath.";
         }
-        else if (Environment.GetEnvironmentVariable("WUERSTCHEN_MODEL_PATH") is { Length: > 0 } env)
+        else if (Environment.GetEnvironmentVariable(ModelPathVariable) is { } env && !string.IsNullOrWhiteSpace(env))
         {
             path = GetUnresolvedProviderPathFromPSPath(env);
+            source = $"It came from $env:{ModelPathVariable} ('{env}'); correct or remove that variable, or pass -ModelPath.";
         }
         else
         {
             path = DefaultModelPath;
+            source = $"It is the default folder: neither -ModelPath nor $env:{ModelPathVariable} was set.";
         }
 
-        return ModelFolder.Open(path, WriteWarning);
+        try
+        {
+            return ModelFolder.Open(path, WriteWarning);
+        }
+        catch (WuerstchenException ex) when (ex.ErrorId == "ModelNotFound")
+        {
+            throw new WuerstchenException(ex.ErrorId, ex.Kind, $"{ex.Message} {source}", ex.Target, ex);
+        }
     }
+
+    /// <summary>The environment variable that names the model folder when -ModelPath is not given.</summary>
+    public const string ModelPathVariable = "WUERSTCHEN_MODEL_PATH";
 
     /// <summary>Runs engine work on a worker thread, pumping its progress and warnings on the pipeline thread.</summary>
     protected T RunEngine<T>(Func<EngineContext, T> work)
