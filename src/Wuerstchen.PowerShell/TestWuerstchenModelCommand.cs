@@ -17,7 +17,35 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
 
     protected override void ProcessRecord()
     {
-        Guarded(() =>
+        if (Quiet)
+        {
+            // a gate for `if (-not (Test-WuerstchenModel -Quiet))`: exactly one boolean and no error, whatever the
+            // problem (missing folder, unreadable model_index.json …), so it also works under ErrorAction Stop
+            bool ok;
+            try
+            {
+                ok = Check();
+            }
+            catch (WuerstchenException ex)
+            {
+                WriteVerbose($"{ex.ErrorId}: {ex.Message}");
+                ok = false;
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            WriteObject(ok);
+            return;
+        }
+
+        Guarded(() => Check(), ModelPath);
+    }
+
+    /// <summary>Checks the folder; writes results and errors unless -Quiet (then problems go to the verbose stream).</summary>
+    private bool Check()
+    {
         {
             var model = OpenModel();
             var results = RunEngine(context =>
@@ -38,7 +66,11 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
                     }
 
                     ok = false;
-                    if (!Quiet)
+                    if (Quiet)
+                    {
+                        WriteVerbose(p.Message);
+                    }
+                    else
                     {
                         var kind = r.Status == ModelCheckStatus.Missing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData;
                         WriteError(new ErrorRecord(new WuerstchenException(p.ErrorId, WuerstchenErrorKind.InvalidData,
@@ -52,10 +84,7 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
                 }
             }
 
-            if (Quiet)
-            {
-                WriteObject(ok);
-            }
-        }, ModelPath);
+            return ok;
+        }
     }
 }

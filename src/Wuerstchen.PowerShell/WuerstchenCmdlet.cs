@@ -31,20 +31,32 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     protected ModelFolder OpenModel()
     {
         string path;
+        string? source = null;
         if (!string.IsNullOrEmpty(ModelPath))
         {
             path = GetUnresolvedProviderPathFromPSPath(ModelPath);
         }
-        else if (Environment.GetEnvironmentVariable("WUERSTCHEN_MODEL_PATH") is { Length: > 0 } env)
+        else if (Environment.GetEnvironmentVariable("WUERSTCHEN_MODEL_PATH") is { } env && !string.IsNullOrWhiteSpace(env))
         {
-            path = GetUnresolvedProviderPathFromPSPath(env);
+            // a whitespace-only value (an empty-looking CI variable) counts as unset instead of a folder named '   '
+            path = GetUnresolvedProviderPathFromPSPath(env.Trim());
+            source = "$env:WUERSTCHEN_MODEL_PATH";
         }
         else
         {
             path = DefaultModelPath;
+            source = "the default model folder (neither -ModelPath nor $env:WUERSTCHEN_MODEL_PATH is set)";
         }
 
-        return ModelFolder.Open(path);
+        try
+        {
+            return ModelFolder.Open(path);
+        }
+        catch (WuerstchenException ex) when (ex.Kind == WuerstchenErrorKind.ObjectNotFound && source is not null)
+        {
+            // say where the path came from: a stale variable in a CI job is otherwise hard to spot
+            throw new WuerstchenException(ex.ErrorId, ex.Kind, $"{ex.Message} The path came from {source}.", ex.Target, ex);
+        }
     }
 
     /// <summary>Runs engine work on a worker thread, pumping its progress and warnings on the pipeline thread.</summary>
@@ -98,7 +110,21 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     }
 
     /// <summary>Writes an engine failure as a non-terminating error (the next pipeline row still runs).</summary>
-    protected void WriteEngineError(WuerstchenException ex) => WriteError(ToErrorRecord(ex));
+    protected void WriteEngineError(WuerstchenException ex) => WriteError(WithRecordContext(ToErrorRecord(ex)));
+
+    /// <summary>Which pipeline record is being worked on ("Pipeline record 3 (prompt '…')"), for error messages; null when none.</summary>
+    protected internal string? RecordContext { get; set; }
+
+    /// <summary>Prefixes the message of an error with <see cref="RecordContext"/>; the exception and TargetObject stay as they are.</summary>
+    internal ErrorRecord WithRecordContext(ErrorRecord record)
+    {
+        if (RecordContext is { } context)
+        {
+            record.ErrorDetails = new ErrorDetails($"{context}: {record.Exception.Message}");
+        }
+
+        return record;
+    }
 
     public static ErrorRecord ToErrorRecord(WuerstchenException ex)
     {
@@ -145,8 +171,8 @@ public abstract class WuerstchenCmdlet : PSCmdlet
                 throw;
             }
 
-            WriteError(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
-                "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target));
+            WriteError(WithRecordContext(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
+                "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target)));
         }
     }
 }
