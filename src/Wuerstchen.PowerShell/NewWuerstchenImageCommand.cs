@@ -10,9 +10,14 @@ namespace Wuerstchen.PowerShell;
 [OutputType(typeof(FileInfo))]
 public sealed class NewWuerstchenImageCommand : NetworkCmdlet
 {
+    /// <summary>
+    /// The prompt texts ('' is unconditional generation, as diffusers' prompt=""). Typed object[] so that a
+    /// pipeline object without a Prompt property is refused instead of rendered as its text (see PromptInput).
+    /// </summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyString]
     [ValidateNotNull]
-    public string[] Prompt { get; set; } = Array.Empty<string>();
+    public object[] Prompt { get; set; } = Array.Empty<object>();
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
@@ -72,10 +77,14 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
 
     protected override void ProcessRecord()
     {
+        _call++;
+        string[] prompts = Prompt.Select(p => p is string s ? s : PSObject.AsPSObject(p).ToString()).ToArray();
+        RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
         Guarded(() =>
         {
-            _call++;
-            var prior = ParameterChecks.Prior(Prompt, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
+            prompts = PromptInput.Resolve(Prompt);
+            RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
+            var prior = ParameterChecks.Prior(prompts, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
             var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
             long seed = prior.Seed;
             if (!Seed.HasValue)
@@ -90,8 +99,8 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             var targets = new string?[count];
             for (int r = 0; r < count; r++)
             {
-                var path = outputs.For(Prompt[r / n], seed, r);
-                targets[r] = ShouldProcess(path, $"Create image '{Prompt[r / n]}' (seed {seed})") ? path : null;
+                var path = outputs.For(prompts[r / n], seed, r);
+                targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {seed})") ? path : null;
             }
 
             if (targets.All(t => t is null))
@@ -112,5 +121,17 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             WriteBatchProgress(1, activity, "done", 100, completed: true);
             ImageWriter.Emit(this, results);
         }, Prompt);
+    }
+
+    // "record 12 (prompt 'a red fox…')": with hundreds of CSV rows the user must find the bad one
+    private static string RowContext(int record, string[] prompts)
+    {
+        string text = prompts.Length == 0 ? "" : prompts[0];
+        if (text.Length > 40)
+        {
+            text = text[..40] + "…";
+        }
+
+        return $"Pipeline record {record} (prompt '{text}')";
     }
 }

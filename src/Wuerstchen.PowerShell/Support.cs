@@ -125,7 +125,7 @@ internal static class ImageWriter
         {
             if (error is not null)
             {
-                cmdlet.WriteError(WuerstchenCmdlet.ToErrorRecord(error));
+                cmdlet.WriteError(cmdlet.WithRecordContext(WuerstchenCmdlet.ToErrorRecord(error)));
             }
             else
             {

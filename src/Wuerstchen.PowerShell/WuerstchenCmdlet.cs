@@ -116,7 +116,21 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     }
 
     /// <summary>Writes an engine failure as a non-terminating error (the next pipeline row still runs).</summary>
-    protected void WriteEngineError(WuerstchenException ex) => WriteError(ToErrorRecord(ex));
+    protected void WriteEngineError(WuerstchenException ex) => WriteError(WithRecordContext(ToErrorRecord(ex)));
+
+    /// <summary>Which pipeline record is being worked on ("Pipeline record 3 (prompt '…')"), for error messages; null when none.</summary>
+    protected internal string? RecordContext { get; set; }
+
+    /// <summary>Prefixes the message of an error with <see cref="RecordContext"/>; the exception and TargetObject stay as they are.</summary>
+    internal ErrorRecord WithRecordContext(ErrorRecord record)
+    {
+        if (RecordContext is { } context)
+        {
+            record.ErrorDetails = new ErrorDetails($"{context}: {record.Exception.Message}");
+        }
+
+        return record;
+    }
 
     public static ErrorRecord ToErrorRecord(WuerstchenException ex)
     {
@@ -163,8 +177,8 @@ public abstract class WuerstchenCmdlet : PSCmdlet
                 throw;
             }
 
-            WriteError(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
-                "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target));
+            WriteError(WithRecordContext(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
+                "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target)));
         }
     }
 }
