@@ -53,3 +53,14 @@ function Compare-Bytes([byte[]] $Actual, [byte[]] $Expected) {
     $r = [PesterByteCompare]::Compare($Actual, $Expected)
     [pscustomobject]@{ Max = $r[0]; Over1 = $r[1]; Count = $r[2] }
 }
+
+# Runs a script block under the default ErrorActionPreference (Continue) and sorts what it wrote.
+function Invoke-Capture([scriptblock] $Script) {
+    $ErrorActionPreference = 'Continue'
+    $all = try { & $Script 2>&1 3>&1 } catch { $_ }
+    [pscustomobject]@{
+        Output   = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] })
+        Errors   = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        Warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
+    }
+}

@@ -1,18 +1,9 @@
 # The PowerShell experience (issue "interactive use, CSV prompt lists and CI scripts"): each test is one numbered
-# point and failed on the code before its fix.
+# point and failed on the code before its fix. Points 2 and 9 are in Gate.Tests.ps1.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Small = @{ Width = 128; Height = 128; Seed = 1; PriorSteps = 2; DecoderSteps = 2 }
-
-    function Invoke-Capture([scriptblock] $Script) {
-        $ErrorActionPreference = 'Continue'
-        $all = try { & $Script 2>&1 3>&1 } catch { $_ }
-        [pscustomobject]@{
-            Output = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] })
-            Errors = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
-        }
-    }
 }
 
 Describe 'CSV rows without a Prompt column (point 1)' {
@@ -37,27 +28,6 @@ Describe 'CSV rows without a Prompt column (point 1)' {
         $b = [pscustomobject]@{ Prompt = 'from a row'; Seed = 9 } | New-WuerstchenImage -Width 128 -Height 128 -PriorSteps 2 -DecoderSteps 2 -OutputPath $dir
         $b.Prompt | Should -Be 'from a row'
         $b.Seed | Should -Be 9
-    }
-}
-
-Describe 'Test-WuerstchenModel -Quiet as a gate (point 2)' {
-    It 'returns exactly one $false and writes no error for a <Case>' -ForEach @(
-        @{ Case = 'missing folder'; Make = { param($d) } }
-        @{ Case = 'malformed model_index.json'; Make = { param($d) Copy-Item $Models $d -Recurse; Set-Content (Join-Path $d 'model_index.json') '{ not json' } }
-    ) {
-        $d = Join-Path $TestDrive ('gate-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        & $Make $d
-        $ErrorActionPreference = 'Stop'
-        $all = @(Test-WuerstchenModel -ModelPath $d -Quiet 2>&1)
-        $all.Count | Should -Be 1
-        $all[0] | Should -BeOfType [bool]
-        $all[0] | Should -BeFalse
-    }
-
-    It 'returns exactly one $true for the stand-in models' {
-        $all = @(Test-WuerstchenModel -Quiet 2>&1)
-        $all.Count | Should -Be 1
-        $all[0] | Should -BeTrue
     }
 }
 
@@ -87,23 +57,5 @@ Describe 'An error from a CSV row says which row (point 8)' {
         "$($r.Errors[0])" | Should -Match 'record 2'
         "$($r.Errors[0])" | Should -Match "the bad one"
         $r.Errors[0].TargetObject | Should -Be 100
-    }
-}
-
-Describe 'WUERSTCHEN_MODEL_PATH (point 9)' {
-    BeforeEach { $script:saved = $env:WUERSTCHEN_MODEL_PATH; $PSDefaultParameterValues.Remove('*-Wuerstchen*:ModelPath') }
-    AfterEach { $env:WUERSTCHEN_MODEL_PATH = $saved; $PSDefaultParameterValues['*-Wuerstchen*:ModelPath'] = $Models }
-
-    It 'names the variable when the folder it points to does not exist' {
-        $env:WUERSTCHEN_MODEL_PATH = Join-Path $TestDrive 'nowhere'
-        $r = Invoke-Capture { Test-WuerstchenModel }
-        $r.Errors.Count | Should -BeGreaterThan 0
-        "$($r.Errors[0])" | Should -Match 'came from \$env:WUERSTCHEN_MODEL_PATH'
-    }
-
-    It 'treats a whitespace-only value as unset' {
-        $env:WUERSTCHEN_MODEL_PATH = '   '
-        $r = Invoke-Capture { Test-WuerstchenModel }
-        "$($r.Errors[0])" | Should -Match ([regex]::Escape([Wuerstchen.PowerShell.WuerstchenCmdlet]::DefaultModelPath))
     }
 }

@@ -10,17 +10,6 @@ BeforeAll {
     $script:Small = @{ Width = 128; Height = 128; Seed = 1; PriorSteps = 2; DecoderSteps = 2 }
     $script:TempPattern = '^\..+\.[0-9a-f]{8}\.tmp$'
 
-    # Runs a script block under the default ErrorActionPreference (Continue) and sorts what it wrote.
-    function Invoke-Capture([scriptblock] $Script) {
-        $ErrorActionPreference = 'Continue'
-        $all = try { & $Script 2>&1 3>&1 } catch { $_ }
-        [pscustomobject]@{
-            Output   = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] -and $_ -isnot [System.Management.Automation.WarningRecord] })
-            Errors   = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
-            Warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
-        }
-    }
-
     # An error as data (records from a child process arrive as JSON with these fields).
     function ConvertTo-ErrorInfo($Record) {
         [pscustomobject]@{
