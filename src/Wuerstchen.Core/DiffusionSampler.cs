@@ -137,7 +137,7 @@ internal static class DiffusionSampler
         float[] timesteps, float guidance, DdpmWuerstchenScheduler scheduler, NoiseSource noise,
         Action<int, int>? onStep, CancellationToken cancellationToken)
     {
-        ModelValidator.Enforce(stage); // names, ranks, types and latent channels of the contract
+        // the caller has checked the network against its contract (ModelValidator.Enforce)
         bool cfg = guidance > 1f;
         int batch = cfg ? 2 * rows : rows;
         long perRow = 1;

@@ -43,22 +43,65 @@ public sealed class ModelFolder
     }
 
     public const string HowToGetModels =
-        "Export the Würstchen v2 weights with 'models/export/export_wuerstchen.py' (see the README section 'Getting the real models'), then pass the folder with -ModelPath or set $env:WUERSTCHEN_MODEL_PATH. The small stand-in set 'models/standin' (no real pictures) works for trying the module.";
+        "Export the Würstchen v2 or Stable Cascade weights with 'models/export/export_wuerstchen.py' (see the README section 'Getting the real models'), then pass the folder with -ModelPath or set $env:WUERSTCHEN_MODEL_PATH. The small stand-in set 'models/standin' (no real pictures) works for trying the module.";
 
-    public static string FolderName(StageKind kind) => kind switch
+    public ModelFamily Family => Config.Family;
+
+    /// <summary>The Würstchen v2 folder name of a network (the default family), for tools that only know v2 folders.</summary>
+    public static string FolderName(StageKind kind) => ModelContract.Current.DefaultFamily.Required(kind).Folder;
+
+    /// <summary>
+    /// The file of a network. A network the family lets fall back to another (Stable Cascade's decoder text encoder,
+    /// written only when the decoder repo's weights differ from the prior's) is the other's file when absent.
+    /// </summary>
+    public string NetworkPath(StageKind kind)
     {
-        StageKind.PriorTextEncoder => "prior_text_encoder",
-        StageKind.Prior => "prior",
-        StageKind.DecoderTextEncoder => "decoder_text_encoder",
-        StageKind.Decoder => "decoder",
-        StageKind.Vqgan => "vqgan",
-        StageKind.Effnet => "effnet",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
+        var spec = Family.Required(kind);
+        var path = Path.Combine(Root, spec.Folder, "model.onnx");
+        if (spec.Fallback is { } fallback && !File.Exists(path))
+        {
+            return Path.Combine(Root, fallback, "model.onnx");
+        }
 
-    public string NetworkPath(StageKind kind) => Path.Combine(Root, FolderName(kind), "model.onnx");
+        return path;
+    }
 
-    public string TokenizerFolder(bool prior) => Path.Combine(Root, prior ? "prior_tokenizer" : "decoder_tokenizer");
+    public string TokenizerFolder(bool prior) => Path.Combine(Root, Family.TokenizerFolder(prior));
+
+    /// <summary>
+    /// The pad id: model_index.json's pad_token_id when it sets one, else the pad token the tokenizer folder's
+    /// special_tokens_map.json names (looked up in vocab.json), else the family's default. It matters: the pad
+    /// positions carry the pad token's embedding into a prior that reads all 77 positions (Stable Cascade's bigG
+    /// tokenizer pads with "!", id 0; v2's with &lt;|endoftext|&gt;, 49407).
+    /// </summary>
+    private int PadTokenId(string folder)
+    {
+        if (Config.Gives("pad_token_id"))
+        {
+            return Config.PadTokenId;
+        }
+
+        // read errors surface through Tokenizer's catch as InvalidTokenizer
+        var map = Path.Combine(folder, "special_tokens_map.json");
+        if (!File.Exists(map) || new FileInfo(map).Length > 1 << 20)
+        {
+            return Config.PadTokenId;
+        }
+
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(map));
+        if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object || !doc.RootElement.TryGetProperty("pad_token", out var pad))
+        {
+            return Config.PadTokenId;
+        }
+
+        var token = pad.ValueKind switch
+        {
+            System.Text.Json.JsonValueKind.String => pad.GetString(),
+            System.Text.Json.JsonValueKind.Object when pad.TryGetProperty("content", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.String => c.GetString(),
+            _ => null,
+        };
+        return token is null ? Config.PadTokenId : ClipTokenizer.LookUpId(Path.Combine(folder, "vocab.json"), token) ?? Config.PadTokenId;
+    }
 
     /// <summary>The tokenizer of one half, loaded once per process.</summary>
     public ClipTokenizer Tokenizer(bool prior)
@@ -75,10 +118,12 @@ public sealed class ModelFolder
             }
         }
 
+        var map = Path.Combine(folder, "special_tokens_map.json");
         var key = string.Join("|", folder, File.GetLastWriteTimeUtc(vocab).Ticks, File.GetLastWriteTimeUtc(merges).Ticks,
-            Config.MaxLength, Config.BosTokenId, Config.EosTokenId, Config.PadTokenId);
+            File.Exists(map) ? File.GetLastWriteTimeUtc(map).Ticks : 0, Config.MaxLength, Config.BosTokenId, Config.EosTokenId,
+            Config.Gives("pad_token_id") ? Config.PadTokenId : -1, Config.PadTokenId);
         var lazy = Tokenizers.GetOrAdd(key, _ => new Lazy<ClipTokenizer>(
-            () => ClipTokenizer.FromFolder(folder, Config.MaxLength, Config.BosTokenId, Config.EosTokenId, Config.PadTokenId)));
+            () => ClipTokenizer.FromFolder(folder, Config.MaxLength, Config.BosTokenId, Config.EosTokenId, PadTokenId(folder))));
         try
         {
             return lazy.Value;

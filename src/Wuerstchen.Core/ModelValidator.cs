@@ -1,5 +1,3 @@
-using Microsoft.ML.OnnxRuntime.Tensors;
-
 namespace Wuerstchen.Core;
 
 public enum ModelCheckStatus
@@ -37,147 +35,164 @@ public sealed class ModelCheckResult
 }
 
 /// <summary>
-/// Checks a model folder against model-contract.md: files present, ONNX Runtime can open each network,
-/// input/output names, ranks and element types, and hidden sizes that agree between each text encoder
-/// and the network that reads its output.
+/// Checks a model folder against its family's contract (docs/spec/model-contract.json): files present, ONNX Runtime
+/// can open each network, input/output names, ranks, element types and fixed sizes, and widths that agree between
+/// each text encoder output and the network input it feeds.
 /// </summary>
 public static class ModelValidator
 {
-    private sealed record Port(string Name, bool Input, int Rank, TensorElementType[] Types, int Axis = -1, int Size = 0, bool Optional = false);
-
-    private static readonly Dictionary<StageKind, Port[]> Contract = new()
-    {
-        [StageKind.PriorTextEncoder] = TextPorts(),
-        [StageKind.DecoderTextEncoder] = TextPorts(),
-        [StageKind.Prior] = new[]
-        {
-            new Port("sample", true, 4, OnnxStage.FloatTypes, 1, 16), new Port("timestep_ratio", true, 1, OnnxStage.FloatTypes),
-            new Port("clip_text", true, 3, OnnxStage.FloatTypes), new Port("out_sample", false, 4, OnnxStage.FloatTypes, 1, 16),
-        },
-        [StageKind.Decoder] = new[]
-        {
-            new Port("sample", true, 4, OnnxStage.FloatTypes, 1, 4), new Port("timestep_ratio", true, 1, OnnxStage.FloatTypes),
-            new Port("effnet", true, 4, OnnxStage.FloatTypes, 1, 16), new Port("clip_text", true, 3, OnnxStage.FloatTypes),
-            new Port("out_sample", false, 4, OnnxStage.FloatTypes, 1, 4),
-        },
-        [StageKind.Vqgan] = new[] { new Port("sample", true, 4, OnnxStage.FloatTypes, 1, 4), new Port("image", false, 4, OnnxStage.FloatTypes, 1, 3) },
-        [StageKind.Effnet] = new[] { new Port("image", true, 4, OnnxStage.FloatTypes, 1, 3), new Port("image_embeddings", false, 4, OnnxStage.FloatTypes, 1, 16) },
-    };
-
-    private static Port[] TextPorts() => new[]
-    {
-        new Port("input_ids", true, 2, OnnxStage.IdTypes, 1, 77), new Port("attention_mask", true, 2, OnnxStage.IdTypes, 1, 77, Optional: true),
-        new Port("last_hidden_state", false, 3, OnnxStage.FloatTypes, 1, 77),
-    };
-
     public static IReadOnlyList<ModelCheckResult> Check(ModelFolder model, ExecutionOptions execution, SessionCache? cache = null, Action<string>? warn = null, CancellationToken ct = default)
     {
         cache ??= SessionCache.Shared;
+        var family = model.Family;
         var results = new List<ModelCheckResult>();
-        bool priorHalf = Directory.Exists(Path.Combine(model.Root, "prior")) || Directory.Exists(Path.Combine(model.Root, "prior_text_encoder"));
-        bool decoderHalf = Directory.Exists(Path.Combine(model.Root, "decoder")) || Directory.Exists(Path.Combine(model.Root, "decoder_text_encoder")) || Directory.Exists(Path.Combine(model.Root, "vqgan"));
+        if (ForeignLayout.Describe(model) is { } foreign)
+        {
+            results.Add(foreign);
+            return results;
+        }
+
+        bool Present(NetworkSpec n) => Directory.Exists(Path.Combine(model.Root, n.Folder));
+        bool priorHalf = family.Networks.Any(n => n.Half == "prior" && Present(n));
+        bool decoderHalf = family.Networks.Any(n => n.Half == "decoder" && !n.Optional && Present(n));
         if (!priorHalf && !decoderHalf)
         {
             var r = new ModelCheckResult { Stage = "Folder", Path = model.Root };
-            r.Fail("ModelFolderEmpty", $"'{model.Root}' holds neither the prior half (prior_tokenizer, prior_text_encoder, prior) nor the decoder half (decoder_tokenizer, decoder_text_encoder, decoder, vqgan) of a model folder. " + ModelFolder.HowToGetModels,
+            string Folders(string half) => string.Join(", ", family.Networks.Where(n => n.Half == half || n.Half == "both").Where(n => !n.Optional).Select(n => n.Folder));
+            r.Fail("ModelFolderEmpty", $"'{model.Root}' holds neither the prior half ({Folders("prior")}) nor the decoder half ({Folders("decoder")}) of a {family.DisplayName} model folder. " + ModelFolder.HowToGetModels,
                 "prior/ or decoder/ sub-folders", "none", ModelCheckStatus.Missing);
             results.Add(r);
             return results;
         }
 
-        var widths = new Dictionary<StageKind, int?>();
-        foreach (var (kind, half) in new[]
+        var widths = new Dictionary<(string Folder, string Output), int>();
+        var tokenizersChecked = new HashSet<string>();
+        foreach (var network in family.Networks)
         {
-            (StageKind.PriorTextEncoder, priorHalf), (StageKind.Prior, priorHalf),
-            (StageKind.DecoderTextEncoder, decoderHalf), (StageKind.Decoder, decoderHalf), (StageKind.Vqgan, decoderHalf),
-            (StageKind.Effnet, false),
-        })
-        {
-            if (kind == StageKind.PriorTextEncoder && half)
+            bool needed = network.Half switch { "both" => true, "prior" => priorHalf, _ => decoderHalf };
+            if (network.Optional ? network.Kind != StageKind.Effnet && !Present(network) : !needed)
             {
-                results.Add(CheckTokenizer(model, true));
-            }
-            else if (kind == StageKind.DecoderTextEncoder && half)
-            {
-                results.Add(CheckTokenizer(model, false));
+                continue; // a network that falls back to another (Stable Cascade's decoder text encoder) is only checked when present
             }
 
-            var path = model.NetworkPath(kind);
-            bool optional = kind == StageKind.Effnet;
-            if (!half && !optional)
+            if (network.Tokenizer is { } tok && tokenizersChecked.Add(tok))
             {
-                continue;
+                results.Add(CheckTokenizer(model, network.Kind == StageKind.PriorTextEncoder, tok));
             }
 
-            var result = new ModelCheckResult { Stage = kind.ToString(), Path = path, Optional = optional };
-            results.Add(result);
-            if (!File.Exists(path))
-            {
-                result.Fail("ModelFileNotFound", optional
-                        ? $"The optional effnet network '{path}' is absent: Get-WuerstchenEmbedding -ImagePath needs it."
-                        : $"The {kind} network file '{path}' does not exist.", "model.onnx", "absent", ModelCheckStatus.Missing);
-                continue;
-            }
-
-            result.SizeBytes = new FileInfo(path).Length + (File.Exists(path + ".data") ? new FileInfo(path + ".data").Length : 0);
-            ct.ThrowIfCancellationRequested();
-            try
-            {
-                using var lease = cache.Acquire(kind, path, execution, warn);
-                var stage = lease.Stage;
-                result.Provider = stage.Provider;
-                result.Inputs = Describe(stage.Inputs);
-                result.Outputs = Describe(stage.Outputs);
-                CheckPorts(stage, result);
-                if (kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder && result.Status == ModelCheckStatus.Ok)
-                {
-                    // the tokenizer pads to model_index.json's max_length; a text encoder with a fixed input length
-                    // other than that fails on every run, so say so here
-                    if (stage.FixedDimension("input_ids", 1) is { } inputLength && inputLength != model.Config.MaxLength)
-                    {
-                        result.Fail("MaxLengthMismatch",
-                            $"model_index.json sets max_length {model.Config.MaxLength}, but the {kind} network '{path}' reads input_ids of fixed length {inputLength}. Set \"max_length\": {inputLength} in '{Path.Combine(model.Root, "model_index.json")}' or re-export the model.",
-                            inputLength.ToString(), model.Config.MaxLength.ToString());
-                        continue;
-                    }
-
-                    int? width = stage.FixedDimension("last_hidden_state", 2);
-                    if (width is null)
-                    {
-                        // dynamic width: measure it by encoding the empty prompt
-                        var tokenizer = model.Tokenizer(kind == StageKind.PriorTextEncoder);
-                        width = TextEncoder.Encode(stage, tokenizer, new[] { "" }, model.Config.MaxLength, null, ct).Dim;
-                    }
-
-                    widths[kind] = width;
-                    result.HiddenSize = width;
-                }
-                else if (kind is StageKind.Prior or StageKind.Decoder)
-                {
-                    result.HiddenSize = stage.FixedDimension("clip_text", 2);
-                    var textKind = kind == StageKind.Prior ? StageKind.PriorTextEncoder : StageKind.DecoderTextEncoder;
-                    if (widths.TryGetValue(textKind, out var te) && te is { } textWidth && result.HiddenSize is { } expected && expected != textWidth)
-                    {
-                        result.Fail("TextWidthMismatch",
-                            $"The {kind} network '{path}' reads clip_text of width {expected}, but the text encoder '{model.NetworkPath(textKind)}' produces width {textWidth}.",
-                            expected.ToString(), textWidth.ToString());
-                    }
-                }
-            }
-            catch (WuerstchenException ex)
-            {
-                result.Fail(ex.ErrorId, ex.Message, "a loadable ONNX model",
-                    result.SizeBytes == 0 ? "an empty file (0 bytes)" : ex.ErrorId == "InvalidModelFile" ? $"{result.SizeBytes} bytes that ONNX Runtime cannot load" : ex.ErrorId, ex.ErrorId == "ModelFileNotFound" ? ModelCheckStatus.Missing : ModelCheckStatus.Invalid);
-            }
+            results.Add(CheckNetwork(model, network, execution, cache, widths, warn, ct));
         }
 
         return results;
     }
 
-    private static ModelCheckResult CheckTokenizer(ModelFolder model, bool prior)
+    /// <summary>"prior_text_encoder" → "PriorTextEncoder": the name a check result shows.</summary>
+    internal static string Display(string folder) =>
+        string.Concat(folder.Split('_').Select(w => w.Length == 0 ? w : char.ToUpperInvariant(w[0]) + w[1..]));
+
+    private static ModelCheckResult CheckNetwork(ModelFolder model, NetworkSpec network, ExecutionOptions execution, SessionCache cache,
+        Dictionary<(string, string), int> widths, Action<string>? warn, CancellationToken ct)
+    {
+        var path = Path.Combine(model.Root, network.Folder, "model.onnx");
+        bool optional = network.Optional;
+        var result = new ModelCheckResult { Stage = Display(network.Folder), Path = path, Optional = optional };
+        if (!File.Exists(path))
+        {
+            result.Fail("ModelFileNotFound", optional
+                    ? $"The optional {network.Folder} network '{path}' is absent: Get-WuerstchenEmbedding -ImagePath needs it."
+                    : $"The {network.Folder} network file '{path}' does not exist.", "model.onnx", "absent", ModelCheckStatus.Missing);
+            return result;
+        }
+
+        result.SizeBytes = new FileInfo(path).Length + (File.Exists(path + ".data") ? new FileInfo(path + ".data").Length : 0);
+        ct.ThrowIfCancellationRequested();
+        try
+        {
+            using var lease = cache.Acquire(network.Kind, path, execution, warn);
+            var stage = lease.Stage;
+            result.Provider = stage.Provider;
+            result.Inputs = Describe(stage.Inputs);
+            result.Outputs = Describe(stage.Outputs);
+            CheckPorts(stage, network, model.Config, result);
+            if (result.Status != ModelCheckStatus.Ok)
+            {
+                return result;
+            }
+
+            if (network.Kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder)
+            {
+                MeasureTextWidths(model, network, stage, result, widths, ct);
+            }
+            else if (network.Kind is StageKind.Prior or StageKind.Decoder)
+            {
+                CheckTextWidths(model, network, stage, result, widths);
+            }
+        }
+        catch (WuerstchenException ex)
+        {
+            result.Fail(ex.ErrorId, ex.Message, "a loadable ONNX model",
+                result.SizeBytes == 0 ? "an empty file (0 bytes)" : ex.ErrorId == "InvalidModelFile" ? $"{result.SizeBytes} bytes that ONNX Runtime cannot load" : ex.ErrorId, ex.ErrorId == "ModelFileNotFound" ? ModelCheckStatus.Missing : ModelCheckStatus.Invalid);
+        }
+
+        return result;
+    }
+
+    /// <summary>Each output's last-axis width: fixed in the graph, or measured by encoding the empty prompt.</summary>
+    private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result,
+        Dictionary<(string, string), int> widths, CancellationToken ct)
+    {
+        var names = network.Outputs.Select(o => o.Name).Where(stage.Outputs.ContainsKey).ToList();
+        var fixedWidths = names.ToDictionary(n => n, n => stage.FixedDimension(n, stage.Outputs[n].Dimensions.Length - 1));
+        if (fixedWidths.Values.Any(w => w is null))
+        {
+            var measured = TextEncoder.Encode(stage, model.Tokenizer(network.Kind == StageKind.PriorTextEncoder), new[] { "" }, model.Config.MaxLength, names, null, ct);
+            foreach (var n in names)
+            {
+                fixedWidths[n] = measured[n].Width;
+            }
+        }
+
+        foreach (var n in names)
+        {
+            widths[(network.Folder, n)] = fixedWidths[n]!.Value;
+        }
+
+        // the per-token width (v2: last_hidden_state; Stable Cascade: the pre-norm state) is what "hidden size" means
+        var perToken = network.Outputs.FirstOrDefault(o => o.Rank == 3) ?? network.Outputs[0];
+        result.HiddenSize = widths.TryGetValue((network.Folder, perToken.Name), out var w) ? w : null;
+    }
+
+    private static void CheckTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result, Dictionary<(string, string), int> widths)
+    {
+        foreach (var port in network.Inputs.Where(p => p.Feed == "text"))
+        {
+            int? expected = stage.FixedDimension(port.Name, port.Rank - 1);
+            if (port.Rank == 3 && port.Shape[1] is "$max_length")
+            {
+                result.HiddenSize ??= expected;
+            }
+
+            var encoder = ResolveEncoder(model, port.TextEncoder!);
+            if (expected is { } e && widths.TryGetValue((encoder.Folder, port.Output!), out var textWidth) && e != textWidth)
+            {
+                result.Fail("TextWidthMismatch",
+                    $"The {network.Folder} network '{stage.Path}' reads {port.Name} of width {e}, but the text encoder '{Path.Combine(model.Root, encoder.Folder, "model.onnx")}' produces {port.Output} of width {textWidth}.",
+                    e.ToString(), textWidth.ToString());
+            }
+        }
+    }
+
+    /// <summary>The text encoder a port reads, after the family's fallback (an absent decoder_text_encoder means text_encoder).</summary>
+    private static NetworkSpec ResolveEncoder(ModelFolder model, string folder)
+    {
+        var spec = model.Family.ByFolder(folder)!;
+        return spec.Fallback is { } fallback && !File.Exists(Path.Combine(model.Root, folder, "model.onnx")) ? model.Family.ByFolder(fallback)! : spec;
+    }
+
+    private static ModelCheckResult CheckTokenizer(ModelFolder model, bool prior, string folderName)
     {
         var folder = model.TokenizerFolder(prior);
-        var result = new ModelCheckResult { Stage = prior ? "PriorTokenizer" : "DecoderTokenizer", Path = folder };
+        var result = new ModelCheckResult { Stage = Display(folderName), Path = folder };
         try
         {
             var t = model.Tokenizer(prior).Encode("a photo of a cat");
@@ -197,13 +212,13 @@ public static class ModelValidator
     }
 
     /// <summary>
-    /// Before a run: the stage must meet its contract (names, ranks, element types, fixed sizes). Throws the
+    /// Before a run: the network must meet its contract (names, ranks, element types, fixed sizes). Throws the
     /// first problem, naming the file, the expected and the found value — the same check Test-WuerstchenModel makes.
     /// </summary>
-    internal static void Enforce(OnnxStage stage)
+    internal static void Enforce(OnnxStage stage, NetworkSpec network, ModelConfig config)
     {
-        var result = new ModelCheckResult { Stage = stage.Kind.ToString(), Path = stage.Path };
-        CheckPorts(stage, result);
+        var result = new ModelCheckResult { Stage = Display(network.Folder), Path = stage.Path };
+        CheckPorts(stage, network, config, result);
         if (result.Problems.Count > 0)
         {
             var p = result.Problems[0];
@@ -211,17 +226,20 @@ public static class ModelValidator
         }
     }
 
-    private static void CheckPorts(OnnxStage stage, ModelCheckResult result)
+    private static void CheckPorts(OnnxStage stage, NetworkSpec network, ModelConfig config, ModelCheckResult result)
     {
-        foreach (var port in Contract[stage.Kind])
+        bool lengthReported = false; // one max_length problem per network, not one per port that has the axis
+        foreach (var port in network.Ports)
         {
-            var map = port.Input ? stage.Inputs : stage.Outputs;
-            string role = port.Input ? "input" : "output";
+            bool input = network.Inputs.Contains(port);
+            var map = input ? stage.Inputs : stage.Outputs;
+            string role = input ? "input" : "output";
+            var name = network.Folder;
             if (!map.TryGetValue(port.Name, out var meta))
             {
                 if (!port.Optional)
                 {
-                    result.Fail("ModelContractMismatch", $"The {stage.Kind} network '{stage.Path}' has no {role} '{port.Name}'; its {role}s are {string.Join(", ", map.Keys)}.",
+                    result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' has no {role} '{port.Name}'; its {role}s are {string.Join(", ", map.Keys)}.",
                         $"{role} '{port.Name}'", string.Join(", ", map.Keys));
                 }
 
@@ -230,22 +248,44 @@ public static class ModelValidator
 
             if (meta.Dimensions.Length != port.Rank)
             {
-                result.Fail("ModelContractMismatch", $"The {stage.Kind} network '{stage.Path}' {role} '{port.Name}' has rank {meta.Dimensions.Length}; expected rank {port.Rank}.",
+                result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has rank {meta.Dimensions.Length}; expected rank {port.Rank}.",
                     $"rank {port.Rank}", $"rank {meta.Dimensions.Length}");
                 continue;
             }
 
-            if (!port.Types.Contains(meta.ElementDataType))
+            var types = port.IsInteger ? OnnxStage.IdTypes : OnnxStage.FloatTypes;
+            if (!types.Contains(meta.ElementDataType))
             {
-                result.Fail("ModelContractMismatch", $"The {stage.Kind} network '{stage.Path}' {role} '{port.Name}' has element type {meta.ElementDataType}; expected {string.Join(" or ", port.Types)}.",
-                    string.Join(" or ", port.Types), meta.ElementDataType.ToString());
+                result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has element type {meta.ElementDataType}; expected {string.Join(" or ", types)}.",
+                    string.Join(" or ", types), meta.ElementDataType.ToString());
                 continue;
             }
 
-            if (port.Axis >= 0 && meta.Dimensions[port.Axis] > 0 && meta.Dimensions[port.Axis] != port.Size)
+            for (int axis = 1; axis < port.Rank; axis++)
             {
-                result.Fail("ModelContractMismatch", $"The {stage.Kind} network '{stage.Path}' {role} '{port.Name}' has size {meta.Dimensions[port.Axis]} on axis {port.Axis}; expected {port.Size}.",
-                    port.Size.ToString(), meta.Dimensions[port.Axis].ToString());
+                if (port.FixedSize(axis, config) is not { } size || meta.Dimensions[axis] <= 0 || meta.Dimensions[axis] == size)
+                {
+                    continue;
+                }
+
+                if (port.Shape[axis] is "$max_length")
+                {
+                    if (lengthReported)
+                    {
+                        continue;
+                    }
+
+                    lengthReported = true;
+                    // the tokenizer pads to model_index.json's max_length; a network fixed to another length fails on every run
+                    result.Fail("MaxLengthMismatch",
+                        $"model_index.json sets max_length {config.MaxLength}, but the {name} network '{stage.Path}' reads {port.Name} of fixed length {meta.Dimensions[axis]}. Set \"max_length\": {meta.Dimensions[axis]} in model_index.json or re-export the model.",
+                        meta.Dimensions[axis].ToString(), config.MaxLength.ToString());
+                }
+                else
+                {
+                    result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has size {meta.Dimensions[axis]} on axis {axis}; expected {size}.",
+                        size.ToString(), meta.Dimensions[axis].ToString());
+                }
             }
         }
     }

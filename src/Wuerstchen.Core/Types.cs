@@ -5,7 +5,10 @@ namespace Wuerstchen.Core;
 /// <summary>Where the noise of an embedding's batch continues: the generator after the prior, and this row's place in the batch.</summary>
 public sealed record NoiseStream(Guid BatchId, GeneratorState State, int Row, int Rows);
 
-/// <summary>What the prior stage needs: prompts, sizes, seed, steps and guidance (defaults of the combined pipeline, at 1024²).</summary>
+/// <summary>
+/// What the prior stage needs: prompts, sizes, seed, steps and guidance. Steps and guidance left null take the model
+/// family's defaults (<see cref="WithDefaults"/>: v2 60 steps, Stable Cascade 20; guidance 4 for both).
+/// </summary>
 public sealed record PriorSettings
 {
     public IReadOnlyList<string> Prompts { get; init; } = Array.Empty<string>();
@@ -14,9 +17,9 @@ public sealed record PriorSettings
     public int Height { get; init; } = 1024;
     public int ImagesPerPrompt { get; init; } = 1;
     public long Seed { get; init; }
-    public int PriorSteps { get; init; } = 60;
+    public int? PriorSteps { get; init; }
     public IReadOnlyList<float>? PriorTimesteps { get; init; }
-    public float PriorGuidanceScale { get; init; } = 4.0f;
+    public float? PriorGuidanceScale { get; init; }
 
     public const int MaxImagesPerPrompt = 64;
     public const int MaxSteps = 1000;
@@ -56,17 +59,31 @@ public sealed record PriorSettings
         SamplingChecks.Guidance(PriorGuidanceScale, "PriorGuidanceScale");
     }
 
+    /// <summary>The family's defaults for what was left null; refuses custom timesteps where the family's pipelines ignore them.</summary>
+    public PriorSettings WithDefaults(ModelFamily family)
+    {
+        SamplingChecks.CustomTimesteps(family, PriorTimesteps, "PriorTimesteps", "PriorSteps");
+        return this with
+        {
+            PriorSteps = PriorTimesteps is null ? PriorSteps ?? family.Defaults.PriorSteps : null,
+            PriorGuidanceScale = PriorGuidanceScale ?? family.Defaults.PriorGuidanceScale,
+        };
+    }
+
     public float[] Timesteps() => PriorTimesteps is { } list
         ? DdpmWuerstchenScheduler.ValidateTimesteps(list, "PriorTimesteps")
-        : DdpmWuerstchenScheduler.DefaultTimesteps(PriorSteps);
+        : DdpmWuerstchenScheduler.DefaultTimesteps(PriorSteps ?? throw new InvalidOperationException("WithDefaults first."));
 }
 
 /// <summary>What the decoder stage needs besides the embeddings.</summary>
 public sealed record DecoderSettings
 {
-    public int DecoderSteps { get; init; } = 12;
+    /// <summary>Null: the family's default (v2 12, Stable Cascade 10).</summary>
+    public int? DecoderSteps { get; init; }
     public IReadOnlyList<float>? DecoderTimesteps { get; init; }
-    public float DecoderGuidanceScale { get; init; }
+
+    /// <summary>Null: the family's default (0 for both: no decoder guidance).</summary>
+    public float? DecoderGuidanceScale { get; init; }
 
     /// <summary>Starts a fresh generator with this seed instead of continuing the embedding's stream.</summary>
     public long? Seed { get; init; }
@@ -82,14 +99,25 @@ public sealed record DecoderSettings
         SamplingChecks.Guidance(DecoderGuidanceScale, "DecoderGuidanceScale");
     }
 
+    /// <summary>The family's defaults for what was left null; refuses custom timesteps where the family's pipelines ignore them.</summary>
+    public DecoderSettings WithDefaults(ModelFamily family)
+    {
+        SamplingChecks.CustomTimesteps(family, DecoderTimesteps, "DecoderTimesteps", "DecoderSteps");
+        return this with
+        {
+            DecoderSteps = DecoderTimesteps is null ? DecoderSteps ?? family.Defaults.DecoderSteps : null,
+            DecoderGuidanceScale = DecoderGuidanceScale ?? family.Defaults.DecoderGuidanceScale,
+        };
+    }
+
     public float[] Timesteps() => DecoderTimesteps is { } list
         ? DdpmWuerstchenScheduler.ValidateTimesteps(list, "DecoderTimesteps")
-        : DdpmWuerstchenScheduler.DefaultTimesteps(DecoderSteps);
+        : DdpmWuerstchenScheduler.DefaultTimesteps(DecoderSteps ?? throw new InvalidOperationException("WithDefaults first."));
 }
 
 internal static class SamplingChecks
 {
-    public static void Steps(int steps, IReadOnlyList<float>? timesteps, string stepsName, string listName)
+    public static void Steps(int? steps, IReadOnlyList<float>? timesteps, string stepsName, string listName)
     {
         if (timesteps is not null)
         {
@@ -97,15 +125,33 @@ internal static class SamplingChecks
             return;
         }
 
-        if (steps < 1 || steps > PriorSettings.MaxSteps)
+        if (steps is < 1 or > PriorSettings.MaxSteps)
         {
             throw new WuerstchenException("InvalidStepCount", WuerstchenErrorKind.InvalidArgument,
                 $"{stepsName} must be between 1 and {PriorSettings.MaxSteps}; got {steps}.", steps);
         }
     }
 
-    public static void Guidance(float scale, string name)
+    /// <summary>
+    /// Stable Cascade's diffusers pipelines ignore custom timesteps (the prior accepts the argument and drops it; the
+    /// decoder has none): refuse them rather than silently run something diffusers never runs.
+    /// </summary>
+    public static void CustomTimesteps(ModelFamily family, IReadOnlyList<float>? timesteps, string listName, string stepsName)
     {
+        if (timesteps is not null && !family.Defaults.CustomTimesteps)
+        {
+            throw new WuerstchenException("TimestepsNotSupported", WuerstchenErrorKind.InvalidArgument,
+                $"{family.DisplayName} models do not take custom timesteps: its diffusers pipelines ignore them, so -{listName} could not match diffusers. Give a step count with -{stepsName} instead (default {(stepsName.StartsWith("Prior") ? family.Defaults.PriorSteps : family.Defaults.DecoderSteps)}).", string.Join(",", timesteps));
+        }
+    }
+
+    public static void Guidance(float? value, string name)
+    {
+        if (value is not { } scale)
+        {
+            return;
+        }
+
         if (!float.IsFinite(scale) || scale < 0f || scale > 100f)
         {
             throw new WuerstchenException("InvalidGuidanceScale", WuerstchenErrorKind.InvalidArgument,
@@ -115,7 +161,8 @@ internal static class SamplingChecks
 }
 
 /// <summary>
-/// An image embedding [16,h,w] in the decoder's space (after 42·x − 1), one per image, with what made it.
+/// An image embedding [16,h,w] in the decoder's space (v2: after 42·x − 1; Stable Cascade: the prior's latents as
+/// they are), one per image, with what made it.
 /// </summary>
 public sealed class WuerstchenEmbedding
 {
@@ -139,6 +186,9 @@ public sealed class WuerstchenEmbedding
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
     public string? ModelName { get; init; }
+
+    /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
+    public string? Family { get; init; }
 
     /// <summary>"prompt", "image:&lt;path&gt;" or "file:&lt;path&gt;".</summary>
     public string Source { get; init; } = "prompt";
@@ -212,10 +262,10 @@ public sealed class GeneratedImage : IDisposable
         }
         else
         {
-            list.Add(new("decoder_steps", Decoder.DecoderSteps.ToString(ci)));
+            list.Add(new("decoder_steps", (Decoder.DecoderSteps ?? 0).ToString(ci)));
         }
 
-        list.Add(new("decoder_guidance_scale", Decoder.DecoderGuidanceScale.ToString("R", ci)));
+        list.Add(new("decoder_guidance_scale", (Decoder.DecoderGuidanceScale ?? 0f).ToString("R", ci)));
         if (e.Seed != Seed)
         {
             list.Add(new("prior_seed", e.Seed.ToString(ci)));
@@ -223,6 +273,11 @@ public sealed class GeneratedImage : IDisposable
 
         list.Add(new("source", e.Source));
         list.Add(new("model", ModelName ?? e.ModelName ?? ""));
+        if (e.Family is { } family)
+        {
+            list.Add(new("model_family", family));
+        }
+
         list.Add(new("Software", "Wuerstchen.PowerShell " + typeof(GeneratedImage).Assembly.GetName().Version?.ToString(3)));
         return list;
     }

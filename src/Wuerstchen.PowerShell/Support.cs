@@ -34,9 +34,9 @@ internal static class ParameterChecks
             Height = height ?? d.Height,
             ImagesPerPrompt = imagesPerPrompt ?? d.ImagesPerPrompt,
             Seed = seed ?? RandomSeed(),
-            PriorSteps = steps ?? d.PriorSteps,
+            PriorSteps = steps, // null: the model family's default, filled in by the engine
             PriorTimesteps = timesteps,
-            PriorGuidanceScale = guidance ?? d.PriorGuidanceScale,
+            PriorGuidanceScale = guidance,
         };
         settings.Validate();
         return settings;
@@ -49,9 +49,9 @@ internal static class ParameterChecks
         var d = new DecoderSettings();
         var settings = d with
         {
-            DecoderSteps = steps ?? d.DecoderSteps,
+            DecoderSteps = steps,
             DecoderTimesteps = timesteps,
-            DecoderGuidanceScale = guidance ?? d.DecoderGuidanceScale,
+            DecoderGuidanceScale = guidance,
             Seed = seed,
             Prompt = prompt,
             NegativePrompt = negativePrompt,

@@ -57,7 +57,9 @@ public class ModelIndexTests
         var warnings = new List<string>();
         var c = ModelConfig.Load(tmp.Path, warnings.Add);
         Assert.Empty(warnings);
-        Assert.Equal(ModelConfig.Default with { Name = "wuerstchen-v2", Version = "2.0" }, c);
+        Assert.Equal(ModelConfig.Default with { Name = "wuerstchen-v2", Version = "2.0", GivenKeys = c.GivenKeys }, c);
+        Assert.True(c.Gives("pad_token_id"));
+        Assert.False(c.Gives("name"));
     }
 
     [Fact]

@@ -54,6 +54,7 @@ public static class EmbeddingFile
                 ["prior_timesteps"] = e.PriorTimesteps is null ? null : new JsonArray(e.PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
                 ["prior_guidance_scale"] = e.PriorGuidanceScale,
                 ["model"] = e.ModelName,
+                ["model_family"] = e.Family,
                 ["source"] = e.Source,
             });
         }
@@ -130,6 +131,7 @@ public static class EmbeddingFile
                 PriorTimesteps = m?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
                 PriorGuidanceScale = m?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
                 ModelName = Str(m, "model"),
+                Family = Str(m, "model_family"), // absent in files written before families: unknown, any decoder may read it
                 Source = "file:" + path,
                 Stream = null,
             };

@@ -3,11 +3,15 @@ using System.Text.Json;
 namespace Wuerstchen.Core;
 
 /// <summary>
-/// The constants of the model-folder contract. Defaults are Würstchen v2; a model_index.json in the
-/// folder may override any of them (same key names) and add "name"/"version".
+/// The constants of the model-folder contract and the folder's family. Defaults are the family's (Würstchen v2 when
+/// model_index.json names none); a model_index.json in the folder may override any of them (same key names) and
+/// add "name"/"version".
 /// </summary>
 public sealed record ModelConfig
 {
+    /// <summary>The model family the folder holds (model_index.json "family"; Würstchen v2 when absent).</summary>
+    public ModelFamily Family { get; init; } = ModelContract.Current.DefaultFamily;
+
     public double ResolutionMultiple { get; init; } = 42.67;
     public double LatentDimScale { get; init; } = 10.67;
     public float LatentMean { get; init; } = 42.0f;
@@ -20,9 +24,36 @@ public sealed record ModelConfig
     public int EosTokenId { get; init; } = 49407;
     public int PadTokenId { get; init; } = 49407;
     public string? Name { get; init; }
+
+    /// <summary>The constants model_index.json set itself, sorted and comma-separated (a string, so records compare by value).</summary>
+    public string GivenKeys { get; init; } = "";
+
+    /// <summary>Whether model_index.json set this constant itself (the others are the family's defaults).</summary>
+    public bool Gives(string key) => GivenKeys.Split(',').Contains(key);
     public string? Version { get; init; }
 
     public static ModelConfig Default { get; } = new();
+
+    /// <summary>The contract's defaults for a family (its constants, e.g. Stable Cascade's pad id 0 and no prior transform).</summary>
+    public static ModelConfig For(ModelFamily family)
+    {
+        var d = family.ConstantDefaults;
+        return new ModelConfig
+        {
+            Family = family,
+            ResolutionMultiple = d["resolution_multiple"],
+            LatentDimScale = d["latent_dim_scale"],
+            LatentMean = (float)d["latent_mean"],
+            LatentStd = (float)d["latent_std"],
+            VqganScaleFactor = (float)d["vqgan_scale_factor"],
+            SchedulerS = d["scheduler_s"],
+            SchedulerScaler = d["scheduler_scaler"],
+            MaxLength = (int)d["max_length"],
+            BosTokenId = (int)d["bos_token_id"],
+            EosTokenId = (int)d["eos_token_id"],
+            PadTokenId = (int)d["pad_token_id"],
+        };
+    }
 
     /// <summary>
     /// Reads model_index.json (if present) over the defaults. Every key is checked against the contract
@@ -35,7 +66,7 @@ public sealed record ModelConfig
         var folderName = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
         if (!File.Exists(path))
         {
-            return Default with { Name = folderName };
+            return Default with { Name = folderName }; // no model_index.json: a v2 folder (written before model indexes existed)
         }
 
         JsonDocument doc;
@@ -67,7 +98,7 @@ public sealed record ModelConfig
             double D(string key, double fallback) => values.TryGetValue(key, out var v) ? v : fallback;
             int I(string key, int fallback) => values.TryGetValue(key, out var v) ? (int)v : fallback;
             string? S(string key) => root.TryGetProperty(key, out var v) ? v.GetString() : null;
-            var c = Default;
+            var c = For(FamilyOf(S("family"), path));
             return c with
             {
                 ResolutionMultiple = D("resolution_multiple", c.ResolutionMultiple),
@@ -82,9 +113,22 @@ public sealed record ModelConfig
                 EosTokenId = I("eos_token_id", c.EosTokenId),
                 PadTokenId = I("pad_token_id", c.PadTokenId),
                 Name = S("name") ?? folderName,
+                GivenKeys = string.Join(",", values.Keys.Order(StringComparer.Ordinal)),
                 Version = S("version"),
             };
         }
+    }
+
+    private static ModelFamily FamilyOf(string? name, string path)
+    {
+        var families = ModelContract.Current.Families;
+        if (name is null)
+        {
+            return ModelContract.Current.DefaultFamily;
+        }
+
+        return families.TryGetValue(name, out var family) ? family
+            : throw Invalid(path, $"the key 'family' holds \"{name}\", which this module does not know; it knows {string.Join(", ", families.Keys.Select(k => $"\"{k}\""))}. A newer module may support it.", name);
     }
 
     /// <summary>Checks each key against the contract; returns the constants' values by key.</summary>

@@ -33,16 +33,25 @@ internal sealed class ModelContract
 {
     private static readonly Lazy<ModelContract> Loaded = new(Read);
 
-    private ModelContract(IReadOnlyDictionary<string, ContractConstant> constants, IReadOnlyDictionary<string, string> metadata)
+    private ModelContract(IReadOnlyDictionary<string, ContractConstant> constants, IReadOnlyDictionary<string, string> metadata,
+        IReadOnlyDictionary<string, ModelFamily> families, ModelFamily defaultFamily)
     {
         Constants = constants;
         MetadataTypes = metadata;
+        Families = families;
+        DefaultFamily = defaultFamily;
     }
 
     public static ModelContract Current => Loaded.Value;
 
-    /// <summary>The default family's constants a model_index.json may override, by key.</summary>
+    /// <summary>The constants a model_index.json may override, by key (every family has the same keys; defaults differ).</summary>
     public IReadOnlyDictionary<string, ContractConstant> Constants { get; }
+
+    /// <summary>The families by the name model_index.json's "family" gives.</summary>
+    public IReadOnlyDictionary<string, ModelFamily> Families { get; }
+
+    /// <summary>The family of a folder whose model_index.json names none (folders exported before families existed).</summary>
+    public ModelFamily DefaultFamily { get; }
 
     /// <summary>The other keys a model_index.json may hold, with their JSON type.</summary>
     public IReadOnlyDictionary<string, string> MetadataTypes { get; }
@@ -53,7 +62,10 @@ internal sealed class ModelContract
             ?? throw new InvalidOperationException("The embedded model contract is missing from Wuerstchen.Core (a build error).");
         using var doc = JsonDocument.Parse(stream);
         var root = doc.RootElement;
-        var family = root.GetProperty("families").GetProperty(root.GetProperty("default_family").GetString()!);
+        var defaultName = root.GetProperty("default_family").GetString()!;
+        var family = root.GetProperty("families").GetProperty(defaultName);
+        var families = root.GetProperty("families").EnumerateObject()
+            .ToDictionary(f => f.Name, f => ModelFamily.Parse(f.Name, f.Value), StringComparer.Ordinal);
         var constants = new Dictionary<string, ContractConstant>(StringComparer.Ordinal);
         foreach (var c in family.GetProperty("constants").EnumerateObject())
         {
@@ -67,6 +79,6 @@ internal sealed class ModelContract
             metadata[m.Name] = m.Value.GetProperty("type").GetString()!;
         }
 
-        return new ModelContract(constants, metadata);
+        return new ModelContract(constants, metadata, families, families[defaultName]);
     }
 }

@@ -92,6 +92,10 @@ public sealed class ClipTokenizer
     /// <summary>Number of entries in vocab.json.</summary>
     public int VocabularySize => _vocab.Count;
 
+    /// <summary>The id of one token in a vocab.json, or null when it has none (used for the pad token a tokenizer folder names).</summary>
+    public static int? LookUpId(string vocabPath, string token) =>
+        ReadVocab(Path.GetFullPath(vocabPath)).TryGetValue(token, out var id) ? id : null;
+
     /// <summary>
     /// Loads <c>vocab.json</c> and <c>merges.txt</c> (Hugging Face CLIP format) from <paramref name="folder"/>.
     /// </summary>

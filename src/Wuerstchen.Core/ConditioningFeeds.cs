@@ -1,0 +1,148 @@
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// The conditioning inputs of one diffusion network, built from the family's description of what feeds each port
+/// (model-contract.json "feed"): text-encoder outputs per row ([cond; uncond] with guidance), the image embedding
+/// (zeros in the unconditional half), or zeros (Stable Cascade's clip_img for text-to-image). The same code serves
+/// v2 (clip_text = last_hidden_state) and Stable Cascade (clip_text = the pre-final-LayerNorm state, clip_text_pooled
+/// = text_embeds as [1,P], clip_img = zeros). Disposing gives the pooled buffers back.
+/// </summary>
+internal sealed class ConditioningFeeds : IDisposable
+{
+    private readonly List<float[]> _rented = new();
+
+    private ConditioningFeeds()
+    {
+    }
+
+    public List<Conditioning> Inputs { get; } = new();
+
+    /// <param name="texts">One text per row.</param>
+    /// <param name="negatives">One unconditional text per row when guidance is on, else null.</param>
+    /// <param name="embedding">The rows' image embeddings for an "embedding" port (the decoder), else null.</param>
+    public static ConditioningFeeds Build(ModelFolder model, NetworkSpec network, OnnxStage stage, string[] texts, string[]? negatives,
+        (float[] Values, long[] RowShape)? embedding, Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    {
+        var feeds = new ConditioningFeeds();
+        try
+        {
+            int rows = texts.Length;
+            bool cfg = negatives is not null;
+            foreach (var group in network.Inputs.Where(p => p.Feed == "text").GroupBy(p => p.TextEncoder!))
+            {
+                feeds.AddText(model, stage, group.ToList(), texts, negatives, acquire, warn, ct);
+            }
+
+            foreach (var port in network.Inputs)
+            {
+                switch (port.Feed)
+                {
+                    case "embedding":
+                        var e = embedding ?? throw new InvalidOperationException($"'{port.Name}' needs an image embedding.");
+                        feeds.Inputs.Add(new Conditioning(port.Name, e.Values, cfg ? feeds.Zeros(e.Values.Length) : null, e.RowShape));
+                        break;
+                    case "zeros":
+                        var shape = FixedRowShape(model, stage, port);
+                        int perRow = (int)shape.Aggregate(1L, (a, d) => a * d);
+                        feeds.Inputs.Add(new Conditioning(port.Name, feeds.Zeros(rows * perRow), cfg ? feeds.Zeros(rows * perRow) : null, shape));
+                        break;
+                }
+            }
+
+            return feeds;
+        }
+        catch
+        {
+            feeds.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Encodes the distinct texts once (in order of first appearance) with one text encoder, then gathers them per row.</summary>
+    private void AddText(ModelFolder model, OnnxStage diffusion, List<PortSpec> ports, string[] texts, string[]? negatives,
+        Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    {
+        var encoder = model.Family.ByFolder(ports[0].TextEncoder!)
+            ?? throw new InvalidOperationException($"The contract names an unknown text encoder '{ports[0].TextEncoder}'.");
+        var distinct = new List<string>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in texts.Concat(negatives ?? Array.Empty<string>()))
+        {
+            if (index.TryAdd(t, distinct.Count))
+            {
+                distinct.Add(t);
+            }
+        }
+
+        Dictionary<string, EncodedOutput> encoded;
+        using (var lease = acquire(encoder.Kind))
+        {
+            ModelValidator.Enforce(lease.Stage, encoder, model.Config);
+            encoded = TextEncoder.Encode(lease.Stage, model.Tokenizer(encoder.Kind == StageKind.PriorTextEncoder), distinct, model.Config.MaxLength,
+                ports.Select(p => p.Output!).Distinct().ToList(), warn, ct);
+        }
+
+        foreach (var port in ports)
+        {
+            var output = encoded[port.Output!];
+            CheckWidth(model, diffusion, encoder, port, output);
+            var rowShape = port.Shape.Skip(1).Select((axis, i) => (long)(port.FixedSize(i + 1, model.Config) ?? output.Width)).ToArray();
+            Inputs.Add(new Conditioning(port.Name, Gather(output, texts, index), negatives is null ? null : Gather(output, negatives, index), rowShape));
+        }
+    }
+
+    private float[] Gather(EncodedOutput output, string[] list, Dictionary<string, int> index)
+    {
+        int per = output.PerText;
+        var result = BufferPool.Rent<float>(list.Length * per); // every row is written below
+        _rented.Add(result);
+        for (int r = 0; r < list.Length; r++)
+        {
+            output.Values.AsSpan(index[list[r]] * per, per).CopyTo(result.AsSpan(r * per, per));
+        }
+
+        return result;
+    }
+
+    private float[] Zeros(int length)
+    {
+        var zeros = BufferPool.Rent<float>(length);
+        Array.Clear(zeros, 0, length);
+        _rented.Add(zeros);
+        return zeros;
+    }
+
+    private static void CheckWidth(ModelFolder model, OnnxStage diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
+    {
+        if (diffusion.FixedDimension(port.Name, port.Rank - 1) is { } expected && expected != output.Width)
+        {
+            var te = model.NetworkPath(encoder.Kind);
+            throw new WuerstchenException("TextWidthMismatch", WuerstchenErrorKind.InvalidData,
+                $"The text encoder '{te}' produces {port.Output} of width {output.Width} but the network '{diffusion.Path}' expects {port.Name} of width {expected}.", te);
+        }
+    }
+
+    /// <summary>The row shape of a zeros input: every axis but the batch must be fixed in the graph (a model-sized axis such as image_width).</summary>
+    private static long[] FixedRowShape(ModelFolder model, OnnxStage stage, PortSpec port)
+    {
+        var shape = new long[port.Rank - 1];
+        for (int axis = 1; axis < port.Rank; axis++)
+        {
+            shape[axis - 1] = port.FixedSize(axis, model.Config) ?? stage.FixedDimension(port.Name, axis)
+                ?? throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
+                    $"The network '{stage.Path}' input '{port.Name}' has a dynamic axis {axis} ('{port.Shape[axis]}'); the model contract needs it fixed (re-export the model).", stage.Path);
+        }
+
+        return shape;
+    }
+
+    public void Dispose()
+    {
+        foreach (var a in _rented)
+        {
+            BufferPool.Return(a);
+        }
+
+        _rented.Clear();
+    }
+}

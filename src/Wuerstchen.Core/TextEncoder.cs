@@ -1,0 +1,98 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Wuerstchen.Core.Text;
+
+namespace Wuerstchen.Core;
+
+/// <summary>One output of a text-encoder run: <see cref="PerText"/> values per text, the last axis <see cref="Width"/> wide.</summary>
+internal sealed record EncodedOutput(float[] Values, int PerText, int Width);
+
+/// <summary>
+/// Runs a CLIP text encoder: input_ids (+ attention_mask when the network declares it) → the requested outputs, e.g.
+/// v2's last_hidden_state [B,L,D], or Stable Cascade's text_embeds [B,P] and pre_norm_hidden_state [B,L,D].
+/// </summary>
+internal static class TextEncoder
+{
+    public static Dictionary<string, EncodedOutput> Encode(OnnxStage stage, ClipTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength,
+        IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
+    {
+        bool hasMask = stage.HasInput("attention_mask");
+        int b = texts.Count;
+        var ids = new long[b * maxLength];
+        var mask = new long[b * maxLength];
+        for (int i = 0; i < b; i++)
+        {
+            var tok = tokenizer.Encode(texts[i]);
+            if (tok.InputIds.Length != maxLength)
+            {
+                throw new WuerstchenException("InvalidTokenizer", WuerstchenErrorKind.InvalidData,
+                    $"The tokenizer produced {tok.InputIds.Length} ids; the model expects {maxLength}.", tok.InputIds.Length);
+            }
+
+            if (tok.Truncated)
+            {
+                warn?.Invoke($"The prompt '{Shorten(texts[i])}' has {tok.TokenCount} tokens; only the first {maxLength - 2} are used. Dropped: '{Shorten(tok.TruncatedText ?? "")}'.");
+            }
+
+            tok.InputIds.CopyTo(ids, i * maxLength);
+            tok.AttentionMask.CopyTo(mask, i * maxLength);
+        }
+
+        var shape = new long[] { b, maxLength };
+        var inputs = new List<OrtValue>();
+        try
+        {
+            inputs.Add(CreateIds(stage.ElementType("input_ids"), ids, shape));
+            var names = new List<string> { "input_ids" };
+            if (hasMask)
+            {
+                inputs.Add(CreateIds(stage.ElementType("attention_mask"), mask, shape));
+                names.Add("attention_mask");
+            }
+
+            using var outputs = stage.Run(names, inputs, outputNames.ToArray(), ct);
+            var result = new Dictionary<string, EncodedOutput>(StringComparer.Ordinal);
+            int k = 0;
+            foreach (var output in outputs)
+            {
+                result[outputNames[k]] = Read(stage, outputNames[k], output, b, maxLength);
+                k++;
+            }
+
+            return result;
+        }
+        finally
+        {
+            foreach (var v in inputs)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A per-token output is [B, L, D]; a pooled one [B, P].</summary>
+    private static EncodedOutput Read(OnnxStage stage, string name, OrtValue output, int b, int maxLength)
+    {
+        var outShape = output.GetTensorTypeAndShape().Shape;
+        bool perToken = outShape.Length == 3 && outShape[0] == b && outShape[1] == maxLength && outShape[2] >= 1;
+        bool pooled = outShape.Length == 2 && outShape[0] == b && outShape[1] >= 1;
+        if (!perToken && !pooled)
+        {
+            throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
+                $"The text encoder '{stage.Path}' returned {name} of shape [{string.Join(",", outShape)}]; expected [{b},{maxLength},D] or [{b},P].", stage.Path);
+        }
+
+        int width = (int)outShape[^1];
+        int perText = perToken ? maxLength * width : width;
+        var values = new float[b * perText];
+        OnnxStage.ReadFloats(output, values);
+        return new EncodedOutput(values, perText, width);
+    }
+
+    private static OrtValue CreateIds(TensorElementType type, long[] ids, long[] shape) =>
+        type == TensorElementType.Int32
+            ? OrtValue.CreateTensorValueFromMemory(ids.Select(v => (int)v).ToArray(), shape)
+            : OrtValue.CreateTensorValueFromMemory(ids, shape);
+
+    private static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";
+}
