@@ -16,11 +16,11 @@
         Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt).'
         NegativePrompt     = 'Text to steer away from: the unconditional text of classifier-free guidance (used only when the guidance scale is above 1). Default: the empty prompt.'
         ImagesPerPrompt    = 'Images per prompt (1 to 64). Default 1.'
-        PriorSteps         = 'Number of prior (Stage C) steps: timesteps linspace(1, 0, steps + 1). Default 60. Cannot be combined with -PriorTimesteps.'
-        PriorTimesteps     = 'An explicit prior timestep list, descending from 1 to 0; the network runs for every value but the last. Accepts numbers or text such as "1, 0.5, 0" (for CSV cells). The documented Würstchen list is 20 values from 1 to 2/3 and 10 more down to 0 (29 calls).'
+        PriorSteps         = 'Number of prior (Stage C) steps: timesteps linspace(1, 0, steps + 1). Default: the model family''s (Würstchen v2 60, Stable Cascade 20). Cannot be combined with -PriorTimesteps.'
+        PriorTimesteps     = 'An explicit prior timestep list, descending from 1 to 0; the network runs for every value but the last. Accepts numbers or text such as "1, 0.5, 0" (for CSV cells). The documented Würstchen list is 20 values from 1 to 2/3 and 10 more down to 0 (29 calls). Würstchen v2 only: Stable Cascade''s diffusers pipelines ignore custom timesteps, so the module refuses them there (TimestepsNotSupported).'
         PriorGuidanceScale = 'Classifier-free guidance of the prior; applied only when above 1. Default 4.0.'
-        DecoderSteps       = 'Number of decoder (Stage B) steps. Default 12. Cannot be combined with -DecoderTimesteps.'
-        DecoderTimesteps   = 'An explicit decoder timestep list, descending from 1 to 0. Accepts numbers or text such as "1, 0.5, 0".'
+        DecoderSteps       = 'Number of decoder (Stage B) steps. Default: the model family''s (Würstchen v2 12, Stable Cascade 10). Cannot be combined with -DecoderTimesteps.'
+        DecoderTimesteps   = 'An explicit decoder timestep list, descending from 1 to 0. Accepts numbers or text such as "1, 0.5, 0". Würstchen v2 only (refused for Stable Cascade, whose pipelines ignore it).'
         DecoderGuidanceScale = 'Classifier-free guidance of the decoder; applied only when above 1 (the unconditional branch gets a zero image embedding). Default 0 (off).'
     }
 

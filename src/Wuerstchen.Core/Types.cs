@@ -229,6 +229,9 @@ public sealed class GeneratedImage : IDisposable
     public required DecoderSettings Decoder { get; init; }
     public string? ModelName { get; init; }
 
+    /// <summary>The family of the model that decoded it ("wuerstchen-v2", "stable-cascade").</summary>
+    public string? ModelFamily { get; init; }
+
     /// <summary>Generation parameters for PNG text chunks (invariant formatting).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Parameters()
     {
@@ -273,7 +276,7 @@ public sealed class GeneratedImage : IDisposable
 
         list.Add(new("source", e.Source));
         list.Add(new("model", ModelName ?? e.ModelName ?? ""));
-        if (e.Family is { } family)
+        if ((ModelFamily ?? e.Family) is { } family)
         {
             list.Add(new("model_family", family));
         }

@@ -191,6 +191,7 @@ public sealed class WuerstchenPipeline
                 Seed = seed,
                 Decoder = settings,
                 ModelName = Model.Name,
+                ModelFamily = Model.Family.Name,
             };
         }
 

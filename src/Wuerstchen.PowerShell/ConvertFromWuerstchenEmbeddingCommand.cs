@@ -120,8 +120,9 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 return;
             }
 
-            _outputs.EnsureFolder();
             var model = OpenModel();
+            settings.WithDefaults(model.Family).Validate(); // the family's rules before anything is written
+            _outputs.EnsureFolder();
             var outputs = _outputs;
             var results = RunEngine(context =>
             {

@@ -103,6 +103,7 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
         Add("PriorSeed", e.Seed);
         Add("Source", e.Source);
         Add("ModelName", image.ModelName);
+        Add("ModelFamily", image.ModelFamily);
         return result;
     }
 }

@@ -108,8 +108,11 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
                 return; // -WhatIf or declined: no model is loaded
             }
 
-            outputs.EnsureFolder();
+            // the model and the family's rules (e.g. no custom timesteps for Stable Cascade) before anything is written
             var model = OpenModel();
+            prior.WithDefaults(model.Family).Validate();
+            decoder.WithDefaults(model.Family).Validate();
+            outputs.EnsureFolder();
             string activity = $"New-WuerstchenImage #{_call}";
             WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {seed}", 0);
             var results = RunEngine(context =>
