@@ -286,6 +286,15 @@ public sealed class WuerstchenPipeline
         };
     }
 
+    /// <summary>Checks embeddings before decoding (shape, finite values, made by this family's prior), e.g. before a cmdlet writes anything.</summary>
+    public static void ValidateEmbeddings(IEnumerable<WuerstchenEmbedding> embeddings, ModelFamily family)
+    {
+        foreach (var e in embeddings)
+        {
+            ValidateEmbedding(e, family);
+        }
+    }
+
     private static void ValidateEmbedding(WuerstchenEmbedding e, ModelFamily family)
     {
         if (e is null)

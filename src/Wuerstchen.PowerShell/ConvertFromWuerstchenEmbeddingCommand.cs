@@ -121,7 +121,9 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
             }
 
             var model = OpenModel();
-            settings.WithDefaults(model.Family).Validate(); // the family's rules before anything is written
+            // the family's rules and the embeddings' family before anything is written
+            settings.WithDefaults(model.Family).Validate();
+            WuerstchenPipeline.ValidateEmbeddings(group, model.Family);
             _outputs.EnsureFolder();
             var outputs = _outputs;
             var results = RunEngine(context =>
