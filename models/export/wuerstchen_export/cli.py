@@ -8,6 +8,7 @@ import torch
 
 from .aa_check import check_aa_resize, print_aa_check
 from .contract import DEFAULT_RTOL, ExportError, NETWORK_ORDER, log
+from .cascade import detect_family, export_cascade
 from .driver import export_real
 from .exporter import Exporter, _half_supported, _rtol_override, resolve_device
 from .folder import print_disk_usage, write_model_index
@@ -23,6 +24,10 @@ def parse_args(argv):
     p.add_argument("--output", help="model folder to write (required unless --self-test)")
     p.add_argument("--prior-repo", default="warp-ai/wuerstchen-prior", help="Hub id or local folder of the prior pipeline")
     p.add_argument("--decoder-repo", default="warp-ai/wuerstchen", help="Hub id or local folder of the decoder pipeline")
+    p.add_argument("--prior-subfolder", default="prior",
+                   help="Stable Cascade: the prior's subfolder in --prior-repo (prior, or prior_lite for the lite prior)")
+    p.add_argument("--decoder-subfolder", default="decoder",
+                   help="Stable Cascade: the decoder's subfolder in --decoder-repo (decoder, or decoder_lite)")
     p.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="weight dtype of every network (default fp32)")
     for net, what in (("prior", "the prior"), ("decoder", "the decoder"), ("text-encoder", "both text encoders"),
                       ("vqgan", "the vqgan"), ("effnet", "the effnet")):
@@ -61,6 +66,8 @@ def main(argv=None):
         from .selftest.run import run_self_test
         return run_self_test(args)
     device = resolve_device(args.device)
+    if detect_family(args) == "stable-cascade":
+        return _main_cascade(args, device)
     dtypes = {"default": args.dtype}
     for n in NETWORK_ORDER:
         dtypes[n] = args.dtype
@@ -115,6 +122,23 @@ def main(argv=None):
         log("all exported networks validated against PyTorch")
     return 0
 
+
+
+def _main_cascade(args, device):
+    """Stable Cascade (the family is told by the repos' model_index.json): same flags, same validation."""
+    out_dir = os.path.abspath(args.output)
+    os.makedirs(out_dir, exist_ok=True)
+    log(f"Stable Cascade: exporting to {out_dir} on {device}")
+    t0 = time.time()
+    explicit = {"prior": args.prior_dtype == "fp16", "decoder": args.decoder_dtype == "fp16"}
+    fails = export_cascade(args, out_dir, device, explicit)
+    print_disk_usage(out_dir)
+    log(f"done in {time.time() - t0:.0f} s")
+    for name, res in fails.items():
+        log(f"VALIDATION FAILED for {name}: {res.get('error')}")
+    if not fails:
+        log("validation skipped (--skip-validation)" if args.skip_validation else "all exported networks validated against PyTorch")
+    return 1 if fails else 0
 
 
 def run(argv=None):

@@ -147,9 +147,10 @@ def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
     return path, True
 
 
-def _set_static_output_dims(model, axes, shape):
-    """Declare the non-dynamic output dims (channels, 77, hidden size) as numbers; the exporter leaves some symbolic."""
-    for out in model.graph.output:
+def _set_static_output_dims(model, axes, shapes):
+    """Declare the non-dynamic output dims (channels, 77, hidden size) as numbers; the exporter leaves some symbolic.
+    shapes: one shape per graph output, in order."""
+    for out, shape in zip(model.graph.output, shapes):
         dims = out.type.tensor_type.shape.dim
         dynamic = axes.get(out.name, {})
         for k, d in enumerate(dims):
@@ -161,11 +162,11 @@ def _set_static_output_dims(model, axes, shape):
 
 
 def export_network(name, wrapper, example, out_dir, opset, device, metadata, patch_resize=False,
-                   external_threshold=EXTERNAL_DATA_THRESHOLD):
+                   external_threshold=EXTERNAL_DATA_THRESHOLD, io=None):
     """torch.onnx.export (TorchScript exporter, dynamic axes) into a scratch folder, then rewrite the model
     into out_dir/name with its weights inline or in one external data file."""
     import onnx
-    input_names, output_names, axes = IO[name]
+    input_names, output_names, axes = io or IO[name]  # io: another family's (names, outputs, axes)
     scratch = tempfile.mkdtemp(prefix=f".export-{name}-", dir=out_dir)
     info = {}
     try:
@@ -173,7 +174,8 @@ def export_network(name, wrapper, example, out_dir, opset, device, metadata, pat
         args = tuple(t.to(device) for t in example)
         _install_layer_norm_fix(opset)
         with torch.no_grad():
-            out_shape = list(wrapper(*args).shape)
+            out = wrapper(*args)
+            out_shapes = [list(o.shape) for o in (out if isinstance(out, tuple) else (out,))]
         ctx_resize = patched_interpolate() if patch_resize else contextlib.nullcontext()
         with torch.no_grad(), ctx_resize as counter, export_attention_processors(wrapper) as n_attn, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -189,7 +191,7 @@ def export_network(name, wrapper, example, out_dir, opset, device, metadata, pat
                 log(f"  warning: {name}: no antialiased bicubic interpolate was seen while exporting")
         model = onnx.load(tmp_path, load_external_data=False)
         torch_wrote_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
-        _set_static_output_dims(model, axes, out_shape)
+        _set_static_output_dims(model, axes, out_shapes)
         got_in = [i.name for i in model.graph.input]
         got_out = [o.name for o in model.graph.output]
         if got_in != input_names or got_out != output_names:

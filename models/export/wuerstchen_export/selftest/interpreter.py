@@ -381,6 +381,24 @@ class OnnxInterpreter:
         y = x.reshape(b, c, h // bs, bs, w // bs, bs).permute(0, 3, 5, 1, 2, 4)
         return y.reshape(b, c * bs * bs, h // bs, w // bs)
 
+    def op_Resize(self, i, a, n):
+        """4-D Resize as torch exports F.interpolate: linear (bilinear) with align_corners / half_pixel, or nearest."""
+        x = i[0]
+        scales = i[2] if len(i) > 2 and i[2] is not None and i[2].numel() else None
+        sizes = i[3] if len(i) > 3 and i[3] is not None and i[3].numel() else None
+        if x.dim() != 4:
+            raise ExportError(f"built-in ONNX interpreter: Resize of rank {x.dim()} not implemented")
+        size = [int(v) for v in sizes.tolist()[2:]] if sizes is not None else [int(x.shape[k + 2] * float(scales[k + 2])) for k in range(2)]
+        mode = a.get("mode", "nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        ctm = a.get("coordinate_transformation_mode", "half_pixel")
+        ctm = ctm.decode() if isinstance(ctm, bytes) else ctm
+        if mode == "nearest":
+            return F.interpolate(x, size=size, mode="nearest")
+        if mode != "linear" or ctm not in ("align_corners", "half_pixel", "pytorch_half_pixel"):
+            raise ExportError(f"built-in ONNX interpreter: Resize mode {mode} / {ctm} not implemented")
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=(ctm == "align_corners"))
+
     # ---- linear algebra and normalisation
     def op_MatMul(self, i, a, n): return torch.matmul(i[0], i[1])
 

@@ -1,0 +1,272 @@
+"""Stable Cascade (Würstchen v3): diffusers' StableCascadePriorPipeline + StableCascadeDecoderPipeline exported to the
+contract's "stable-cascade" folder (docs/spec/model-contract.json): tokenizer/, text_encoder/ (text_embeds and the
+last layer's state BEFORE the final LayerNorm, which is what the prior reads as hidden_states[-1]), prior/, decoder/,
+vqgan/, and decoder_text_encoder/ only when the decoder repo's encoder weights differ from the prior repo's.
+
+Every network is validated against the original, unpatched diffusers/transformers module in float32. The wrappers only
+select inputs and outputs: StableCascadeUNet's sca/crp/pixels stay the zeros the pipelines use, inside the graph."""
+import json
+import os
+
+import numpy as np
+import torch
+
+from .contract import DEFAULT_RTOL, ExportError, family, log
+from .folder import save_tokenizer, write_model_index
+from .inputs import _token_batch, make_inputs
+from .onnx_io import export_network
+from .runners import onnx_runner
+from .validation import _compare, _deterministic_torch
+
+FAMILY = family("stable-cascade")
+V2_PIPELINES = set(family("wuerstchen-v2").data["pipelines"].values())
+CASCADE_PIPELINES = set(FAMILY.data["pipelines"].values())
+
+
+# ------------------------------------------------------------------------------------------------ family detection
+
+def pipeline_class(repo):
+    """_class_name of a repo's model_index.json (local folder or Hub id); None when it cannot be read."""
+    try:
+        if os.path.isdir(repo):
+            path = os.path.join(repo, "model_index.json")
+        else:
+            from huggingface_hub import hf_hub_download
+            path = hf_hub_download(repo, "model_index.json")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f).get("_class_name")
+    except Exception as ex:  # no network, no such repo: the v2 path reports its own error when it loads
+        log(f"note: could not read {repo}/model_index.json ({type(ex).__name__}); assuming Würstchen v2")
+        return None
+
+
+def detect_family(args):
+    """'wuerstchen-v2' or 'stable-cascade' from the pipelines' model_index.json; mixed families are an error."""
+    classes = {half: pipeline_class(getattr(args, f"{half}_repo")) for half in args.parts}
+    kinds = {half: ("stable-cascade" if c in CASCADE_PIPELINES else "wuerstchen-v2" if c in V2_PIPELINES or c is None else None)
+             for half, c in classes.items()}
+    unknown = {h: classes[h] for h, k in kinds.items() if k is None}
+    if unknown:
+        raise ExportError(f"unknown pipeline class {unknown}: this exporter knows {sorted(V2_PIPELINES | CASCADE_PIPELINES)}")
+    if len(set(kinds.values())) > 1:
+        raise ExportError(f"the prior and decoder repositories are of different families ({classes}); "
+                          "a model folder holds one family")
+    return next(iter(kinds.values()))
+
+
+# ------------------------------------------------------------------------------------------------ wrappers
+
+class TextEncoderWrapper(torch.nn.Module):
+    """CLIPTextModelWithProjection(input_ids, attention_mask) -> (text_embeds, hidden_states[-1])."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        out = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return out.text_embeds, out.hidden_states[-1]
+
+
+class PriorWrapper(torch.nn.Module):
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep_ratio, clip_text_pooled, clip_text, clip_img):
+        return self.unet(sample, timestep_ratio, clip_text_pooled=clip_text_pooled, clip_text=clip_text,
+                         clip_img=clip_img, return_dict=False)[0]
+
+
+class DecoderWrapper(torch.nn.Module):
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep_ratio, clip_text_pooled, effnet):
+        return self.unet(sample, timestep_ratio, clip_text_pooled=clip_text_pooled, effnet=effnet, return_dict=False)[0]
+
+
+class VqganWrapper(torch.nn.Module):
+    def __init__(self, vqgan):
+        super().__init__()
+        self.vqgan = vqgan
+
+    def forward(self, sample):
+        return self.vqgan.decode(sample).sample
+
+
+def cascade_inputs(name, dims, seed):
+    """(export example, [validation cases]); the cases use other batch and spatial sizes than the example."""
+    g = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g)
+
+    if name in ("text_encoder", "decoder_text_encoder"):
+        return _token_batch([5, 20], g), [_token_batch([7], g), _token_batch([0, 75, 13], g)]
+    if name == "prior":
+        d, p, i = dims["text_width"], dims["pooled_width"], dims["image_width"]
+
+        def prior(b, h, w, r=None):
+            return (randn(b, 16, h, w), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 77, d), torch.zeros(b, 1, i))
+        return prior(2, 6, 6), [prior(1, 6, 9), prior(3, 12, 8, torch.tensor([1.0, 0.5, 0.0123]))]
+    if name == "decoder":
+        p = dims["pooled_width"]
+
+        def decoder(b, h4, w4, h, w, r=None):
+            return (randn(b, 4, h4, w4), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 16, h, w) * 3)
+        return decoder(2, 64, 64, 6, 6), [decoder(1, 64, 96, 6, 9), decoder(2, 32, 64, 3, 6, torch.tensor([1.0, 0.0833]))]
+    return make_inputs(name, dims, seed)
+
+
+# ------------------------------------------------------------------------------------------------ export + validation
+
+class CascadeExport:
+    """Exports and validates Stable Cascade networks into one folder; collects what model_index.json records."""
+
+    def __init__(self, args, out_dir, device, dtypes):
+        self.args, self.out_dir, self.device, self.dtypes = args, out_dir, device, dtypes
+        self.opset = args.opset
+        self.networks, self.failures_ = {}, {}
+        self.constants_read, self.constants_weak = set(), set()
+
+    def export(self, name, wrapper, dims):
+        wrapper = wrapper.to(self.device).float().eval()
+        example, cases = cascade_inputs(name, dims, seed=FAMILY.order.index(name) + 7)
+        original = None
+        if not self.args.skip_validation:
+            # the unpatched module's outputs first: the export swaps attention processors while it traces
+            with torch.no_grad(), _deterministic_torch():
+                original = [self._outputs(wrapper(*(t.to(self.device) for t in c))) for c in cases]
+        meta = {"wuerstchen.network": name, "wuerstchen.family": FAMILY.name, "wuerstchen.dtype": "fp32"}
+        log(f"[{name}] exporting (fp32, opset {self.opset}, device {self.device})")
+        path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name))
+        self.networks[name] = {"path": f"{name}/model.onnx", "dtype": "fp32", "external_data": info["external_data"]}
+        log(f"[{name}] written {name}/model.onnx" + (" (+ model.onnx.data)" if info["external_data"] else "")
+            + f" in {info['export_seconds']} s")
+        if original is not None:
+            self._validate(name, path, cases, original)
+        return path
+
+    @staticmethod
+    def _outputs(out):
+        return [o.float().cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+    def _validate(self, name, path, cases, original):
+        run, backend = onnx_runner(path, self.args.validator, self.args.ort_provider)
+        inputs, outputs, _ = FAMILY.io(name)
+        worst, rtol = {"rel": 0.0, "max_abs": 0.0}, self.args.rtol or DEFAULT_RTOL["fp32"]
+        for case, ref in zip(cases, original):
+            feeds = {n: t.numpy() for n, t in zip(inputs, case)}
+            got = run(feeds)
+            for o, r in zip(outputs, ref):
+                c = _compare(np.asarray(got[o]), r)
+                if c["rel"] > worst["rel"]:
+                    worst = dict(c, output=o)
+        ok = worst["rel"] <= rtol
+        status = "ok" if ok else "FAILED"
+        self.networks[name]["validation"] = {"max_abs": float(f"{worst['max_abs']:.3e}"), "rel": float(f"{worst['rel']:.3e}"), "backend": backend}
+        log(f"[{name}] validation {status}: max abs error {worst['max_abs']:.3e}, relative {worst['rel']:.3e} over "
+            f"{len(cases)} input sets, vs the unpatched module ({backend})")
+        if not ok:
+            self.failures_[name] = {"ok": False, "error": f"{worst.get('output')}: relative error {worst['rel']:.3e} > {rtol}"}
+
+    def failures(self):
+        return self.failures_
+
+
+def _load_text_encoder(repo):
+    from transformers import CLIPTextModelWithProjection
+    try:
+        model = CLIPTextModelWithProjection.from_pretrained(repo, subfolder="text_encoder", attn_implementation="eager")
+    except (TypeError, ValueError):
+        model = CLIPTextModelWithProjection.from_pretrained(repo, subfolder="text_encoder")
+    return model.float().eval()
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _scheduler(pipe):
+    cfg = pipe.scheduler.config
+    return float(cfg.get("s", 0.008)), float(cfg.get("scaler", 1.0))
+
+
+def export_cascade(args, out_dir, device, explicit_fp16):
+    """The whole Stable Cascade export; returns the failures (name -> result) like Exporter.failures()."""
+    try:
+        import diffusers
+        from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline, StableCascadeUNet
+    except ImportError as ex:
+        raise ExportError(f"diffusers with Stable Cascade (0.27+) is needed ({ex}); pip install -r models/export/requirements.txt")
+    log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
+    for net in ("prior", "decoder"):
+        if explicit_fp16.get(net):
+            raise ExportError(f"--{net}-dtype fp16 is not supported for Stable Cascade: the {net} stays float32 "
+                              "(the official prior breaks in float16; the timestep embedding needs float32)")
+    if args.dtype == "fp16":
+        raise ExportError("--dtype fp16 is not implemented for Stable Cascade yet: export fp32 (the prior and the "
+                          "timestep embeddings must stay float32 in any case)")
+    exp = CascadeExport(args, out_dir, device, {})
+    constants = dict(FAMILY.constants)
+    prior_te = None
+    dims = {}
+    if "prior" in args.parts:
+        log(f"loading prior pipeline {args.prior_repo} (Stable Cascade)")
+        te = _load_text_encoder(args.prior_repo)
+        extra = {} if args.prior_subfolder == "prior" else {"prior": StableCascadeUNet.from_pretrained(args.prior_repo, subfolder=args.prior_subfolder)}
+        pipe = StableCascadePriorPipeline.from_pretrained(args.prior_repo, text_encoder=te, torch_dtype=torch.float32, **extra)
+        constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", 42.67))
+        constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
+        exp.constants_read |= {"resolution_multiple", "scheduler_s", "scheduler_scaler", "latent_mean", "latent_std"}
+        ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer"))
+        prior = pipe.prior
+        dims = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim),
+                "image_width": int(prior.config.clip_image_in_channels)}
+        for key, want in (("clip_text_in_channels", "text_width"), ("clip_text_pooled_in_channels", "pooled_width")):
+            if int(prior.config[key]) != dims[want]:
+                raise ExportError(f"prior {key} {prior.config[key]} != the text encoder's {want} {dims[want]}")
+        exp.export("text_encoder", TextEncoderWrapper(te), dims)
+        exp.export("prior", PriorWrapper(prior), dims)
+        prior_te, pipe = te, None
+    if "decoder" in args.parts:
+        log(f"loading decoder pipeline {args.decoder_repo} (Stable Cascade)")
+        te = _load_text_encoder(args.decoder_repo)
+        extra = {} if args.decoder_subfolder == "decoder" else {"decoder": StableCascadeUNet.from_pretrained(args.decoder_repo, subfolder=args.decoder_subfolder)}
+        pipe = StableCascadeDecoderPipeline.from_pretrained(args.decoder_repo, text_encoder=te, torch_dtype=torch.float32, **extra)
+        constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", 10.67))
+        constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
+        exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
+        if "prior" not in args.parts:
+            constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
+            exp.constants_read |= {"scheduler_s", "scheduler_scaler"}
+            exp.constants_weak |= {"scheduler_s", "scheduler_scaler"}
+        dec_ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer")) if "prior" not in args.parts else None
+        ids = dec_ids or ids
+        d = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim)}
+        if int(pipe.decoder.config.clip_text_pooled_in_channels) != d["pooled_width"]:
+            raise ExportError(f"decoder clip_text_pooled_in_channels {pipe.decoder.config.clip_text_pooled_in_channels} "
+                              f"!= the decoder text encoder's projection_dim {d['pooled_width']}")
+        if prior_te is not None and _same_weights(prior_te, te):
+            log("[decoder_text_encoder] the decoder repo's text encoder has the prior's weights: the decoder uses text_encoder/")
+        else:
+            # different weights (or a decoder-only run beside an existing text_encoder/): the decoder gets its own
+            name = "decoder_text_encoder" if prior_te is not None or os.path.isdir(os.path.join(out_dir, "text_encoder")) else "text_encoder"
+            exp.export(name, TextEncoderWrapper(te), d)
+        exp.export("decoder", DecoderWrapper(pipe.decoder), d)
+        exp.export("vqgan", VqganWrapper(pipe.vqgan), {})
+        pipe = None
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        constants[key] = ids[key]   # from the tokenizer: laion's bigG pads with "!" (id 0), not 49407
+        exp.constants_read.add(key)
+    log(f"[tokenizer] pad token id {ids['pad_token_id']}, ids of \"\": {ids['empty_prompt_ids']}...")
+    constants["family"] = FAMILY.name
+    exp.constants_read.add("family")
+    name = args.name if args.name != "wuerstchen-v2" else "stable-cascade"
+    source = {"prior_repo": args.prior_repo if "prior" in args.parts else None,
+              "decoder_repo": args.decoder_repo if "decoder" in args.parts else None}
+    write_model_index(out_dir, name, constants, source, {"default": "fp32"}, exp)
+    return exp.failures()
