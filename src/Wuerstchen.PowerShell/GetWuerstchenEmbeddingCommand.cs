@@ -15,6 +15,7 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
 
     [Parameter(ParameterSetName = PromptSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
+    [AllowEmptyString] // "" is the unconditional prompt, as diffusers accepts it (and New-WuerstchenImage does)
     public string[] Prompt { get; set; } = Array.Empty<string>();
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]

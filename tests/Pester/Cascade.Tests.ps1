@@ -48,7 +48,7 @@ Describe 'Stable Cascade parity with diffusers' {
         $cmp.Over1 | Should -BeLessOrEqual ([int]($cmp.Count / 1000))
     }
 
-    It '<_>: embeddings within 1e-4 relative' -ForEach @('s-batch-cfg', 's-decoder-cfg') {
+    It '<_>: embeddings within 1e-4 relative' -ForEach @('s-batch-cfg', 's-decoder-cfg', 's-empty') {
         $p = Get-CascadeJob $_
         $emb = @(Get-WuerstchenEmbedding @p)
         $expected = [Wuerstchen.Core.IO.Npy]::Read((Join-Path $CascadeDir "$_.embeddings.npy"))

@@ -197,12 +197,6 @@ def _scheduler(pipe):
 
 def export_cascade(args, out_dir, device, explicit_fp16):
     """The whole Stable Cascade export; returns the failures (name -> result) like Exporter.failures()."""
-    try:
-        import diffusers
-        from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline, StableCascadeUNet
-    except ImportError as ex:
-        raise ExportError(f"diffusers with Stable Cascade (0.27+) is needed ({ex}); pip install -r models/export/requirements.txt")
-    log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
     for net in ("prior", "decoder"):
         if explicit_fp16.get(net):
             raise ExportError(f"--{net}-dtype fp16 is not supported for Stable Cascade: the {net} stays float32 "
@@ -210,6 +204,12 @@ def export_cascade(args, out_dir, device, explicit_fp16):
     if args.dtype == "fp16":
         raise ExportError("--dtype fp16 is not implemented for Stable Cascade yet: export fp32 (the prior and the "
                           "timestep embeddings must stay float32 in any case)")
+    try:
+        import diffusers
+        from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline, StableCascadeUNet
+    except ImportError as ex:
+        raise ExportError(f"diffusers with Stable Cascade (0.27+) is needed ({ex}); pip install -r models/export/requirements.txt")
+    log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
     exp = CascadeExport(args, out_dir, device, {})
     constants = dict(FAMILY.constants)
     prior_te = None
@@ -268,5 +268,5 @@ def export_cascade(args, out_dir, device, explicit_fp16):
     name = args.name if args.name != "wuerstchen-v2" else "stable-cascade"
     source = {"prior_repo": args.prior_repo if "prior" in args.parts else None,
               "decoder_repo": args.decoder_repo if "decoder" in args.parts else None}
-    write_model_index(out_dir, name, constants, source, {"default": "fp32"}, exp)
+    write_model_index(out_dir, name, constants, source, {"default": "fp32"}, exp, version="3.0")  # Würstchen v3
     return exp.failures()

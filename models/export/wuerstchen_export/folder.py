@@ -65,8 +65,8 @@ def merge_index(previous, index, read, weak):
     return index
 
 
-def write_model_index(out_dir, name, constants, source, dtypes, exporter):
-    index = {"name": name, "version": "2.0", "format": "wuerstchen-onnx", "exporter_version": EXPORTER_VERSION}
+def write_model_index(out_dir, name, constants, source, dtypes, exporter, version="2.0"):
+    index = {"name": name, "version": version, "format": "wuerstchen-onnx", "exporter_version": EXPORTER_VERSION}
     index.update(constants)
     index["dtype"] = dtypes.get("default", "fp32")
     index["network_dtypes"] = {k: v for k, v in dtypes.items() if k != "default" and k in exporter.networks}
