@@ -59,3 +59,20 @@ Describe 'An error from a CSV row says which row (point 8)' {
         $r.Errors[0].TargetObject | Should -Be 100
     }
 }
+
+Describe 'Truncated images (issue point 3)' {
+    # tests/Pester/data/noise.*: 128x128 random pixels (made with PIL), so half of the file is half of the picture data
+    It 'a <_> cut in half is InvalidImageFile, the whole file works' -ForEach @('jpg', 'webp', 'gif', 'png') {
+        $whole = Join-Path $PSScriptRoot "data/noise.$_"
+        $bytes = [IO.File]::ReadAllBytes($whole)
+        $cut = Join-Path $TestDrive "cut.$_"
+        [IO.File]::WriteAllBytes($cut, $bytes[0..([int]($bytes.Length / 2))])
+        [Wuerstchen.Core.IO.ImageLoader]::Identify($whole).Item1 | Should -Be 128
+        $err = $null
+        Get-WuerstchenEmbedding -ImagePath $cut -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImageFile*'
+        "$($err[0].CategoryInfo.Category)" | Should -Be 'InvalidData'
+        $err[0].Exception.Message | Should -BeLike "*$cut*"
+    }
+}

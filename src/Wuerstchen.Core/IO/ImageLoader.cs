@@ -20,9 +20,10 @@ public static class ImageLoader
         CheckFile(path);
         try
         {
-            var info = Image.Identify(path) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+            var info = Image.Identify(path, out var format) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
                 $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
             CheckSize(path, info.Width, info.Height);
+            CheckComplete(path, format?.Name);
             // EXIF orientations 5-8 turn the picture by 90°: report the size it is shown at
             var orientation = info.Metadata.ExifProfile?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
             return orientation is >= 5 and <= 8 ? (info.Height, info.Width) : (info.Width, info.Height);
@@ -91,6 +92,56 @@ public static class ImageLoader
             throw new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,
                 $"The image file '{path}' is {info.Length >> 20} MiB; at most {MaxFileBytes >> 20} MiB are read.", path);
         }
+    }
+
+    /// <summary>
+    /// ImageSharp decodes a JPEG, GIF or WebP cut short without complaint (the missing part comes out grey), which would
+    /// give an embedding of a partly grey picture. Each format says where it ends, so check that the end is there:
+    /// JPEG an end-of-image marker after its last scan, GIF its trailer byte, WebP the length its RIFF header declares.
+    /// (PNG: ImageSharp already fails on a missing IEND/CRC.)
+    /// </summary>
+    private static void CheckComplete(string path, string? format)
+    {
+        var bytes = File.ReadAllBytes(path); // bounded by MaxFileBytes (CheckFile)
+        string? problem = format?.ToUpperInvariant() switch
+        {
+            "JPEG" => LastMarker(bytes, 0xD9) > LastMarker(bytes, 0xDA) ? null : "it has no end-of-image marker after its last scan",
+            "GIF" => LastNonZero(bytes) is { } b && b == 0x3B ? null : "it has no GIF trailer",
+            "WEBP" => bytes.Length >= 8 && 8L + BitConverter.ToUInt32(bytes, 4) <= bytes.Length ? null
+                : $"its RIFF header declares {(bytes.Length >= 8 ? 8L + BitConverter.ToUInt32(bytes, 4) : 8)} bytes but the file has {bytes.Length}",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+                $"The image '{path}' is truncated or corrupt ({format}: {problem}); re-copy or re-export it.", path);
+        }
+    }
+
+    private static long LastMarker(byte[] bytes, byte marker)
+    {
+        for (long i = bytes.Length - 2; i >= 0; i--)
+        {
+            if (bytes[i] == 0xFF && bytes[i + 1] == marker)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static byte? LastNonZero(byte[] bytes)
+    {
+        for (int i = bytes.Length - 1; i >= 0; i--)
+        {
+            if (bytes[i] != 0)
+            {
+                return bytes[i];
+            }
+        }
+
+        return null;
     }
 
     private static void CheckSize(string path, int width, int height)
