@@ -54,17 +54,13 @@ public sealed class ModelFolder
     /// The file of a network. A network the family lets fall back to another (Stable Cascade's decoder text encoder,
     /// written only when the decoder repo's weights differ from the prior's) is the other's file when absent.
     /// </summary>
-    public string NetworkPath(StageKind kind)
-    {
-        var spec = Family.Required(kind);
-        var path = Path.Combine(Root, spec.Folder, "model.onnx");
-        if (spec.Fallback is { } fallback && !File.Exists(path))
-        {
-            return Path.Combine(Root, fallback, "model.onnx");
-        }
+    public string NetworkPath(StageKind kind) => Path.Combine(Root, Resolve(Family.Required(kind)).Folder, "model.onnx");
 
-        return path;
-    }
+    /// <summary>The network whose file serves <paramref name="spec"/>: itself, or its fallback when its own file is absent.</summary>
+    public NetworkSpec Resolve(NetworkSpec spec) =>
+        spec.Fallback is { } fallback && !File.Exists(Path.Combine(Root, spec.Folder, "model.onnx"))
+            ? Family.ByFolder(fallback) ?? throw new InvalidOperationException($"The contract names an unknown fallback '{fallback}'.")
+            : spec;
 
     public string TokenizerFolder(bool prior) => Path.Combine(Root, Family.TokenizerFolder(prior));
 

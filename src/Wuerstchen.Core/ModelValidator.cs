@@ -172,7 +172,7 @@ public static class ModelValidator
                 result.HiddenSize ??= expected;
             }
 
-            var encoder = ResolveEncoder(model, port.TextEncoder!);
+            var encoder = model.Resolve(model.Family.ByFolder(port.TextEncoder!)!);
             if (expected is { } e && widths.TryGetValue((encoder.Folder, port.Output!), out var textWidth) && e != textWidth)
             {
                 result.Fail("TextWidthMismatch",
@@ -180,13 +180,6 @@ public static class ModelValidator
                     e.ToString(), textWidth.ToString());
             }
         }
-    }
-
-    /// <summary>The text encoder a port reads, after the family's fallback (an absent decoder_text_encoder means text_encoder).</summary>
-    private static NetworkSpec ResolveEncoder(ModelFolder model, string folder)
-    {
-        var spec = model.Family.ByFolder(folder)!;
-        return spec.Fallback is { } fallback && !File.Exists(Path.Combine(model.Root, folder, "model.onnx")) ? model.Family.ByFolder(fallback)! : spec;
     }
 
     private static ModelCheckResult CheckTokenizer(ModelFolder model, bool prior, string folderName)

@@ -143,9 +143,8 @@ public sealed class WuerstchenPipeline
         CheckDecoderSize(size, first);
         var timesteps = settings.Timesteps();
         float guidance = settings.DecoderGuidanceScale!.Value;
-        var (noise, seed) = DecoderNoise(embeddings, settings, 4 * size.DecoderHeight * size.DecoderWidth);
-
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
+        var (noise, seed) = DecoderNoise(embeddings, settings, perRow);
         var latents = BufferPool.Rent<float>(checked(rows * perRow));
         byte[][] images;
         try

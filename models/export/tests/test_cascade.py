@@ -99,7 +99,7 @@ class WrapperTests(unittest.TestCase):
     def test_export_and_validation_of_a_two_output_text_encoder(self):
         tmp = tempfile.mkdtemp()
         args = types.SimpleNamespace(opset=17, skip_validation=False, validator="auto", ort_provider=None, rtol=None)
-        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"), {})
+        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"))
         path = exp.export("text_encoder", cascade.TextEncoderWrapper(_TinyClip()), {})
         self.assertTrue(os.path.exists(path))
         self.assertEqual(exp.failures(), {})

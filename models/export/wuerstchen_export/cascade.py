@@ -125,8 +125,8 @@ def cascade_inputs(name, dims, seed):
 class CascadeExport:
     """Exports and validates Stable Cascade networks into one folder; collects what model_index.json records."""
 
-    def __init__(self, args, out_dir, device, dtypes):
-        self.args, self.out_dir, self.device, self.dtypes = args, out_dir, device, dtypes
+    def __init__(self, args, out_dir, device):
+        self.args, self.out_dir, self.device = args, out_dir, device
         self.opset = args.opset
         self.networks, self.failures_ = {}, {}
         self.constants_read, self.constants_weak = set(), set()
@@ -210,15 +210,18 @@ def export_cascade(args, out_dir, device, explicit_fp16):
     except ImportError as ex:
         raise ExportError(f"diffusers with Stable Cascade (0.27+) is needed ({ex}); pip install -r models/export/requirements.txt")
     log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
-    exp = CascadeExport(args, out_dir, device, {})
+    def load(pipeline_class, repo, part, subfolder):
+        """(pipeline, text encoder) in float32; the UNet from another subfolder for the lite variants."""
+        log(f"loading {part} pipeline {repo} (Stable Cascade)")
+        te = _load_text_encoder(repo)
+        extra = {} if subfolder == part else {part: StableCascadeUNet.from_pretrained(repo, subfolder=subfolder)}
+        return pipeline_class.from_pretrained(repo, text_encoder=te, torch_dtype=torch.float32, **extra), te
+
+    exp = CascadeExport(args, out_dir, device)
     constants = dict(FAMILY.constants)
     prior_te = None
-    dims = {}
     if "prior" in args.parts:
-        log(f"loading prior pipeline {args.prior_repo} (Stable Cascade)")
-        te = _load_text_encoder(args.prior_repo)
-        extra = {} if args.prior_subfolder == "prior" else {"prior": StableCascadeUNet.from_pretrained(args.prior_repo, subfolder=args.prior_subfolder)}
-        pipe = StableCascadePriorPipeline.from_pretrained(args.prior_repo, text_encoder=te, torch_dtype=torch.float32, **extra)
+        pipe, te = load(StableCascadePriorPipeline, args.prior_repo, "prior", args.prior_subfolder)
         constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", 42.67))
         constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
         exp.constants_read |= {"resolution_multiple", "scheduler_s", "scheduler_scaler", "latent_mean", "latent_std"}
@@ -233,10 +236,7 @@ def export_cascade(args, out_dir, device, explicit_fp16):
         exp.export("prior", PriorWrapper(prior), dims)
         prior_te, pipe = te, None
     if "decoder" in args.parts:
-        log(f"loading decoder pipeline {args.decoder_repo} (Stable Cascade)")
-        te = _load_text_encoder(args.decoder_repo)
-        extra = {} if args.decoder_subfolder == "decoder" else {"decoder": StableCascadeUNet.from_pretrained(args.decoder_repo, subfolder=args.decoder_subfolder)}
-        pipe = StableCascadeDecoderPipeline.from_pretrained(args.decoder_repo, text_encoder=te, torch_dtype=torch.float32, **extra)
+        pipe, te = load(StableCascadeDecoderPipeline, args.decoder_repo, "decoder", args.decoder_subfolder)
         constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", 10.67))
         constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
         exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
@@ -244,8 +244,8 @@ def export_cascade(args, out_dir, device, explicit_fp16):
             constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
             exp.constants_read |= {"scheduler_s", "scheduler_scaler"}
             exp.constants_weak |= {"scheduler_s", "scheduler_scaler"}
-        dec_ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer")) if "prior" not in args.parts else None
-        ids = dec_ids or ids
+        if "prior" not in args.parts:
+            ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer"))
         d = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim)}
         if int(pipe.decoder.config.clip_text_pooled_in_channels) != d["pooled_width"]:
             raise ExportError(f"decoder clip_text_pooled_in_channels {pipe.decoder.config.clip_text_pooled_in_channels} "

@@ -32,7 +32,8 @@ public sealed record ModelConfig
     public bool Gives(string key) => GivenKeys.Split(',').Contains(key);
     public string? Version { get; init; }
 
-    public static ModelConfig Default { get; } = new();
+    /// <summary>The default family's constants, from the contract (the literals above are the same values).</summary>
+    public static ModelConfig Default { get; } = For(ModelContract.Current.DefaultFamily);
 
     /// <summary>The contract's defaults for a family (its constants, e.g. Stable Cascade's pad id 0 and no prior transform).</summary>
     public static ModelConfig For(ModelFamily family)
