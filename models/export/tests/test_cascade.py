@@ -99,19 +99,119 @@ class WrapperTests(unittest.TestCase):
     def test_export_and_validation_of_a_two_output_text_encoder(self):
         tmp = tempfile.mkdtemp()
         args = types.SimpleNamespace(opset=17, skip_validation=False, validator="auto", ort_provider=None, rtol=None)
-        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"))
+        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"), {"text_encoder": "fp32"})
         path = exp.export("text_encoder", cascade.TextEncoderWrapper(_TinyClip()), {})
         self.assertTrue(os.path.exists(path))
         self.assertEqual(exp.failures(), {})
         self.assertLess(exp.networks["text_encoder"]["validation"]["rel"], 1e-5)
 
 
+def _dtype_args(**kw):
+    base = dict(dtype="fp32", prior_dtype=None, decoder_dtype=None, text_encoder_dtype=None, vqgan_dtype=None,
+                effnet_dtype=None, effnet_checkpoint=None, fp16_mode="auto")
+    return types.SimpleNamespace(**dict(base, **kw))
+
+
+class _TinyCascadeDecoder(torch.nn.Module):
+    """The decoder's I/O and its timestep embedding as StableCascadeUNet computes it (ratio x 10000, 32 float32
+    frequencies, sin/cos, the embedding of 0 for sca appended), feeding a mapper whose output is added to the
+    sample's features; effnet resized bilinearly (align_corners) as the real decoder does."""
+
+    def __init__(self, pooled=6):
+        super().__init__()
+        torch.manual_seed(5)
+        self.c_r = 64
+        self.conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+        self.r_mapper = torch.nn.Linear(2 * self.c_r, 8)
+        self.pooled = torch.nn.Linear(pooled, 8)
+        self.effnet = torch.nn.Conv2d(16, 8, 1)
+        self.norm = torch.nn.LayerNorm(8, elementwise_affine=False)
+        self.out = torch.nn.Conv2d(8, 4, 1)
+
+    def r_embed(self, r):
+        half = self.c_r // 2
+        r = r * 10000
+        emb = torch.arange(half, device=r.device).float().mul(-torch.log(torch.tensor(10000.0)) / (half - 1)).exp()
+        emb = r[:, None] * emb[None, :]
+        return torch.cat([emb.sin(), emb.cos()], dim=1)
+
+    def forward(self, sample, timestep_ratio, clip_text_pooled, effnet):
+        r = torch.cat([self.r_embed(timestep_ratio), self.r_embed(torch.zeros_like(timestep_ratio))], dim=1)
+        e = torch.nn.functional.interpolate(effnet, size=sample.shape[-2:], mode="bilinear", align_corners=True)
+        x = self.conv(sample) + self.effnet(e) + (self.r_mapper(r[:, : 2 * self.c_r]) * 20
+                                                  + self.pooled(clip_text_pooled[:, 0]))[:, :, None, None]
+        x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return self.out(x)
+
+
 class DtypeTests(unittest.TestCase):
-    def test_fp16_unets_are_refused(self):
-        args = types.SimpleNamespace(dtype="fp32", parts=["prior"])
-        with self.assertRaises(ExportError) as ctx:
-            cascade.export_cascade(args, tempfile.mkdtemp(), torch.device("cpu"), {"prior": True, "decoder": False})
-        self.assertIn("stays float32", str(ctx.exception))
+    def test_fp16_keeps_the_prior_in_fp32_and_converts_the_rest(self):
+        d = cascade.cascade_dtypes(_dtype_args(dtype="fp16"))
+        self.assertEqual(d["prior"], "fp32")
+        self.assertEqual({d[n] for n in ("text_encoder", "decoder_text_encoder", "decoder", "vqgan")}, {"fp16"})
+
+    def test_per_network_overrides(self):
+        d = cascade.cascade_dtypes(_dtype_args(dtype="fp16", decoder_dtype="fp32"))
+        self.assertEqual((d["decoder"], d["vqgan"], d["text_encoder"]), ("fp32", "fp16", "fp16"))
+        d = cascade.cascade_dtypes(_dtype_args(vqgan_dtype="fp16"))
+        self.assertEqual((d["decoder"], d["vqgan"], d["text_encoder"], d["prior"]), ("fp32", "fp16", "fp32", "fp32"))
+
+    def test_refusals_name_the_flag_and_what_to_do(self):
+        for kw, flag in (({"prior_dtype": "fp16"}, "--prior-dtype"), ({"effnet_dtype": "fp16"}, "--effnet-dtype"),
+                         ({"dtype": "fp16", "fp16_mode": "torch"}, "--fp16-mode")):
+            with self.assertRaises(ExportError) as ctx:
+                cascade.cascade_dtypes(_dtype_args(**kw))
+            self.assertIn(flag, str(ctx.exception))
+            self.assertIn("Drop", str(ctx.exception))
+
+    def test_fp16_text_encoder_whose_output_also_feeds_the_final_layer_norm(self):
+        # pre_norm_hidden_state is a graph output AND the final LayerNorm's input (a float32 island): the file must
+        # still type-check as onnxruntime checks it (it refused "LayerNormalization bound to different types")
+        import onnx
+        tmp = tempfile.mkdtemp()
+        args = types.SimpleNamespace(opset=17, skip_validation=False, validator="auto", ort_provider=None, rtol=None)
+        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"), {"text_encoder": "fp16"})
+        path = exp.export("text_encoder", cascade.TextEncoderWrapper(_TinyClip()), {})
+        onnx.checker.check_model(path, full_check=True)
+        self.assertEqual(exp.failures(), {})
+        self.assertLess(exp.networks["text_encoder"]["validation"]["rel"], 3e-2)
+
+    def test_fp16_decoder_is_float16_inside_with_a_float32_timestep_embedding(self):
+        import onnx
+        from onnx import TensorProto
+        tmp = tempfile.mkdtemp()
+        args = types.SimpleNamespace(opset=17, skip_validation=False, validator="auto", ort_provider=None, rtol=None)
+        exp = cascade.CascadeExport(args, tmp, torch.device("cpu"), {"decoder": "fp16"})
+        path = exp.export("decoder", cascade.DecoderWrapper(_Unet(_TinyCascadeDecoder())), {"pooled_width": 6})
+        self.assertEqual(exp.failures(), {})
+        rel = exp.networks["decoder"]["validation"]["rel"]
+        self.assertLess(rel, 3e-2)
+        self.assertGreater(rel, 1e-6)  # really float16 (a float32 graph is ~1e-7 here)
+        model = onnx.load(path)
+        weights = [t for t in model.graph.initializer if t.dims and len(t.dims) > 1]
+        self.assertTrue(weights and all(t.data_type == TensorProto.FLOAT16 for t in weights))
+        self.assertEqual({i.type.tensor_type.elem_type for i in model.graph.input if i.name != "timestep_ratio"},
+                         {TensorProto.FLOAT})
+        self.assertEqual(model.graph.output[0].type.tensor_type.elem_type, TensorProto.FLOAT)
+        meta = {p.key: p.value for p in model.metadata_props}
+        self.assertEqual(meta["wuerstchen.dtype"], "fp16")
+        # the timestep embedding: every Sin/Cos computes in float32 (float16's spacing near 10^4 is 8)
+        sin_inputs = {n.input[0] for n in model.graph.node if n.op_type in ("Sin", "Cos")}
+        producers = {o: n for n in model.graph.node for o in n.output}
+        for x in sin_inputs:
+            p = producers[x]
+            self.assertNotEqual(p.op_type, "Cast", "a Sin/Cos input is cast, i.e. the embedding left float32")
+
+
+class _Unet(torch.nn.Module):
+    """Calls the tiny decoder with StableCascadeUNet's keyword signature (what DecoderWrapper passes)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, sample, timestep_ratio, clip_text_pooled=None, effnet=None, return_dict=False):
+        return (self.net(sample, timestep_ratio, clip_text_pooled, effnet),)
 
 
 if __name__ == "__main__":

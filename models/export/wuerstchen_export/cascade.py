@@ -14,7 +14,8 @@ import torch
 from .contract import DEFAULT_RTOL, ExportError, family, log
 from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
-from .onnx_io import export_network
+from .fp16 import convert_to_fp16
+from .onnx_io import export_network, write_onnx_model
 from .runners import onnx_runner
 from .validation import _compare, _deterministic_torch
 
@@ -125,13 +126,16 @@ def cascade_inputs(name, dims, seed):
 class CascadeExport:
     """Exports and validates Stable Cascade networks into one folder; collects what model_index.json records."""
 
-    def __init__(self, args, out_dir, device):
-        self.args, self.out_dir, self.device = args, out_dir, device
+    def __init__(self, args, out_dir, device, dtypes):
+        self.args, self.out_dir, self.device, self.dtypes = args, out_dir, device, dtypes
         self.opset = args.opset
         self.networks, self.failures_ = {}, {}
         self.constants_read, self.constants_weak = set(), set()
 
     def export(self, name, wrapper, dims):
+        """Traces in float32 (a float16 network is converted afterwards, at the ONNX level) and validates the file
+        against the unpatched module's float32 outputs."""
+        dtype = self.dtypes[name]
         wrapper = wrapper.to(self.device).float().eval()
         example, cases = cascade_inputs(name, dims, seed=FAMILY.order.index(name) + 7)
         original = None
@@ -139,10 +143,12 @@ class CascadeExport:
             # the unpatched module's outputs first: the export swaps attention processors while it traces
             with torch.no_grad(), _deterministic_torch():
                 original = [self._outputs(wrapper(*(t.to(self.device) for t in c))) for c in cases]
-        meta = {"wuerstchen.network": name, "wuerstchen.family": FAMILY.name, "wuerstchen.dtype": "fp32"}
-        log(f"[{name}] exporting (fp32, opset {self.opset}, device {self.device})")
+        meta = {"wuerstchen.network": name, "wuerstchen.family": FAMILY.name, "wuerstchen.dtype": dtype}
+        log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name))
-        self.networks[name] = {"path": f"{name}/model.onnx", "dtype": "fp32", "external_data": info["external_data"]}
+        if dtype == "fp16":
+            path, info["external_data"] = self._convert_fp16(name, path, meta)
+        self.networks[name] = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}
         log(f"[{name}] written {name}/model.onnx" + (" (+ model.onnx.data)" if info["external_data"] else "")
             + f" in {info['export_seconds']} s")
         if original is not None:
@@ -150,13 +156,27 @@ class CascadeExport:
         return path
 
     @staticmethod
+    def _convert_fp16(name, path, meta):
+        import onnx
+        model = onnx.load(path)
+        converted = convert_to_fp16(model)
+        del model
+        log(f"[{name}] converted to float16 at the ONNX level (fp32 islands: timestep embedding, norm statistics, softmax)")
+        return write_onnx_model(converted, os.path.dirname(path),
+                                dict(meta, **{"wuerstchen.fp16": "onnx-level conversion with fp32 islands"}))
+
+    @staticmethod
     def _outputs(out):
         return [o.float().cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))]
 
     def _validate(self, name, path, cases, original):
-        run, backend = onnx_runner(path, self.args.validator, self.args.ort_provider)
+        dtype = self.dtypes[name]
+        kind = self.args.validator
+        if dtype == "fp16" and kind == "auto":
+            kind = "interpreter"  # float16 emulated op by op (float32 compute, float16 rounding), as in the v2 export
+        run, backend = onnx_runner(path, kind, self.args.ort_provider)
         inputs, outputs, _ = FAMILY.io(name)
-        worst, rtol = {"rel": 0.0, "max_abs": 0.0}, self.args.rtol or DEFAULT_RTOL["fp32"]
+        worst, rtol = {"rel": 0.0, "max_abs": 0.0}, self.args.rtol or DEFAULT_RTOL[dtype]
         for case, ref in zip(cases, original):
             feeds = {n: t.numpy() for n, t in zip(inputs, case)}
             got = run(feeds)
@@ -195,70 +215,48 @@ def _scheduler(pipe):
     return float(cfg.get("s", 0.008)), float(cfg.get("scaler", 1.0))
 
 
-def export_cascade(args, out_dir, device, explicit_fp16):
-    """The whole Stable Cascade export; returns the failures (name -> result) like Exporter.failures()."""
-    for net in ("prior", "decoder"):
-        if explicit_fp16.get(net):
-            raise ExportError(f"--{net}-dtype fp16 is not supported for Stable Cascade: the {net} stays float32 "
-                              "(the official prior breaks in float16; the timestep embedding needs float32)")
-    if args.dtype == "fp16":
-        raise ExportError("--dtype fp16 is not implemented for Stable Cascade yet: export fp32 (the prior and the "
-                          "timestep embeddings must stay float32 in any case)")
+def cascade_dtypes(args):
+    """network -> "fp32"/"fp16" for a Stable Cascade export. The prior is always float32: the official prior
+    checkpoints do not work in float16 (diffusers' docs; OnnxStack reports a black image) and its conditioning tokens
+    pass through a LayerNorm over values float16 cannot hold. The text encoders, the decoder and the VQGAN may be
+    float16 (what OnnxStack ships); their timestep embedding stays a float32 island (fp16.py)."""
+    if args.prior_dtype == "fp16":
+        raise ExportError("--prior-dtype fp16 is not supported for Stable Cascade: the prior stays float32 (its official "
+                          "checkpoints break in float16). Drop --prior-dtype; --dtype fp16 converts the other networks.")
+    if args.effnet_dtype or args.effnet_checkpoint:
+        raise ExportError("--effnet-dtype / --effnet-checkpoint are Würstchen v2 options: Stable Cascade has no effnet "
+                          "network (the decoder takes the prior's embedding directly). Drop them.")
+    if args.fp16_mode == "torch":
+        raise ExportError("--fp16-mode torch is not offered for Stable Cascade: its float16 networks are made at the ONNX "
+                          "level (traced in float32, converted with float32 islands). Drop --fp16-mode.")
+    dtypes = {n: args.dtype for n in FAMILY.order}
+    dtypes["prior"] = "fp32"
+    for names, override in ((("text_encoder", "decoder_text_encoder"), args.text_encoder_dtype),
+                            (("decoder",), args.decoder_dtype), (("vqgan",), args.vqgan_dtype)):
+        for n in names:
+            dtypes[n] = override or dtypes[n]
+    if "fp16" in dtypes.values():
+        log("float16 (ONNX-level conversion, fp32 islands): "
+            + ", ".join(n for n in FAMILY.order if dtypes[n] == "fp16") + "; the prior stays float32")
+    return dtypes
+
+
+def export_cascade(args, out_dir, device, dtypes):
+    """The whole Stable Cascade export (dtypes from cascade_dtypes); returns the failures (name -> result) like
+    Exporter.failures()."""
     try:
         import diffusers
-        from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline, StableCascadeUNet
+        from diffusers import StableCascadeUNet  # noqa: F401  (0.27+)
     except ImportError as ex:
         raise ExportError(f"diffusers with Stable Cascade (0.27+) is needed ({ex}); pip install -r models/export/requirements.txt")
     log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
-    def load(pipeline_class, repo, part, subfolder):
-        """(pipeline, text encoder) in float32; the UNet from another subfolder for the lite variants."""
-        log(f"loading {part} pipeline {repo} (Stable Cascade)")
-        te = _load_text_encoder(repo)
-        extra = {} if subfolder == part else {part: StableCascadeUNet.from_pretrained(repo, subfolder=subfolder)}
-        return pipeline_class.from_pretrained(repo, text_encoder=te, torch_dtype=torch.float32, **extra), te
-
-    exp = CascadeExport(args, out_dir, device)
+    exp = CascadeExport(args, out_dir, device, dtypes)
     constants = dict(FAMILY.constants)
-    prior_te = None
+    prior_te, ids = None, None
     if "prior" in args.parts:
-        pipe, te = load(StableCascadePriorPipeline, args.prior_repo, "prior", args.prior_subfolder)
-        constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", 42.67))
-        constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
-        exp.constants_read |= {"resolution_multiple", "scheduler_s", "scheduler_scaler", "latent_mean", "latent_std"}
-        ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer"))
-        prior = pipe.prior
-        dims = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim),
-                "image_width": int(prior.config.clip_image_in_channels)}
-        for key, want in (("clip_text_in_channels", "text_width"), ("clip_text_pooled_in_channels", "pooled_width")):
-            if int(prior.config[key]) != dims[want]:
-                raise ExportError(f"prior {key} {prior.config[key]} != the text encoder's {want} {dims[want]}")
-        exp.export("text_encoder", TextEncoderWrapper(te), dims)
-        exp.export("prior", PriorWrapper(prior), dims)
-        prior_te, pipe = te, None
+        prior_te, ids = _export_prior_half(exp, args, constants)
     if "decoder" in args.parts:
-        pipe, te = load(StableCascadeDecoderPipeline, args.decoder_repo, "decoder", args.decoder_subfolder)
-        constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", 10.67))
-        constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
-        exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
-        if "prior" not in args.parts:
-            constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
-            exp.constants_read |= {"scheduler_s", "scheduler_scaler"}
-            exp.constants_weak |= {"scheduler_s", "scheduler_scaler"}
-        if "prior" not in args.parts:
-            ids = save_tokenizer(pipe.tokenizer, os.path.join(out_dir, "tokenizer"))
-        d = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim)}
-        if int(pipe.decoder.config.clip_text_pooled_in_channels) != d["pooled_width"]:
-            raise ExportError(f"decoder clip_text_pooled_in_channels {pipe.decoder.config.clip_text_pooled_in_channels} "
-                              f"!= the decoder text encoder's projection_dim {d['pooled_width']}")
-        if prior_te is not None and _same_weights(prior_te, te):
-            log("[decoder_text_encoder] the decoder repo's text encoder has the prior's weights: the decoder uses text_encoder/")
-        else:
-            # different weights (or a decoder-only run beside an existing text_encoder/): the decoder gets its own
-            name = "decoder_text_encoder" if prior_te is not None or os.path.isdir(os.path.join(out_dir, "text_encoder")) else "text_encoder"
-            exp.export(name, TextEncoderWrapper(te), d)
-        exp.export("decoder", DecoderWrapper(pipe.decoder), d)
-        exp.export("vqgan", VqganWrapper(pipe.vqgan), {})
-        pipe = None
+        ids = _export_decoder_half(exp, args, constants, prior_te) or ids
     for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
         constants[key] = ids[key]   # from the tokenizer: laion's bigG pads with "!" (id 0), not 49407
         exp.constants_read.add(key)
@@ -268,5 +266,64 @@ def export_cascade(args, out_dir, device, explicit_fp16):
     name = args.name if args.name != "wuerstchen-v2" else "stable-cascade"
     source = {"prior_repo": args.prior_repo if "prior" in args.parts else None,
               "decoder_repo": args.decoder_repo if "decoder" in args.parts else None}
-    write_model_index(out_dir, name, constants, source, {"default": "fp32"}, exp, version="3.0")  # Würstchen v3
+    write_model_index(out_dir, name, constants, source, dict(dtypes, default=args.dtype), exp, version="3.0")  # Würstchen v3
     return exp.failures()
+
+
+def _load(pipeline_class, repo, part, subfolder):
+    """(pipeline, text encoder) in float32; the UNet from another subfolder for the lite variants."""
+    from diffusers import StableCascadeUNet
+    log(f"loading {part} pipeline {repo} (Stable Cascade)" + ("" if subfolder == part else f", {part} from {subfolder}/"))
+    te = _load_text_encoder(repo)
+    extra = {} if subfolder == part else {part: StableCascadeUNet.from_pretrained(repo, subfolder=subfolder)}
+    return pipeline_class.from_pretrained(repo, text_encoder=te, torch_dtype=torch.float32, **extra), te
+
+
+def _export_prior_half(exp, args, constants):
+    """tokenizer/, text_encoder/, prior/ and the prior repo's constants; returns (text encoder, tokenizer ids)."""
+    from diffusers import StableCascadePriorPipeline
+    pipe, te = _load(StableCascadePriorPipeline, args.prior_repo, "prior", args.prior_subfolder)
+    constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", 42.67))
+    constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
+    exp.constants_read |= {"resolution_multiple", "scheduler_s", "scheduler_scaler", "latent_mean", "latent_std"}
+    ids = save_tokenizer(pipe.tokenizer, os.path.join(exp.out_dir, "tokenizer"))
+    prior = pipe.prior
+    dims = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim),
+            "image_width": int(prior.config.clip_image_in_channels)}
+    for key, want in (("clip_text_in_channels", "text_width"), ("clip_text_pooled_in_channels", "pooled_width")):
+        if int(prior.config[key]) != dims[want]:
+            raise ExportError(f"prior {key} {prior.config[key]} != the text encoder's {want} {dims[want]}")
+    exp.export("text_encoder", TextEncoderWrapper(te), dims)
+    exp.export("prior", PriorWrapper(prior), dims)
+    return te, ids
+
+
+def _export_decoder_half(exp, args, constants, prior_te):
+    """decoder/, vqgan/, decoder_text_encoder/ when its weights differ (or text_encoder/ + tokenizer/ for a
+    decoder-only export into a new folder); returns the tokenizer ids when this half wrote the tokenizer."""
+    from diffusers import StableCascadeDecoderPipeline
+    pipe, te = _load(StableCascadeDecoderPipeline, args.decoder_repo, "decoder", args.decoder_subfolder)
+    constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", 10.67))
+    constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
+    exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
+    ids = None
+    if prior_te is None:
+        # the decoder repo's scheduler and tokenizer are the same as the prior's in every published pair; weak, so an
+        # earlier prior export's values win when both halves are exported separately into one folder
+        constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
+        exp.constants_read |= {"scheduler_s", "scheduler_scaler"}
+        exp.constants_weak |= {"scheduler_s", "scheduler_scaler"}
+        ids = save_tokenizer(pipe.tokenizer, os.path.join(exp.out_dir, "tokenizer"))
+    d = {"text_width": int(te.config.hidden_size), "pooled_width": int(te.config.projection_dim)}
+    if int(pipe.decoder.config.clip_text_pooled_in_channels) != d["pooled_width"]:
+        raise ExportError(f"decoder clip_text_pooled_in_channels {pipe.decoder.config.clip_text_pooled_in_channels} "
+                          f"!= the decoder text encoder's projection_dim {d['pooled_width']}")
+    if prior_te is not None and _same_weights(prior_te, te):
+        log("[decoder_text_encoder] the decoder repo's text encoder has the prior's weights: the decoder uses text_encoder/")
+    else:
+        # different weights (or a decoder-only run beside an existing text_encoder/): the decoder gets its own
+        beside = prior_te is not None or os.path.isdir(os.path.join(exp.out_dir, "text_encoder"))
+        exp.export("decoder_text_encoder" if beside else "text_encoder", TextEncoderWrapper(te), d)
+    exp.export("decoder", DecoderWrapper(pipe.decoder), d)
+    exp.export("vqgan", VqganWrapper(pipe.vqgan), {})
+    return ids

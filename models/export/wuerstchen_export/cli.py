@@ -8,7 +8,7 @@ import torch
 
 from .aa_check import check_aa_resize, print_aa_check
 from .contract import DEFAULT_RTOL, ExportError, NETWORK_ORDER, log
-from .cascade import detect_family, export_cascade
+from .cascade import cascade_dtypes, detect_family, export_cascade
 from .driver import export_real
 from .exporter import Exporter, _half_supported, _rtol_override, resolve_device
 from .folder import print_disk_usage, write_model_index
@@ -126,12 +126,12 @@ def main(argv=None):
 
 def _main_cascade(args, device):
     """Stable Cascade (the family is told by the repos' model_index.json): same flags, same validation."""
+    dtypes = cascade_dtypes(args)  # refusals before anything is written
     out_dir = os.path.abspath(args.output)
     os.makedirs(out_dir, exist_ok=True)
     log(f"Stable Cascade: exporting to {out_dir} on {device}")
     t0 = time.time()
-    explicit = {"prior": args.prior_dtype == "fp16", "decoder": args.decoder_dtype == "fp16"}
-    fails = export_cascade(args, out_dir, device, explicit)
+    fails = export_cascade(args, out_dir, device, dtypes)
     print_disk_usage(out_dir)
     log(f"done in {time.time() - t0:.0f} s")
     for name, res in fails.items():

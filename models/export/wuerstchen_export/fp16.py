@@ -137,14 +137,19 @@ def convert_to_fp16(model, timestep_input="timestep_ratio"):
                 if (x in stored16) != want16:
                     n.input[slot] = cast(x, want16)
         new_nodes.append(n)
-        # graph outputs must stay float32
+        # graph outputs must stay float32: the node writes tmp (float16), a Cast writes the output's name (float32).
+        # Consumers that want float16 read tmp; the others (a float32 island such as the final LayerNorm after Stable
+        # Cascade's pre_norm_hidden_state output, or a Cast) read the float32 name. Consumers come later in
+        # topological order, so the cast pass above sees the corrected storage when it reaches them.
         for j, o in enumerate(n.output):
             if o in graph_outputs and o in stored16:
                 tmp = o + "__fp16_out"
                 n.output[j] = tmp
                 new_nodes.append(helper.make_node("Cast", [tmp], [o], to=TensorProto.FLOAT, name=f"fp16cast/{o}"))
+                stored16.discard(o)
                 for c, s in consumers.get(o, []):
-                    g.node[c].input[s] = tmp
+                    if wants16(c, s) and g.node[c].op_type != "Cast":
+                        g.node[c].input[s] = tmp
     del g.node[:]
     g.node.extend(new_nodes)
     del g.value_info[:]

@@ -98,7 +98,9 @@ def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD)
                         location="model.onnx.data", size_threshold=1024, convert_attribute=False)
     else:
         onnx.save_model(model, path)
-    onnx.checker.check_model(path)
+    # full_check: strict type inference, which catches what onnxruntime refuses at load time (e.g. an operator whose
+    # inputs a float16 conversion left with different types) and the built-in interpreter would run regardless
+    onnx.checker.check_model(path, full_check=True)
     return path, external
 
 
