@@ -112,7 +112,7 @@ Describe 'The image → embedding size keeps the aspect ratio (point 6)' {
         $e.Height | Should -Be 1152
     }
 
-    It 'warns when more than 5 % is cropped, naming the share' {
+    It 'warns when more than 6 % is cropped, naming the share' {
         $r = Invoke-Capture { Get-WuerstchenEmbedding -ImagePath (New-Photo 'pano.png' 2000 200) -Seed 1 }
         $r.Output.Count | Should -Be 1
         $r.Warnings.Count | Should -Be 1

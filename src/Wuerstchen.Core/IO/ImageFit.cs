@@ -13,8 +13,12 @@ public readonly record struct ImageFit(int Width, int Height, double CroppedFrac
     /// <summary>Sizes whose area is within this factor of the training area are candidates for the default.</summary>
     public const double AreaTolerance = 1.25;
 
-    /// <summary>A crop of more than this share of the image is worth a warning.</summary>
-    public const double WarnCroppedFraction = 0.05;
+    /// <summary>
+    /// A crop of more than this share of the image is worth a warning. Not lower: near 1024² the 128-pixel grid has
+    /// no size between 8:9 and 1:1, so a near-square photo (say 1000×1060) loses up to 5.7 % whatever is chosen, and a
+    /// warning the user cannot act on is noise. Every aspect ratio from 1:4 to 4:1 stays below it by default.
+    /// </summary>
+    public const double WarnCroppedFraction = 0.06;
 
     public bool CropsTooMuch => CroppedFraction > WarnCroppedFraction;
 
