@@ -6,7 +6,8 @@
         DeviceId           = 'The CUDA device to use (default 0).'
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
-        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
+        OutputPath         = 'A folder (created if missing) or a file name whose extension picks the format: .png (lossless), .jpg/.jpeg or .webp (lossy, see -Quality); each carries the generation parameters (PNG text chunks, XMP for JPEG and WebP). Another image extension (.gif, .bmp, .tiff …) is the error UnsupportedImageFormat; any other name is a folder. In a folder, images get readable unique PNG names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension (out.jpg, out-1.jpg …). Default: the current folder.'
+        Quality            = 'The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
         Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
@@ -27,7 +28,7 @@
     'New-WuerstchenImage' = @{
         Synopsis    = 'Generates images from text prompts with Würstchen v2.'
         Description = @'
-Runs the whole Würstchen v2 pipeline: the CLIP bigG text encoder and the prior (Stage C) make a 16-channel image embedding at 1/42 of the image size; the CLIP-H text encoder and the decoder (Stage B) expand it, and the VQGAN (Stage A) turns it into pixels. Each image is written as a PNG whose text chunks carry the prompt, negative prompt, seed, size, steps or timesteps, guidance scales and model name, and returned as a FileInfo with the same values as properties.
+Runs the whole Würstchen v2 pipeline: the CLIP bigG text encoder and the prior (Stage C) make a 16-channel image embedding at 1/42 of the image size; the CLIP-H text encoder and the decoder (Stage B) expand it, and the VQGAN (Stage A) turns it into pixels. Each image is written as a PNG (or the JPEG or WebP that -OutputPath names) whose metadata carries the prompt, negative prompt, seed, size, steps or timesteps, guidance scales and model name, and returned as a FileInfo with the same values as properties.
 
 Defaults follow the diffusers WuerstchenCombinedPipeline (60 prior steps, prior guidance 4, 12 decoder steps, no decoder guidance) except the size, which is 1024×1024, the size the model was trained at. Networks are loaded once per PowerShell process and reused. Ctrl+C stops within one network call and leaves no partial file; -WhatIf loads no model.
 '@
@@ -36,6 +37,7 @@ Defaults follow the diffusers WuerstchenCombinedPipeline (60 prior steps, prior 
         Notes       = 'Every scalar parameter binds by property name, so a CSV with columns Prompt, NegativePrompt, Width, Height, Seed, PriorSteps … drives the cmdlet row by row; a bad row produces a non-terminating error and the other rows still run.'
         Examples    = @(
             @{ Title = 'One image'; Code = "New-WuerstchenImage -Prompt 'Anthropomorphic cat dressed as a fire fighter' -Seed 42"; Remarks = 'Writes anthropomorphic-cat-dressed-as-a-fire-fighter-42-0.png (1024×1024) into the current folder and returns its FileInfo.' }
+            @{ Title = 'A JPEG file'; Code = "New-WuerstchenImage 'a red fox in snow' -Seed 3 -OutputPath ./fox.jpg -Quality 85"; Remarks = 'Writes fox.jpg; its XMP carries the prompt, seed and steps ([Wuerstchen.Core.IO.ImageFile]::ReadParameters reads them back). .webp works the same way; .png is the default format.' }
             @{ Title = 'Several prompts and images'; Code = "New-WuerstchenImage 'a lighthouse at dusk', 'a red fox in snow' -ImagesPerPrompt 2 -Width 1536 -Height 1024 -OutputPath ./out"; Remarks = 'Four images in one batch (prompt-major), written to ./out, which is created if missing. The random seed is reported on each output object.' }
             @{ Title = 'Prompts from a CSV file'; Code = @'
 # prompts.csv:
@@ -55,7 +57,7 @@ Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Ob
         Description = @'
 With -Prompt, runs the prior text encoder and the prior and returns one WuerstchenEmbedding per image (prompt, negative prompt, seed, width, height, shape [16,h,w] and the float data, already in the decoder's space: 42·x − 1). Each embedding remembers where the noise generator stood after the prior, so ConvertFrom-WuerstchenEmbedding produces exactly the pixels New-WuerstchenImage makes with the same parameters.
 
-With -ImagePath, loads the image (its decoded size is bounded), resizes it with antialiasing and centre-crops it to 32h × 32w for the requested size (default: the image's size snapped to 128-pixel steps), normalises it with the ImageNet statistics and runs the optional effnet network. The result decodes back to a reconstruction or, with other seeds, to variations.
+With -ImagePath, loads the image (its decoded size is bounded), resizes it with antialiasing and centre-crops it to 32h × 32w for the requested size (default: the 128-pixel-step size with the image's aspect ratio and about 1024² pixels, the area the model was trained at, for example 1152×768 for a 6000×4000 photo; with only -Width or -Height, the other side follows the aspect ratio; a warning when more than 6 % of the image is cropped), normalises it with the ImageNet statistics and runs the optional effnet network. The result decodes back to a reconstruction or, with other seeds, to variations.
 '@
         Inputs      = 'System.String[] (Prompt); objects with Prompt or FullName properties'
         Outputs     = 'Wuerstchen.Core.WuerstchenEmbedding'
@@ -70,7 +72,7 @@ With -ImagePath, loads the image (its decoded size is bounded), resizes it with 
     }
 
     'ConvertFrom-WuerstchenEmbedding' = @{
-        Synopsis    = 'Runs the Würstchen decoder (Stage B) and VQGAN (Stage A): image embeddings → PNG files.'
+        Synopsis    = 'Runs the Würstchen decoder (Stage B) and VQGAN (Stage A): image embeddings → PNG, JPEG or WebP files.'
         Description = @'
 Decodes piped WuerstchenEmbedding objects into images. Embeddings from Get-WuerstchenEmbedding continue their noise stream: consecutive embeddings of one batch are decoded together and give exactly the pixels of New-WuerstchenImage with the same parameters; a single embedding of a batch still gets exactly the noise it had in the batch.
 

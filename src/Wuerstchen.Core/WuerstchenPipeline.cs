@@ -244,9 +244,14 @@ public sealed class WuerstchenPipeline
     {
         var network = Model.Family.Required(StageKind.Effnet); // Stable Cascade has no image encoder: say so before reading the image
         var (iw, ih) = IO.ImageLoader.Identify(path);
-        static int Snap(int v) => Math.Clamp((int)Math.Round(v / (double)ImageSize.Step) * ImageSize.Step, ImageSize.Min, ImageSize.Max);
-        int w = width ?? Snap(iw), h = height ?? Snap(ih);
-        var size = ImageSize.Compute(w, h, Model.Config);
+        var fit = IO.ImageFit.Choose(iw, ih, width, height); // the aspect ratio kept, near the training area
+        var size = ImageSize.Compute(fit.Width, fit.Height, Model.Config);
+        if (fit.CropsTooMuch)
+        {
+            Warning?.Invoke($"The image '{path}' ({iw}×{ih}) is encoded at {fit.Width}×{fit.Height}: {fit.CroppedFraction * 100:0} % of it is cropped "
+                + "(centre crop) to fit that aspect ratio. Give -Width and -Height closer to the image's aspect ratio, or crop it yourself, to choose what is kept.");
+        }
+
         int ew = 32 * size.PriorWidth, eh = 32 * size.PriorHeight;
         var pixels = IO.ImageLoader.LoadNormalized(path, ew, eh);
         float[] data;

@@ -44,9 +44,15 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
     [AllowEmptyString]
     public string? NegativePrompt { get; set; }
 
+    /// <summary>A folder (created if missing) or a file name whose extension (.png, .jpg, .jpeg, .webp) picks the format.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? OutputPath { get; set; }
+
+    /// <summary>JPEG/WebP quality, 1 (smallest file) to 100 (best picture); PNG is lossless and ignores it.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int Quality { get; set; } = Core.IO.ImageFormats.DefaultQuality;
 
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -130,7 +136,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
             {
                 var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
                 var images = pipeline.RunDecoder(group, settings, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation, Quality);
             });
             ImageWriter.Emit(this, results);
         }, group);

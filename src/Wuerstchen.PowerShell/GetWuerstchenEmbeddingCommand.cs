@@ -24,7 +24,7 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
     [EmptyAsNull]
     public string? NegativePrompt { get; set; }
 
-    /// <summary>Pixel width; with -ImagePath, defaults to the image's width snapped to 128-pixel steps.</summary>
+    /// <summary>Pixel width; with -ImagePath, defaults to the size with the image's aspect ratio near 1024² pixels (IO/ImageFit).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [EmptyAsNull(typeof(int))]
     public int? Width { get; set; }

@@ -80,10 +80,13 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
             RecordType = completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
         });
 
-    /// <summary>Writes one image atomically and returns its FileInfo with the generation parameters as properties.</summary>
-    internal static PSObject SaveImagePublic(GeneratedImage image, string path, bool force)
+    /// <summary>
+    /// Writes one image atomically, in the format its extension names (quality for JPEG/WebP), and returns its FileInfo
+    /// with the generation parameters as properties.
+    /// </summary>
+    internal static PSObject SaveImagePublic(GeneratedImage image, string path, bool force, int quality = ImageFormats.DefaultQuality)
     {
-        AtomicFile.Write(path, force, s => PngImage.Write(s, image.Pixels, image.Width, image.Height, image.Parameters()));
+        ImageFile.Save(path, force, image.Pixels, image.Width, image.Height, image.Parameters(), quality);
         var result = PSObject.AsPSObject(new FileInfo(path));
         var e = image.Embedding;
         void Add(string name, object? value) => result.Properties.Add(new PSNoteProperty(name, value));

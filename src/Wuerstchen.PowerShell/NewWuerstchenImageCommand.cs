@@ -65,10 +65,15 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
     [EmptyAsNull(typeof(float))]
     public float? DecoderGuidanceScale { get; set; }
 
-    /// <summary>A folder (created if missing) or a .png file name.</summary>
+    /// <summary>A folder (created if missing) or a file name whose extension (.png, .jpg, .jpeg, .webp) picks the format.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? OutputPath { get; set; }
+
+    /// <summary>JPEG/WebP quality, 1 (smallest file) to 100 (best picture); PNG is lossless and ignores it.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int Quality { get; set; } = Core.IO.ImageFormats.DefaultQuality;
 
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -119,7 +124,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             {
                 var pipeline = CreatePipeline(model, context, 1, activity);
                 var images = pipeline.Generate(prior, decoder, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation);
+                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation, Quality);
             });
             WriteBatchProgress(1, activity, "done", 100, completed: true);
             ImageWriter.Emit(this, results);

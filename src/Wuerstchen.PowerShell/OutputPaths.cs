@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Text;
 using Wuerstchen.Core;
+using Wuerstchen.Core.IO;
 
 namespace Wuerstchen.PowerShell;
 
 /// <summary>
-/// Where images go. -OutputPath is a folder (created if missing) or, when it ends in .png, a file name
-/// (the second and later images of a call get -1, -2 … before the extension). Default names are readable and unique:
+/// Where images go. -OutputPath is a folder (created if missing) or, when it ends in .png, .jpg, .jpeg or .webp, a file
+/// name whose extension picks the format (the second and later images of a call get -1, -2 … before the extension;
+/// another image extension such as .gif is UnsupportedImageFormat, see ImageFormats.ForOutputPath). Default names are readable and unique:
 /// prompt slug, seed, index, and a counter when the name is taken. Explicit names that exist are an
 /// error unless -Force.
 /// </summary>
@@ -35,7 +37,7 @@ internal sealed class OutputPaths
             return new OutputPaths(currentFolder, null, force);
         }
 
-        if (resolvedPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(resolvedPath))
+        if (!Directory.Exists(resolvedPath) && ImageFormats.ForOutputPath(resolvedPath) is not null)
         {
             var parent = Path.GetDirectoryName(resolvedPath) ?? currentFolder;
             if (!Directory.Exists(parent))
@@ -50,7 +52,7 @@ internal sealed class OutputPaths
         if (File.Exists(resolvedPath))
         {
             throw new WuerstchenException("OutputPathIsFile", WuerstchenErrorKind.InvalidArgument,
-                $"The output path '{resolvedPath}' is an existing file that is not a .png; give a folder or a .png file name.", resolvedPath);
+                $"The output path '{resolvedPath}' is an existing file that is not an image; give a folder or a file name ending in {string.Join(", ", ImageFormats.SupportedExtensions)}.", resolvedPath);
         }
 
         return new OutputPaths(resolvedPath, null, force);

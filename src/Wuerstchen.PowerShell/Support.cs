@@ -70,12 +70,12 @@ internal static class ImageWriter
     /// from <paramref name="outputs"/>; after Ctrl+C (<paramref name="cancellation"/>) no further image is written.
     /// </summary>
     public static List<(PSObject? File, WuerstchenException? Error)> SaveAll(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
-        OutputPaths outputs, CancellationToken cancellation)
+        OutputPaths outputs, CancellationToken cancellation, int quality = Core.IO.ImageFormats.DefaultQuality)
     {
         var results = new List<(PSObject?, WuerstchenException?)>();
         try
         {
-            SaveEach(images, targets, force, outputs, cancellation, results);
+            SaveEach(images, targets, force, outputs, cancellation, results, quality);
         }
         finally
         {
@@ -89,7 +89,7 @@ internal static class ImageWriter
     }
 
     private static void SaveEach(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
-        OutputPaths outputs, CancellationToken cancellation, List<(PSObject?, WuerstchenException?)> results)
+        OutputPaths outputs, CancellationToken cancellation, List<(PSObject?, WuerstchenException?)> results, int quality)
     {
         for (int i = 0; i < images.Count; i++)
         {
@@ -103,7 +103,7 @@ internal static class ImageWriter
             {
                 try
                 {
-                    results.Add((NetworkCmdlet.SaveImagePublic(images[i], path, force), null));
+                    results.Add((NetworkCmdlet.SaveImagePublic(images[i], path, force, quality), null));
                     break;
                 }
                 catch (WuerstchenException ex) when (ex.ErrorId == "OutputFileExists" && attempt < 1000 && outputs.NextFree(path) is { } next)

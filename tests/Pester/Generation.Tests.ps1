@@ -283,16 +283,16 @@ Describe 'Image to embedding' {
         try { [Wuerstchen.Core.IO.PngImage]::Write($fs, $rgb, 300, 200, [System.Collections.Generic.Dictionary[string, string]]::new(), 'BestSpeed') } finally { $fs.Dispose() }
     }
 
-    It 'encodes an image at its snapped size and decodes it' {
+    It 'encodes an image at its aspect ratio near 1024² pixels and decodes it' {
         $e = Get-WuerstchenEmbedding -ImagePath $photo -Seed 3
-        $e.Shape | Should -Be @(16, 6, 6)
-        $e.Width | Should -Be 256
+        $e.Shape | Should -Be @(16, 18, 27)
+        $e.Width | Should -Be 1152
         $e.Source | Should -Be "image:$photo"
         $e.Stream | Should -BeNullOrEmpty
         $f = $e | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -Prompt 'a photo' -OutputPath (Join-Path $TestDrive 'recon')
         $f.Prompt | Should -Be 'a photo'
         $f.Seed | Should -Be 3
-        (Get-Rgb $f.FullName).Width | Should -Be 256
+        (Get-Rgb $f.FullName).Width | Should -Be 1152
     }
 
     It 'encodes at a requested size and binds FullName from Get-ChildItem' {

@@ -541,7 +541,7 @@ foreach ($n in 'text', 'huge-header', 'huge-shape', 'large-shape', 'truncated', 
     It 'Get-WuerstchenEmbedding -ImagePath works on a good image in the same child' {
         $c = $Child.Cases['good image']
         $c.Errors | Should -BeNullOrEmpty
-        $c.Output | Should -Be @("WuerstchenEmbedding [16,6,6] '' seed 1")
+        $c.Output | Should -Be @("WuerstchenEmbedding [16,24,24] '' seed 1") # 256×256 is encoded at 1024×1024 (ImageFit)
     }
 
     It 'Import-WuerstchenEmbedding rejects <File> with InvalidEmbeddingFile naming <Names>' -ForEach @(

@@ -222,9 +222,10 @@ public class ModelTests
         AtomicFile.Write(path, false, s => PngImage.Write(s, rgb, 300, 200, Array.Empty<KeyValuePair<string, string>>()));
         var pipeline = ParityJobs.Pipeline();
         var e = pipeline.EncodeImage(path, null, null, 5);
-        // 300×200 snaps to 256×256 → prior latent 6×6
-        Assert.Equal(new[] { 16, 6, 6 }, e.Shape);
-        Assert.Equal(256, e.Width);
+        // 300×200 (3:2) is encoded at 1152×768, its aspect ratio at about 1024² pixels (ImageFit) → prior latent 18×27
+        Assert.Equal(new[] { 16, 18, 27 }, e.Shape);
+        Assert.Equal(1152, e.Width);
+        Assert.Equal(768, e.Height);
         Assert.Null(e.Stream);
         Assert.All(e.Data, v => Assert.True(float.IsFinite(v)));
         var e2 = pipeline.EncodeImage(path, 512, 384, 5);
@@ -248,10 +249,10 @@ public class ModelTests
 
         Assert.Equal((200, 600), ImageLoader.Identify(path));
         var e = ParityJobs.Pipeline().EncodeImage(path, null, null, 1);
-        // shown 200 wide and 600 high: snapped to 256×640 → prior latent 15 high, 6 wide
-        Assert.Equal(new[] { 16, 15, 6 }, e.Shape);
-        Assert.Equal(256, e.Width);
-        Assert.Equal(640, e.Height);
+        // shown 200 wide and 600 high: 1:3 at about 1024² is 640×1920 → prior latent 45 high, 15 wide
+        Assert.Equal(new[] { 16, 45, 15 }, e.Shape);
+        Assert.Equal(640, e.Width);
+        Assert.Equal(1920, e.Height);
     }
 
     [Fact]

@@ -1,0 +1,66 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Metadata.Profiles.Xmp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Wuerstchen.Core.IO;
+
+/// <summary>
+/// Generated images in PNG, JPEG or WebP, each carrying the generation parameters where it can be read back: PNG as
+/// text chunks (<see cref="PngImage"/>), JPEG and WebP as XMP (<see cref="XmpParameters"/>).
+/// </summary>
+public static class ImageFile
+{
+    /// <summary>Writes 8-bit RGB in <paramref name="format"/>; <paramref name="quality"/> (1–100) applies to JPEG and WebP, PNG is lossless.</summary>
+    public static void Write(Stream stream, byte[] rgb, int width, int height, IEnumerable<KeyValuePair<string, string>> parameters,
+        ImageFileFormat format, int quality = ImageFormats.DefaultQuality)
+    {
+        ImageFormats.ValidateQuality(quality);
+        if (format == ImageFileFormat.Png)
+        {
+            PngImage.Write(stream, rgb, width, height, parameters);
+            return;
+        }
+
+        using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
+        image.Metadata.XmpProfile = new XmpProfile(XmpParameters.Build(parameters));
+        switch (format)
+        {
+            case ImageFileFormat.Jpeg:
+                image.SaveAsJpeg(stream, new JpegEncoder { Quality = quality });
+                break;
+            case ImageFileFormat.WebP:
+                // lossy, as a JPEG: a lossless WebP of a photo-like picture is about as large as the PNG
+                image.SaveAsWebp(stream, new WebpEncoder { FileFormat = WebpFileFormatType.Lossy, Quality = quality });
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown image format.");
+        }
+    }
+
+    /// <summary>Writes the file named <paramref name="path"/> atomically, in the format its extension names.</summary>
+    public static void Save(string path, bool overwrite, byte[] rgb, int width, int height, IEnumerable<KeyValuePair<string, string>> parameters,
+        int quality = ImageFormats.DefaultQuality)
+    {
+        var format = ImageFormats.ForFile(path);
+        ImageFormats.ValidateQuality(quality);
+        AtomicFile.Write(path, overwrite, s => Write(s, rgb, width, height, parameters, format, quality));
+    }
+
+    /// <summary>
+    /// The generation parameters stored in an image written here (PNG text chunks, or the XMP of a JPEG/WebP);
+    /// empty when it has none.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReadParameters(string path)
+    {
+        var info = Image.Identify(path, out var format) ?? throw new InvalidDataException($"'{path}' is not an image.");
+        if (format is PngFormat)
+        {
+            return PngImage.ReadText(path);
+        }
+
+        return XmpParameters.Read(info.Metadata.XmpProfile?.GetDocument());
+    }
+}

@@ -1,0 +1,82 @@
+namespace Wuerstchen.Core.IO;
+
+/// <summary>The formats generated images are written in.</summary>
+public enum ImageFileFormat
+{
+    Png,
+    Jpeg,
+    WebP,
+}
+
+/// <summary>
+/// Which format a file name asks for. An output path whose extension is a format written here names a file; the
+/// extension of another image format (".gif", ".tiff" …) is refused rather than silently becoming a folder; any
+/// other name (no extension, or "run.v2") stays a folder, as before.
+/// </summary>
+public static class ImageFormats
+{
+    /// <summary>The JPEG/WebP quality when none is given: visually lossless for generated pictures at a third of PNG's size.</summary>
+    public const int DefaultQuality = 90;
+
+    /// <summary>The extensions written, as listed in messages.</summary>
+    public static IReadOnlyList<string> SupportedExtensions { get; } = new[] { ".png", ".jpg", ".jpeg", ".webp" };
+
+    // other image formats a user may type: not written (GIF has 256 colours, the rest are rarely what a user of
+    // generated pictures wants), and refused so that "out.gif" does not quietly become a folder
+    private static readonly HashSet<string> OtherImageExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".gif", ".bmp", ".dib", ".tif", ".tiff", ".tga", ".pbm", ".pgm", ".ppm", ".pnm", ".avif", ".heic", ".heif",
+        ".jxl", ".jp2", ".j2k", ".jfif", ".ico", ".svg", ".exr", ".hdr", ".qoi", ".psd", ".raw",
+    };
+
+    /// <summary>The format of a supported extension (".png", ".JPG" …), else null.</summary>
+    public static ImageFileFormat? FromExtension(string? extension) => extension?.ToLowerInvariant() switch
+    {
+        ".png" => ImageFileFormat.Png,
+        ".jpg" or ".jpeg" => ImageFileFormat.Jpeg,
+        ".webp" => ImageFileFormat.WebP,
+        _ => null,
+    };
+
+    /// <summary>
+    /// What an output path names: a supported image file (its format), or a folder (null). An image extension that
+    /// is not written is the error UnsupportedImageFormat, naming the supported ones.
+    /// </summary>
+    public static ImageFileFormat? ForOutputPath(string path)
+    {
+        var extension = Path.GetExtension(path);
+        if (FromExtension(extension) is { } format)
+        {
+            return format;
+        }
+
+        if (OtherImageExtensions.Contains(extension))
+        {
+            throw Unsupported(path, extension);
+        }
+
+        return null;
+    }
+
+    /// <summary>The format of a file to write; anything but a supported extension is UnsupportedImageFormat.</summary>
+    public static ImageFileFormat ForFile(string path)
+    {
+        var extension = Path.GetExtension(path);
+        return FromExtension(extension) ?? throw Unsupported(path, extension);
+    }
+
+    /// <summary>Checks a JPEG/WebP quality (1 to 100).</summary>
+    public static void ValidateQuality(int quality)
+    {
+        if (quality is < 1 or > 100)
+        {
+            throw new WuerstchenException("InvalidQuality", WuerstchenErrorKind.InvalidArgument,
+                $"The quality {quality} is out of range: give 1 (smallest file) to 100 (best picture); the default is {DefaultQuality}.", quality);
+        }
+    }
+
+    private static WuerstchenException Unsupported(string path, string extension) =>
+        new("UnsupportedImageFormat", WuerstchenErrorKind.InvalidArgument,
+            $"Images are not written as '{(extension.Length == 0 ? "(no extension)" : extension)}' ('{path}'): give a file name ending in "
+            + $"{string.Join(", ", SupportedExtensions.Take(SupportedExtensions.Count - 1))} or {SupportedExtensions[^1]}, or a folder.", path);
+}
