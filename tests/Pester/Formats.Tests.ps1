@@ -70,7 +70,7 @@ Describe 'The output format follows the -OutputPath extension (point 5)' {
         { New-WuerstchenImage 'a red fox' @Small -Quality 101 -OutputPath (Join-Path $TestDrive 'q101.jpg') } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
     }
 
-    It 'an image extension it cannot write (<_>) is UnsupportedImageFormat naming the supported ones; nothing on disk' -ForEach @('gif', 'bmp', 'tiff') {
+    It 'an image extension it cannot write (<_>) is UnsupportedImageFormat naming the supported ones; nothing on disk' -ForEach @('gif', 'bmp', 'tiff', 'jpgg') {
         $path = Join-Path $TestDrive "out.$_"
         $r = Invoke-Capture { New-WuerstchenImage 'a red fox' @Small -OutputPath $path }
         $r.Output | Should -BeNullOrEmpty
@@ -86,8 +86,9 @@ Describe 'The output format follows the -OutputPath extension (point 5)' {
         Test-Path $path | Should -BeFalse
     }
 
-    It 'a folder path still gets PNG files with readable names' {
+    It 'a folder path still gets PNG files with readable names (an existing folder whatever its name)' {
         $dir = Join-Path $TestDrive 'run.v2'
+        $null = New-Item -ItemType Directory $dir
         $f = New-WuerstchenImage 'a red fox' @Small -OutputPath $dir
         Test-Path $dir -PathType Container | Should -BeTrue
         $f.Name | Should -Be 'a-red-fox-1-0.png'

@@ -90,7 +90,6 @@ public class ImageFileTests
 
     [Theory]
     [InlineData("renders")]
-    [InlineData("run.v2")]
     [InlineData("out.jpg/sub")]
     public void OtherNamesAreFolders(string path) => Assert.Null(ImageFormats.ForOutputPath(path));
 
@@ -98,6 +97,8 @@ public class ImageFileTests
     [InlineData("out.gif")]
     [InlineData("out.TIFF")]
     [InlineData("out.bmp")]
+    [InlineData("out.jpgg")]
+    [InlineData("run.v2")]
     public void AnotherImageExtensionIsUnsupportedImageFormat(string path)
     {
         var ex = Assert.Throws<WuerstchenException>(() => ImageFormats.ForOutputPath(path));

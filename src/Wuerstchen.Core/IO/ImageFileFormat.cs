@@ -9,9 +9,10 @@ public enum ImageFileFormat
 }
 
 /// <summary>
-/// Which format a file name asks for. An output path whose extension is a format written here names a file; the
-/// extension of another image format (".gif", ".tiff" …) is refused rather than silently becoming a folder; any
-/// other name (no extension, or "run.v2") stays a folder, as before.
+/// Which format a file name asks for. An output path whose extension is a format written here names a file; a path
+/// with any other extension ("out.gif", the typo "out.jpgg") is refused rather than silently becoming a folder of that
+/// name. A name without an extension is a folder, and so is an existing folder whatever its name (callers check that
+/// first), so "run.v2" works once the folder exists.
 /// </summary>
 public static class ImageFormats
 {
@@ -20,14 +21,6 @@ public static class ImageFormats
 
     /// <summary>The extensions written, as listed in messages.</summary>
     public static IReadOnlyList<string> SupportedExtensions { get; } = new[] { ".png", ".jpg", ".jpeg", ".webp" };
-
-    // other image formats a user may type: not written (GIF has 256 colours, the rest are rarely what a user of
-    // generated pictures wants), and refused so that "out.gif" does not quietly become a folder
-    private static readonly HashSet<string> OtherImageExtensions = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ".gif", ".bmp", ".dib", ".tif", ".tiff", ".tga", ".pbm", ".pgm", ".ppm", ".pnm", ".avif", ".heic", ".heif",
-        ".jxl", ".jp2", ".j2k", ".jfif", ".ico", ".svg", ".exr", ".hdr", ".qoi", ".psd", ".raw",
-    };
 
     /// <summary>The format of a supported extension (".png", ".JPG" …), else null.</summary>
     public static ImageFileFormat? FromExtension(string? extension) => extension?.ToLowerInvariant() switch
@@ -39,8 +32,8 @@ public static class ImageFormats
     };
 
     /// <summary>
-    /// What an output path names: a supported image file (its format), or a folder (null). An image extension that
-    /// is not written is the error UnsupportedImageFormat, naming the supported ones.
+    /// What a path that is not an existing folder names: a supported image file (its format), or a new folder (null,
+    /// no extension). Any other extension is the error UnsupportedImageFormat, naming the supported ones.
     /// </summary>
     public static ImageFileFormat? ForOutputPath(string path)
     {
@@ -50,7 +43,7 @@ public static class ImageFormats
             return format;
         }
 
-        if (OtherImageExtensions.Contains(extension))
+        if (extension.Length > 0)
         {
             throw Unsupported(path, extension);
         }
@@ -78,5 +71,6 @@ public static class ImageFormats
     private static WuerstchenException Unsupported(string path, string extension) =>
         new("UnsupportedImageFormat", WuerstchenErrorKind.InvalidArgument,
             $"Images are not written as '{(extension.Length == 0 ? "(no extension)" : extension)}' ('{path}'): give a file name ending in "
-            + $"{string.Join(", ", SupportedExtensions.Take(SupportedExtensions.Count - 1))} or {SupportedExtensions[^1]}, or a folder.", path);
+            + $"{string.Join(", ", SupportedExtensions.Take(SupportedExtensions.Count - 1))} or {SupportedExtensions[^1]}, or a folder "
+            + "(a new folder whose name has a dot: create it first, e.g. New-Item -ItemType Directory).", path);
 }
