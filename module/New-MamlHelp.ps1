@@ -34,14 +34,18 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         $pos = if ($attrs.Position -ge 0) { $attrs.Position } else { 'named' }
         $type = $p.ParameterType.Name -replace 'Nullable`1', ($p.ParameterType.GenericTypeArguments | Select-Object -First 1 -ExpandProperty Name)
         $isSwitch = $p.ParameterType -eq [switch]
-        $x = "<command:parameter required=`"$($attrs.Mandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"false`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases -join ', '))`"><maml:name>$($p.Name)</maml:name>"
+        $globbing = [bool]($p.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
+        $x = "<command:parameter required=`"$($attrs.Mandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"$($globbing.ToString().ToLower())`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases -join ', '))`"><maml:name>$($p.Name)</maml:name>"
         if ($withDescription) {
             $d = if ($help.ContainsKey('Parameters') -and $help.Parameters.ContainsKey($p.Name)) { $help.Parameters[$p.Name] } elseif ($content.CommonParameters.ContainsKey($p.Name)) { $content.CommonParameters[$p.Name] } else { throw "No help for -$($p.Name) of $name." }
             $x += "<maml:description>$(Paras $d)</maml:description>"
         }
         if (-not $isSwitch) { $x += "<command:parameterValue required=`"true`" variableLength=`"false`">$(X $type)</command:parameterValue>" }
         $x += "<dev:type><maml:name>$(X $p.ParameterType.FullName)</maml:name></dev:type>"
-        if ($withDescription) { $x += '<dev:defaultValue>None</dev:defaultValue>' }
+        if ($withDescription) {
+            $default = if ($isSwitch) { 'False' } elseif ($content.Defaults.ContainsKey($p.Name)) { $content.Defaults[$p.Name] } else { 'None' }
+            $x += "<dev:defaultValue>$(X $default)</dev:defaultValue>"
+        }
         $x + '</command:parameter>'
     }
 

@@ -30,10 +30,15 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
     {
         Guarded(() =>
         {
-            var path = GetUnresolvedProviderPathFromPSPath(Path);
+            var path = ProviderPaths.Resolve(this, Path, "-Path");
             if (_items.Count == 0)
             {
                 throw new WuerstchenException("EmptyEmbedding", WuerstchenErrorKind.InvalidArgument, "No embeddings were piped to Export-WuerstchenEmbedding.", path);
+            }
+
+            foreach (var e in _items)
+            {
+                EmbeddingChecks.Check(e);
             }
 
             if (!ShouldProcess(path, $"Write {_items.Count} embedding(s)"))
@@ -42,58 +47,8 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
             }
 
             EmbeddingFile.Write(path, _items, Force.IsPresent);
-            WriteObject(new FileInfo(path));
+            WriteObject(ProviderPaths.FileItem(this, path, null));
         }, Path);
         base.EndProcessing();
-    }
-}
-
-/// <summary>
-/// <para type="synopsis">Reads embeddings written by Export-WuerstchenEmbedding (or any float32 [N,16,h,w] .npy).</para>
-/// </summary>
-[Cmdlet(VerbsData.Import, "WuerstchenEmbedding")]
-[OutputType(typeof(WuerstchenEmbedding))]
-public sealed class ImportWuerstchenEmbeddingCommand : WuerstchenCmdlet
-{
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName", "LiteralPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = Array.Empty<string>();
-
-    protected override void ProcessRecord()
-    {
-        foreach (var p in Path)
-        {
-            Guarded(() =>
-            {
-                var resolved = GetUnresolvedProviderPathFromPSPath(p);
-                foreach (var e in EmbeddingFile.Read(resolved))
-                {
-                    WriteObject(e);
-                }
-            }, p);
-        }
-    }
-}
-
-/// <summary>
-/// <para type="synopsis">Clears the ONNX Runtime sessions this PowerShell process has cached.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Clear, "WuerstchenCache")]
-[OutputType(typeof(int))]
-public sealed class ClearWuerstchenCacheCommand : PSCmdlet
-{
-    [Parameter]
-    public SwitchParameter PassThru { get; set; }
-
-    protected override void EndProcessing()
-    {
-        int removed = SessionCache.Shared.Clear();
-        BufferPool.Clear();
-        WriteVerbose($"Released {removed} cached session(s).");
-        if (PassThru)
-        {
-            WriteObject(removed);
-        }
     }
 }
