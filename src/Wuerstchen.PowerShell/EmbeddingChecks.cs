@@ -33,6 +33,20 @@ internal static class EmbeddingChecks
     }
 
     /// <summary>
+    /// The image size an embedding states must be the one its Shape decodes to with this model (a hand-edited
+    /// Width or Shape would otherwise give an image of another size than the object says); 0 means not stated.
+    /// </summary>
+    public static void CheckSize(WuerstchenEmbedding e, ModelConfig config)
+    {
+        var size = ImageSize.FromPrior(e.LatentWidth, e.LatentHeight, config);
+        if ((e.Width != 0 && e.Width != size.OutputWidth) || (e.Height != 0 && e.Height != size.OutputHeight))
+        {
+            throw new WuerstchenException("EmbeddingSizeContradiction", WuerstchenErrorKind.InvalidArgument,
+                $"The embedding for '{e.Prompt}' says {e.Width}×{e.Height} pixels, but its Shape [{string.Join(",", e.Shape)}] decodes to {size.OutputWidth}×{size.OutputHeight} with this model. Correct Width/Height (or Shape), or make the embedding again with Get-WuerstchenEmbedding.", e);
+        }
+    }
+
+    /// <summary>
     /// The text an output name is made from: the prompt; for an embedding read from a .npy without its .json sidecar
     /// (no prompt known), the file's name, so 'fox.npy' gives 'fox-…png' rather than 'image-…png'.
     /// </summary>

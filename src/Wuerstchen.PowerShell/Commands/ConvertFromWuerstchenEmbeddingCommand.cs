@@ -16,6 +16,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
+    [EmbeddingTransformation]
     public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -130,6 +131,11 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
             // the family's rules and the embeddings' family before anything is written
             settings.WithDefaults(model.Family).Validate();
             WuerstchenPipeline.ValidateEmbeddings(group, model.Family);
+            foreach (var e in group)
+            {
+                EmbeddingChecks.CheckSize(e, model.Config);
+            }
+
             _outputs.EnsureFolder();
             var outputs = _outputs;
             try

@@ -17,6 +17,7 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     [ValidateNotNull]
+    [EmbeddingTransformation]
     public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
 
     [Parameter]
