@@ -73,7 +73,10 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
     $null = $sb.AppendLine('</command:parameters>')
     $null = $sb.AppendLine("<command:inputTypes><command:inputType><dev:type><maml:name>$(X $help.Inputs)</maml:name></dev:type><maml:description /></command:inputType></command:inputTypes>")
     $null = $sb.AppendLine("<command:returnValues><command:returnValue><dev:type><maml:name>$(X $help.Outputs)</maml:name></dev:type><maml:description /></command:returnValue></command:returnValues>")
-    if ($help.ContainsKey('Notes')) { $null = $sb.AppendLine("<maml:alertSet><maml:alert>$(Paras $help.Notes)</maml:alert></maml:alertSet>") }
+    # Related commands go into the notes, not into relatedLinks: Get-Help promises "-Online" whenever relatedLinks
+    # exist, and this module has no online help (no HelpUri) to keep that promise.
+    $notes = @(if ($help.ContainsKey('Notes')) { $help.Notes }) + @(if ($help.ContainsKey('Links') -and $help.Links) { 'Related commands: ' + ($help.Links -join ', ') + '.' })
+    if ($notes) { $null = $sb.AppendLine("<maml:alertSet><maml:alert>$(Paras ($notes -join "`n`n"))</maml:alert></maml:alertSet>") }
     $null = $sb.AppendLine('<command:examples>')
     $i = 0
     foreach ($ex in $help.Examples) {
@@ -81,9 +84,7 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         $null = $sb.AppendLine("<command:example><maml:title>-------------------------- Example ${i}: $(X $ex.Title) --------------------------</maml:title><dev:code>$(X $ex.Code.Trim())</dev:code><dev:remarks>$(Paras $ex.Remarks)</dev:remarks></command:example>")
     }
     $null = $sb.AppendLine('</command:examples>')
-    $null = $sb.AppendLine('<command:relatedLinks>')
-    foreach ($l in @(if ($help.ContainsKey('Links')) { $help.Links })) { if ($l) { $null = $sb.AppendLine("<maml:navigationLink><maml:linkText>$(X $l)</maml:linkText><maml:uri /></maml:navigationLink>") } }
-    $null = $sb.AppendLine('</command:relatedLinks></command:command>')
+    $null = $sb.AppendLine('</command:command>')
 }
 $null = $sb.AppendLine('</helpItems>')
 $target = Join-Path $ModuleFolder 'en-US'

@@ -84,6 +84,15 @@ Describe 'Smaller points (point 16)' {
         "$((Get-Help New-WuerstchenImage -Parameter PriorGuidanceScale).defaultValue)" | Should -Match '4'
     }
 
+    It 'help makes no -Online promise without a HelpUri, and still names the related commands' {
+        foreach ($name in 'New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'Test-WuerstchenModel') {
+            (Get-Command $name).HelpUri | Should -BeNullOrEmpty
+            $text = Get-Help $name | Out-String -Width 300
+            $text | Should -Not -Match '-Online'
+        }
+        Get-Help New-WuerstchenImage -Full | Out-String -Width 300 | Should -Match 'Related commands: Get-WuerstchenEmbedding'
+    }
+
     It 'error hints name README sections that exist' {
         $headings = Get-Content (Join-Path $RepoRoot 'README.md') | Where-Object { $_ -match '^#+ ' } | ForEach-Object { $_ -replace '^#+\s+', '' }
         $sources = Get-ChildItem (Join-Path $RepoRoot 'src') -Recurse -Filter '*.cs' | Where-Object FullName -notmatch '[\\/](bin|obj)[\\/]'
