@@ -86,18 +86,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
         {
             prompts = PromptInput.Resolve(Prompt);
             RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
-            var prior = new PriorParameters
-            {
-                Prompts = prompts,
-                NegativePrompt = NegativePrompt,
-                Width = Width,
-                Height = Height,
-                ImagesPerPrompt = ImagesPerPrompt,
-                Seed = Seed,
-                PriorSteps = PriorSteps,
-                PriorTimesteps = PriorTimesteps,
-                PriorGuidanceScale = PriorGuidanceScale,
-            }.ToSettings();
+            var prior = PriorFromParameters(prompts);
             var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
             long seed = prior.Seed;
             if (!Seed.HasValue)
@@ -107,16 +96,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
 
             var outputs = OutputPaths.Create(OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath"),
                 SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
-            int n = prior.ImagesPerPrompt;
-            int count = Prompt.Length * n;
-            var targets = new string?[count];
-            for (int r = 0; r < count; r++)
-            {
-                // named by the image's ImageIndex (r % n), as ConvertFrom-WuerstchenEmbedding names the same row
-                var path = outputs.For(prompts[r / n], seed, r % n, r);
-                targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {seed})") ? path : null;
-            }
-
+            var targets = ChooseTargets(outputs, prompts, prior);
             if (targets.All(t => t is null))
             {
                 return; // -WhatIf or declined: no model is loaded
@@ -128,6 +108,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             decoder.WithDefaults(model.Family).Validate();
             outputs.EnsureFolder();
             string activity = $"New-WuerstchenImage #{_call}";
+            int count = targets.Length;
             WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {seed}", 0);
             try
             {
@@ -146,6 +127,34 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
 
             WriteBatchProgress(1, activity, "done", 100, completed: true);
         }, Prompt);
+    }
+
+    private PriorSettings PriorFromParameters(string[] prompts) => new PriorParameters
+    {
+        Prompts = prompts,
+        NegativePrompt = NegativePrompt,
+        Width = Width,
+        Height = Height,
+        ImagesPerPrompt = ImagesPerPrompt,
+        Seed = Seed,
+        PriorSteps = PriorSteps,
+        PriorTimesteps = PriorTimesteps,
+        PriorGuidanceScale = PriorGuidanceScale,
+    }.ToSettings();
+
+    /// <summary>Each image's file (prompt-major rows), or null where -WhatIf/-Confirm declined it.</summary>
+    private string?[] ChooseTargets(OutputPaths outputs, string[] prompts, PriorSettings prior)
+    {
+        int n = prior.ImagesPerPrompt;
+        var targets = new string?[prompts.Length * n];
+        for (int r = 0; r < targets.Length; r++)
+        {
+            // named by the image's ImageIndex (r % n), as ConvertFrom-WuerstchenEmbedding names the same row
+            var path = outputs.For(prompts[r / n], prior.Seed, r % n, r);
+            targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {prior.Seed})") ? path : null;
+        }
+
+        return targets;
     }
 
     // "record 12 (prompt 'a red fox…')": with hundreds of CSV rows the user must find the bad one
