@@ -24,7 +24,7 @@
         DeviceId           = 'The CUDA device to use (default 0).'
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
-        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
+        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and the image's ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
         Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
@@ -98,7 +98,7 @@ Decodes piped WuerstchenEmbedding objects into images. Embeddings from Get-Wuers
 With -Seed, or for embeddings without a stream (imported from a file or made from an image), each embedding is decoded on its own with a fresh generator seeded with -Seed (else the embedding's seed), as the diffusers decoder pipeline does with a new generator.
 '@
         Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
-        Outputs     = 'System.IO.FileInfo, with the generation parameters as properties'
+        Outputs     = 'System.IO.FileInfo as Get-Item gives it (PSPath, Mode, Length …), emitted as soon as each file is written, with the generation parameters as properties (the same as New-WuerstchenImage)'
         Parameters  = @{
             InputObject = 'The embeddings to decode (from Get-WuerstchenEmbedding or Import-WuerstchenEmbedding).'
             Seed = 'Starts a fresh generator with this seed for every embedding instead of continuing its stream.'
