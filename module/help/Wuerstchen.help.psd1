@@ -24,7 +24,7 @@
         DeviceId           = 'The CUDA device to use (default 0).'
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
-        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and the image's ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
+        OutputPath         = 'A folder (created if missing) or a .png file name. In a folder, images get readable unique names: prompt slug, seed and the image''s ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension. Default: the current folder.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
         Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
