@@ -63,6 +63,36 @@ Describe '-Verbose tells what happened (point 12)' {
         @($batch | Where-Object { $_ -gt 0 -and $_ -lt 100 }).Count | Should -BeGreaterThan 2
     }
 
+    It 'Ctrl+C while a network loads stops the call: nothing further runs and nothing is written' {
+        if (-not ('PesterStopOnProgress' -as [type])) {
+            Add-Type -TypeDefinition @'
+using System.Management.Automation;
+public static class PesterStopOnProgress {
+    // stops the pipeline (as Ctrl+C does) as soon as a progress record with the given status arrives
+    public static void Arm(PowerShell ps, string status) {
+        ps.Streams.Progress.DataAdded += (sender, e) => {
+            var record = ((PSDataCollection<ProgressRecord>)sender)[e.Index];
+            if (record.StatusDescription == status) { ps.BeginStop(null, null); }
+        };
+    }
+}
+'@
+        }
+        $dir = Join-Path $TestDrive 'stopped'
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$(Join-Path $ModulePath 'Wuerstchen.psd1')'; Clear-WuerstchenCache; New-WuerstchenImage 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 2 -DecoderSteps 2 -ExecutionProvider Cpu -ModelPath '$Models' -OutputPath '$dir' -Verbose")
+            [PesterStopOnProgress]::Arm($ps, 'Loading Prior…')
+            try { $null = $ps.Invoke() } catch [System.Management.Automation.PipelineStoppedException] { }
+            "$($ps.InvocationStateInfo.State)" | Should -Be 'Stopped'
+            $verbose = @($ps.Streams.Verbose.Message)
+            ($verbose -match '^(Prior|Decoder): \d+ steps').Count | Should -Be 0
+            ($verbose -match '^Decoder network').Count | Should -Be 0
+            Test-Path $dir | Should -BeFalse # no image, and the folder the call created is gone
+        }
+        finally { $ps.Dispose() }
+    }
+
     It 'Test-WuerstchenModel shows progress' {
         $progress = Get-Progress "Test-WuerstchenModel -ExecutionProvider Cpu -ModelPath '$Models' | Out-Null"
         ($progress | Where-Object Activity -eq 'Test-WuerstchenModel').Count | Should -BeGreaterThan 1
