@@ -104,7 +104,7 @@ public sealed class EmptyAsNullAttribute : ArgumentTransformationAttribute
 /// Lets an embedding come back from Import-Clixml or ConvertFrom-Json and bind as a [pscustomobject] with the same
 /// properties does: PowerShell's own conversion fails on such objects because they also carry the read-only
 /// properties (Channels, LatentHeight …) and a generator stream that cannot be rebuilt. The settable values are
-/// taken; the stream is not (the embedding decodes with a fresh generator, like an imported one).
+/// taken; a deserialized stream is not (the embedding decodes with a fresh generator, like an imported one).
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class EmbeddingTransformationAttribute : ArgumentTransformationAttribute
@@ -174,6 +174,8 @@ public sealed class EmbeddingTransformationAttribute : ArgumentTransformationAtt
             ModelName = Get<string>("ModelName"),
             Family = Get<string>("Family"),
             Source = Get<string>("Source") ?? "object",
+            // a live stream (from Select-Object * in this session) still continues; a deserialized one cannot
+            Stream = (pso.Properties["Stream"]?.Value is PSObject { BaseObject: var s } ? s : pso.Properties["Stream"]?.Value) as Wuerstchen.Core.NoiseStream,
         };
     }
 }

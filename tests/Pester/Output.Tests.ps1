@@ -140,6 +140,13 @@ Describe 'Smaller points (point 16)' {
         Test-Path (Join-Path $TestDrive 'contradiction') | Should -BeFalse
     }
 
+    It 'an embedding passed through Select-Object * still continues its generator stream' {
+        $one = New-WuerstchenImage 'a fox' @Small -OutputPath (Join-Path $TestDrive 'select-one')
+        $two = Get-WuerstchenEmbedding 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 1 | Select-Object * |
+            ConvertFrom-WuerstchenEmbedding -DecoderSteps 1 -OutputPath (Join-Path $TestDrive 'select-two')
+        (Compare-Bytes (Get-Rgb $two.FullName).Bytes (Get-Rgb $one.FullName).Bytes).Max | Should -Be 0
+    }
+
     It 'embeddings from <_> bind as a [pscustomobject] does' -ForEach @('Import-Clixml', 'ConvertFrom-Json') {
         $e = Get-WuerstchenEmbedding 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 1
         $round = if ($_ -eq 'Import-Clixml') {
