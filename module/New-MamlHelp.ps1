@@ -34,14 +34,18 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         $pos = if ($attrs.Position -ge 0) { $attrs.Position } else { 'named' }
         $type = $p.ParameterType.Name -replace 'Nullable`1', ($p.ParameterType.GenericTypeArguments | Select-Object -First 1 -ExpandProperty Name)
         $isSwitch = $p.ParameterType -eq [switch]
-        $x = "<command:parameter required=`"$($attrs.Mandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"false`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases -join ', '))`"><maml:name>$($p.Name)</maml:name>"
+        $globbing = [bool]($p.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
+        $x = "<command:parameter required=`"$($attrs.Mandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"$($globbing.ToString().ToLower())`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases -join ', '))`"><maml:name>$($p.Name)</maml:name>"
         if ($withDescription) {
             $d = if ($help.ContainsKey('Parameters') -and $help.Parameters.ContainsKey($p.Name)) { $help.Parameters[$p.Name] } elseif ($content.CommonParameters.ContainsKey($p.Name)) { $content.CommonParameters[$p.Name] } else { throw "No help for -$($p.Name) of $name." }
             $x += "<maml:description>$(Paras $d)</maml:description>"
         }
         if (-not $isSwitch) { $x += "<command:parameterValue required=`"true`" variableLength=`"false`">$(X $type)</command:parameterValue>" }
         $x += "<dev:type><maml:name>$(X $p.ParameterType.FullName)</maml:name></dev:type>"
-        if ($withDescription) { $x += '<dev:defaultValue>None</dev:defaultValue>' }
+        if ($withDescription) {
+            $default = if ($isSwitch) { 'False' } elseif ($content.Defaults.ContainsKey($p.Name)) { $content.Defaults[$p.Name] } else { 'None' }
+            $x += "<dev:defaultValue>$(X $default)</dev:defaultValue>"
+        }
         $x + '</command:parameter>'
     }
 
@@ -69,7 +73,10 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
     $null = $sb.AppendLine('</command:parameters>')
     $null = $sb.AppendLine("<command:inputTypes><command:inputType><dev:type><maml:name>$(X $help.Inputs)</maml:name></dev:type><maml:description /></command:inputType></command:inputTypes>")
     $null = $sb.AppendLine("<command:returnValues><command:returnValue><dev:type><maml:name>$(X $help.Outputs)</maml:name></dev:type><maml:description /></command:returnValue></command:returnValues>")
-    if ($help.ContainsKey('Notes')) { $null = $sb.AppendLine("<maml:alertSet><maml:alert>$(Paras $help.Notes)</maml:alert></maml:alertSet>") }
+    # Related commands go into the notes, not into relatedLinks: Get-Help promises "-Online" whenever relatedLinks
+    # exist, and this module has no online help (no HelpUri) to keep that promise.
+    $notes = @(if ($help.ContainsKey('Notes')) { $help.Notes }) + @(if ($help.ContainsKey('Links') -and $help.Links) { 'Related commands: ' + ($help.Links -join ', ') + '.' })
+    if ($notes) { $null = $sb.AppendLine("<maml:alertSet><maml:alert>$(Paras ($notes -join "`n`n"))</maml:alert></maml:alertSet>") }
     $null = $sb.AppendLine('<command:examples>')
     $i = 0
     foreach ($ex in $help.Examples) {
@@ -77,9 +84,7 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         $null = $sb.AppendLine("<command:example><maml:title>-------------------------- Example ${i}: $(X $ex.Title) --------------------------</maml:title><dev:code>$(X $ex.Code.Trim())</dev:code><dev:remarks>$(Paras $ex.Remarks)</dev:remarks></command:example>")
     }
     $null = $sb.AppendLine('</command:examples>')
-    $null = $sb.AppendLine('<command:relatedLinks>')
-    foreach ($l in @(if ($help.ContainsKey('Links')) { $help.Links })) { if ($l) { $null = $sb.AppendLine("<maml:navigationLink><maml:linkText>$(X $l)</maml:linkText><maml:uri /></maml:navigationLink>") } }
-    $null = $sb.AppendLine('</command:relatedLinks></command:command>')
+    $null = $sb.AppendLine('</command:command>')
 }
 $null = $sb.AppendLine('</helpItems>')
 $target = Join-Path $ModuleFolder 'en-US'

@@ -1,4 +1,22 @@
 @{
+    # default values Get-Help shows ('Default value'); parameters not listed show None
+    Defaults = @{
+        ExecutionProvider    = 'Auto'
+        DeviceId             = '0'
+        GpuMemoryLimitMB     = '0 (no limit)'
+        OutputPath           = 'the current folder'
+        Width                = '1024 (with -ImagePath: the image''s width, snapped to 128-pixel steps)'
+        Height               = '1024 (with -ImagePath: the image''s height, snapped to 128-pixel steps)'
+        ImagesPerPrompt      = '1'
+        Seed                 = 'a random seed, reported on the output'
+        PriorSteps           = 'the model family''s (Würstchen v2 60, Stable Cascade 20)'
+        PriorGuidanceScale   = '4.0'
+        DecoderSteps         = 'the model family''s (Würstchen v2 12, Stable Cascade 10)'
+        DecoderGuidanceScale = '0 (off)'
+        NegativePrompt       = 'the empty prompt'
+        ModelPath            = '$env:WUERSTCHEN_MODEL_PATH, else <LocalApplicationData>/Wuerstchen/models/wuerstchen-v2'
+    }
+
     # descriptions of parameters several cmdlets share
     CommonParameters = @{
         ModelPath          = 'The model folder (see the model contract in the README). When omitted, $env:WUERSTCHEN_MODEL_PATH is used, else the default folder <LocalApplicationData>/Wuerstchen/models/wuerstchen-v2 (~/.local/share/Wuerstchen/models/wuerstchen-v2 on Linux, %LOCALAPPDATA%\Wuerstchen\models\wuerstchen-v2 on Windows). Binds by property name.'
@@ -6,7 +24,7 @@
         DeviceId           = 'The CUDA device to use (default 0).'
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
-        OutputPath         = 'A folder (created if missing) or a file name whose extension picks the format: .png (lossless), .jpg/.jpeg or .webp (lossy, see -Quality); each carries the generation parameters (PNG text chunks, XMP for JPEG and WebP). Any other extension (.gif, .tiff, a typo such as .jpgg) is the error UnsupportedImageFormat; a name without an extension, or an existing folder, is a folder (create a folder whose name has a dot first). In a folder, images get readable unique PNG names: prompt slug, seed and index (a counter is added when the name is taken). With a file name, the second and later images of a call get -1, -2 … before the extension (out.jpg, out-1.jpg …). Default: the current folder.'
+        OutputPath         = 'A folder (created if missing) or a file name whose extension picks the format: .png (lossless), .jpg/.jpeg or .webp (lossy, see -Quality); each carries the generation parameters (PNG text chunks, XMP for JPEG and WebP). Any other extension (.gif, .tiff, a typo such as .jpgg) is the error UnsupportedImageFormat; a name without an extension, or an existing folder, is a folder (create a folder whose name has a dot first). In a folder, images get readable unique PNG names: prompt slug, seed and the image''s ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension (out.jpg, out-1.jpg …). Default: the current folder.'
         Quality            = 'The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
@@ -33,7 +51,7 @@ Runs the whole Würstchen v2 pipeline: the CLIP bigG text encoder and the prior 
 Defaults follow the diffusers WuerstchenCombinedPipeline (60 prior steps, prior guidance 4, 12 decoder steps, no decoder guidance) except the size, which is 1024×1024, the size the model was trained at. Networks are loaded once per PowerShell process and reused. Ctrl+C stops within one network call and leaves no partial file; -WhatIf loads no model.
 '@
         Inputs      = 'System.String[] (Prompt); objects with properties named like the parameters (for example rows from Import-Csv)'
-        Outputs     = 'System.IO.FileInfo, with Prompt, NegativePrompt, Seed, Width, Height, PromptIndex, ImageIndex, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Source and ModelName properties'
+        Outputs     = 'System.IO.FileInfo as Get-Item gives it (PSPath, Mode, Length …), emitted as soon as each file is written, with Prompt, NegativePrompt, Seed, Width, Height, PromptIndex, ImageIndex, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Source and ModelName properties'
         Notes       = 'Every scalar parameter binds by property name, so a CSV with columns Prompt, NegativePrompt, Width, Height, Seed, PriorSteps … drives the cmdlet row by row; a bad row produces a non-terminating error and the other rows still run.'
         Examples    = @(
             @{ Title = 'One image'; Code = "New-WuerstchenImage -Prompt 'Anthropomorphic cat dressed as a fire fighter' -Seed 42"; Remarks = 'Writes anthropomorphic-cat-dressed-as-a-fire-fighter-42-0.png (1024×1024) into the current folder and returns its FileInfo.' }
@@ -59,9 +77,12 @@ With -Prompt, runs the prior text encoder and the prior and returns one Wuerstch
 
 With -ImagePath, loads the image (its decoded size is bounded), resizes it with antialiasing and centre-crops it to 32h × 32w for the requested size (default: the 128-pixel-step size with the image's aspect ratio and about 1024² pixels, the area the model was trained at, for example 1152×768 for a 6000×4000 photo; with only -Width or -Height, the other side follows the aspect ratio; a warning when more than 6 % of the image is cropped), normalises it with the ImageNet statistics and runs the optional effnet network. The result decodes back to a reconstruction or, with other seeds, to variations.
 '@
-        Inputs      = 'System.String[] (Prompt); objects with Prompt or FullName properties'
+        Inputs      = 'System.String[] (Prompt); objects with Prompt, PSPath or FullName properties'
         Outputs     = 'Wuerstchen.Core.WuerstchenEmbedding'
-        Parameters  = @{ ImagePath = 'An image file (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP) to encode with effnet/model.onnx instead of running the prior. Binds from FullName, so Get-ChildItem *.jpg | Get-WuerstchenEmbedding works.' }
+        Parameters  = @{
+            ImagePath   = 'Image files (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP) to encode with effnet/model.onnx instead of running the prior; wildcards are expanded (-ImagePath ./photos/*.jpg). Named only: a lone positional argument is the prompt. A folder is an error (PathIsFolder).'
+            LiteralPath = 'Image files to encode, used exactly as written (no wildcards). Binds from PSPath and FullName, so Get-ChildItem *.jpg | Get-WuerstchenEmbedding works.'
+        }
         Examples    = @(
             @{ Title = 'Embeddings, then images'; Code = "Get-WuerstchenEmbedding 'a lighthouse at dusk' -ImagesPerPrompt 2 -Seed 7 | ConvertFrom-WuerstchenEmbedding -OutputPath ./out"; Remarks = 'Same pixels as New-WuerstchenImage ''a lighthouse at dusk'' -ImagesPerPrompt 2 -Seed 7: the noise stream continues from the prior into the decoder.' }
             @{ Title = 'Keep embeddings for later'; Code = "Get-WuerstchenEmbedding 'a red fox in snow' -Seed 3 | Export-WuerstchenEmbedding -Path ./fox.npy"; Remarks = 'Writes a float32 [N,16,h,w] .npy (numpy-readable) and fox.json with the metadata.' }
@@ -79,7 +100,7 @@ Decodes piped WuerstchenEmbedding objects into images. Embeddings from Get-Wuers
 With -Seed, or for embeddings without a stream (imported from a file or made from an image), each embedding is decoded on its own with a fresh generator seeded with -Seed (else the embedding's seed), as the diffusers decoder pipeline does with a new generator.
 '@
         Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
-        Outputs     = 'System.IO.FileInfo, with the generation parameters as properties'
+        Outputs     = 'System.IO.FileInfo as Get-Item gives it (PSPath, Mode, Length …), emitted as soon as each file is written, with the generation parameters as properties (the same as New-WuerstchenImage)'
         Parameters  = @{
             InputObject = 'The embeddings to decode (from Get-WuerstchenEmbedding or Import-WuerstchenEmbedding).'
             Seed = 'Starts a fresh generator with this seed for every embedding instead of continuing its stream.'
@@ -110,9 +131,12 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
     'Import-WuerstchenEmbedding' = @{
         Synopsis    = 'Reads embeddings written by Export-WuerstchenEmbedding, or any float32 [N,16,h,w] .npy file.'
         Description = 'Returns one WuerstchenEmbedding per row. Metadata comes from the .json sidecar when there is one. The header of the .npy file is validated before any data is allocated, so a malformed or hostile file gives a clear error. Imported embeddings carry no generator state.'
-        Inputs      = 'System.String (Path); objects with a FullName property'
+        Inputs      = 'System.String (Path); objects with a PSPath or FullName property'
         Outputs     = 'Wuerstchen.Core.WuerstchenEmbedding'
-        Parameters  = @{ Path = 'One or more .npy files. Binds from FullName, so Get-ChildItem *.npy | Import-WuerstchenEmbedding works.' }
+        Parameters  = @{
+            Path        = 'One or more .npy files; wildcards are expanded (./embeddings/*.npy). A folder is an error (PathIsFolder).'
+            LiteralPath = 'One or more .npy files, used exactly as written (no wildcards). Binds from PSPath and FullName, so Get-ChildItem *.npy | Import-WuerstchenEmbedding works.'
+        }
         Examples    = @(
             @{ Title = 'Round trip'; Code = 'Import-WuerstchenEmbedding ./pets.npy | ConvertFrom-WuerstchenEmbedding -OutputPath ./pets'; Remarks = 'Decodes each saved embedding with a generator seeded by its stored seed.' }
         )
@@ -136,7 +160,10 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
         Description = 'Checks that the files are present, that ONNX Runtime can open each network, that input and output names, ranks, element types and fixed sizes match the contract, and that each text encoder''s width agrees with the network that reads it. A folder may hold only the prior half or only the decoder half; effnet is optional. Each problem is also written as an error that names the file, the expected and the found value.'
         Inputs      = 'None'
         Outputs     = 'Wuerstchen.Core.ModelCheckResult, or System.Boolean with -Quiet'
-        Parameters  = @{ Quiet = 'Returns only $true (every required stage is valid) or $false, without errors.' }
+        Parameters  = @{
+            Quiet     = 'Returns only $true (every required stage is valid) or $false, without errors.'
+            ModelPath = 'The model folder to check (position 0: Test-WuerstchenModel ./wuerstchen-v2). When omitted, $env:WUERSTCHEN_MODEL_PATH is used, else the default folder.'
+        }
         Examples    = @(
             @{ Title = 'Check an exported folder'; Code = 'Test-WuerstchenModel -ModelPath ./wuerstchen-v2 -ExecutionProvider Cpu | Format-Table Stage, Status, HiddenSize, Provider, SizeBytes'; Remarks = 'One row per stage; problems are reported as errors.' }
             @{ Title = 'Gate a CI script'; Code = "if (-not (Test-WuerstchenModel -Quiet)) { throw 'model folder is broken' }"; Remarks = 'Uses $env:WUERSTCHEN_MODEL_PATH or the default folder.' }

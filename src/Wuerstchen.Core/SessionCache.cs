@@ -113,7 +113,7 @@ public static class SessionFactory
         if (!info.Exists)
         {
             throw new WuerstchenException("ModelFileNotFound", WuerstchenErrorKind.ObjectNotFound,
-                $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the models').", path);
+                $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the real models').", path);
         }
 
         if (info.Length == 0)

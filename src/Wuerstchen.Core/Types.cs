@@ -288,3 +288,6 @@ public sealed class GeneratedImage : IDisposable
 
 /// <summary>Progress of a pipeline: which stage, and its step.</summary>
 public readonly record struct PipelineProgress(string Stage, int Step, int TotalSteps, int Rows);
+
+/// <summary>A network being loaded (Elapsed null) or loaded: how long it took, whether the session came from the cache, and on which provider.</summary>
+public readonly record struct NetworkLoad(StageKind Stage, TimeSpan? Elapsed, bool Cached, string? Provider);

@@ -29,6 +29,9 @@ public sealed class WuerstchenPipeline
 
     public Action<PipelineProgress>? Progress { get; init; }
 
+    /// <summary>Receives each network's load: once before (Elapsed null) and once after, so a caller can say "Loading prior…" and how long it took.</summary>
+    public Action<NetworkLoad>? Loading { get; init; }
+
     /// <summary>Releases each stage's sessions as soon as the stage is done (for small GPUs).</summary>
     public bool LowMemory { get; init; }
 
@@ -439,7 +442,15 @@ public sealed class WuerstchenPipeline
         BufferPool.Return(chw);
     }
 
-    private SessionLease Acquire(StageKind kind) => _cache.Acquire(kind, Model.NetworkPath(kind), Execution, Warning);
+    private SessionLease Acquire(StageKind kind)
+    {
+        Loading?.Invoke(new NetworkLoad(kind, null, false, null));
+        int loads = _cache.LoadCount;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lease = _cache.Acquire(kind, Model.NetworkPath(kind), Execution, Warning);
+        Loading?.Invoke(new NetworkLoad(kind, clock.Elapsed, _cache.LoadCount == loads, lease.Stage.Provider));
+        return lease;
+    }
 
     private void Release(params StageKind[] kinds)
     {

@@ -1,11 +1,11 @@
+using System.Diagnostics;
 using System.Management.Automation;
 using Wuerstchen.Core;
-using Wuerstchen.Core.IO;
 
 namespace Wuerstchen.PowerShell;
 
-/// <summary>Base of the cmdlets that run networks: device choice, memory options, progress, image output.</summary>
-public abstract class NetworkCmdlet : WuerstchenCmdlet
+/// <summary>Base of the cmdlets that run networks: device choice, memory options, progress, verbose timings.</summary>
+public abstract class NetworkCmdlet : ModelCmdlet
 {
     /// <summary>Auto tries CUDA and falls back to the CPU with a warning; Cuda fails when CUDA cannot load; Cpu never tries it.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -25,17 +25,45 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public SwitchParameter LowMemory { get; set; }
 
+    /// <summary>The start of the engine's CUDA fallback warning (SessionFactory), shortened here for logs.</summary>
+    private const string CudaFallbackStart = "CUDA is not available (";
+
+    // where each stage's progress sits on the batch bar, so the bar moves during the stages
+    private static readonly Dictionary<string, (int From, int To)> StageShare = new(StringComparer.Ordinal)
+    {
+        ["Prior"] = (0, 50),
+        ["Decoder"] = (50, 90),
+        ["VQGAN"] = (90, 100),
+    };
+
+    protected ExecutionOptions Execution => new()
+    {
+        Provider = ExecutionProvider,
+        DeviceId = DeviceId,
+        GpuMemoryLimit = (long)GpuMemoryLimitMB << 20,
+    };
+
+    /// <summary>
+    /// A warning from the worker thread. The CUDA fallback is one short line (CI logs read it once per job); its
+    /// reason and the libraries it needs go to -Verbose.
+    /// </summary>
+    protected void Warn(EngineContext context, string message)
+    {
+        if (message.StartsWith(CudaFallbackStart, StringComparison.Ordinal))
+        {
+            context.WriteVerbose(message);
+            message = "CUDA is not available; running on the CPU, which is far slower (-Verbose says why).";
+        }
+
+        context.WriteWarning(message);
+    }
+
     protected WuerstchenPipeline CreatePipeline(ModelFolder model, EngineContext context, int progressParent, string activity)
     {
-        int lastPercent = -1;
-        string lastStage = "";
+        var reporter = new StageReporter(context, progressParent, activity);
         var warned = new HashSet<string>(StringComparer.Ordinal);
-        return new WuerstchenPipeline(model, new ExecutionOptions
-        {
-            Provider = ExecutionProvider,
-            DeviceId = DeviceId,
-            GpuMemoryLimit = (long)GpuMemoryLimitMB << 20,
-        })
+        context.WriteVerbose($"Execution provider: {ExecutionProvider}, device {DeviceId}{(LowMemory ? ", low memory" : "")}.");
+        return new WuerstchenPipeline(model, Execution)
         {
             LowMemory = LowMemory.IsPresent,
             // once per distinct text: both text encoders truncate a long prompt with the same message
@@ -49,64 +77,87 @@ public abstract class NetworkCmdlet : WuerstchenCmdlet
                     }
                 }
 
-                context.Send(() => WriteWarning(message));
+                Warn(context, message);
             },
-            Progress = p =>
-            {
-                int percent = p.TotalSteps == 0 ? 100 : p.Step * 100 / p.TotalSteps;
-                if (percent == lastPercent && p.Stage == lastStage)
-                {
-                    return;
-                }
-
-                lastPercent = percent;
-                lastStage = p.Stage;
-                var record = new ProgressRecord(progressParent + 1, $"{activity}: {p.Stage}",
-                    $"{p.Stage} step {p.Step} of {p.TotalSteps} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})")
-                {
-                    ParentActivityId = progressParent,
-                    PercentComplete = Math.Clamp(percent, 0, 100),
-                    RecordType = p.Step >= p.TotalSteps && p.Stage == "VQGAN" ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-                };
-                context.Post(() => WriteProgress(record));
-            },
+            Progress = reporter.Step,
+            Loading = reporter.Load,
         };
     }
 
     protected void WriteBatchProgress(int id, string activity, string status, int percent, bool completed = false) =>
-        WriteProgress(new ProgressRecord(id, activity, status)
+        WriteProgress(BatchRecord(id, activity, status, percent, completed));
+
+    private static ProgressRecord BatchRecord(int id, string activity, string status, int percent, bool completed) =>
+        new(id, activity, status)
         {
             PercentComplete = Math.Clamp(percent, 0, 100),
             RecordType = completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-        });
+        };
 
-    /// <summary>
-    /// Writes one image atomically, in the format its extension names (quality for JPEG/WebP), and returns its FileInfo
-    /// with the generation parameters as properties.
-    /// </summary>
-    internal static PSObject SaveImagePublic(GeneratedImage image, string path, bool force, int quality = ImageFormats.DefaultQuality)
+    /// <summary>Turns the engine's progress and load events into progress bars and -Verbose timings (worker thread).</summary>
+    private sealed class StageReporter
     {
-        ImageFile.Save(path, force, image.Pixels, image.Width, image.Height, image.Parameters(), quality);
-        var result = PSObject.AsPSObject(new FileInfo(path));
-        var e = image.Embedding;
-        void Add(string name, object? value) => result.Properties.Add(new PSNoteProperty(name, value));
-        Add("Prompt", image.Decoder.Prompt ?? e.Prompt);
-        Add("NegativePrompt", image.Decoder.NegativePrompt ?? e.NegativePrompt);
-        Add("Seed", image.Seed);
-        Add("Width", image.Width);
-        Add("Height", image.Height);
-        Add("PromptIndex", e.PromptIndex);
-        Add("ImageIndex", e.ImageIndex);
-        Add("PriorSteps", e.PriorSteps);
-        Add("PriorTimesteps", e.PriorTimesteps);
-        Add("PriorGuidanceScale", e.PriorGuidanceScale);
-        Add("DecoderSteps", image.Decoder.DecoderTimesteps is null ? image.Decoder.DecoderSteps : null);
-        Add("DecoderTimesteps", image.Decoder.DecoderTimesteps?.ToArray());
-        Add("DecoderGuidanceScale", image.Decoder.DecoderGuidanceScale);
-        Add("PriorSeed", e.Seed);
-        Add("Source", e.Source);
-        Add("ModelName", image.ModelName);
-        Add("ModelFamily", image.ModelFamily);
-        return result;
+        private readonly EngineContext _context;
+        private readonly int _parent;
+        private readonly string _activity;
+        private readonly Stopwatch _stageClock = new();
+        private int _lastPercent = -1;
+        private string _lastStage = "";
+
+        public StageReporter(EngineContext context, int parent, string activity)
+        {
+            _context = context;
+            _parent = parent;
+            _activity = activity;
+        }
+
+        public void Load(NetworkLoad load)
+        {
+            if (load.Elapsed is not { } elapsed)
+            {
+                _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: loading", $"Loading {load.Stage}…") { ParentActivityId = _parent });
+                return;
+            }
+
+            _context.WriteVerbose(load.Cached
+                ? $"{load.Stage} network: cached session ({load.Provider})."
+                : $"{load.Stage} network loaded on {load.Provider} in {elapsed.TotalSeconds:0.00} s.");
+            // Ctrl+C during a load: ONNX Runtime cannot be interrupted there, but nothing more runs once it returns
+            _context.Cancellation.ThrowIfCancellationRequested();
+        }
+
+        public void Step(PipelineProgress p)
+        {
+            if (p.Stage != _lastStage)
+            {
+                _stageClock.Restart();
+            }
+
+            int percent = p.TotalSteps == 0 ? 100 : p.Step * 100 / p.TotalSteps;
+            if (percent == _lastPercent && p.Stage == _lastStage)
+            {
+                return;
+            }
+
+            _lastPercent = percent;
+            _lastStage = p.Stage;
+            _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: {p.Stage}",
+                $"{p.Stage} step {p.Step} of {p.TotalSteps} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})")
+            {
+                ParentActivityId = _parent,
+                PercentComplete = Math.Clamp(percent, 0, 100),
+                RecordType = p.Step >= p.TotalSteps && p.Stage == "VQGAN" ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+            });
+            if (StageShare.TryGetValue(p.Stage, out var share))
+            {
+                int overall = share.From + (share.To - share.From) * Math.Clamp(percent, 0, 100) / 100;
+                _context.WriteProgress(BatchRecord(_parent, _activity, $"{p.Stage} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})", Math.Min(overall, 99), false));
+            }
+
+            if (p.Step >= p.TotalSteps)
+            {
+                _context.WriteVerbose($"{p.Stage}: {p.TotalSteps} step{(p.TotalSteps == 1 ? "" : "s")} for {p.Rows} image{(p.Rows == 1 ? "" : "s")} in {_stageClock.Elapsed.TotalSeconds:0.00} s.");
+            }
+        }
     }
 }

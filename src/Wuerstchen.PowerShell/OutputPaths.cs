@@ -68,7 +68,15 @@ internal sealed class OutputPaths
 
         try
         {
+            // remember the first folder this call creates, so a failed or stopped call can take it away again
+            var missing = _folder;
+            while (Path.GetDirectoryName(missing) is { } parent && !Directory.Exists(parent))
+            {
+                missing = parent;
+            }
+
             Directory.CreateDirectory(_folder);
+            _created = missing;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -77,13 +85,45 @@ internal sealed class OutputPaths
         }
     }
 
-    /// <summary>The path of image number <paramref name="index"/> (from 0) of this call.</summary>
-    public string For(string prompt, long seed, int index)
+    private string? _created;
+
+    /// <summary>
+    /// After a failed load or Ctrl+C: removes the folders <see cref="EnsureFolder"/> created if nothing was written
+    /// into them, so no empty output folder is left behind. Folders that existed before are never touched.
+    /// </summary>
+    public void RemoveCreatedIfEmpty()
+    {
+        if (_created is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!Directory.EnumerateFileSystemEntries(_created, "*", SearchOption.AllDirectories).Any(e => File.Exists(e)))
+            {
+                Directory.Delete(_created, recursive: true);
+                _created = null;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // best effort: the folder stays, as before
+        }
+    }
+
+    /// <summary>
+    /// The path of an image. A default name is the prompt's slug, the seed and the image's
+    /// <paramref name="imageIndex"/> (its ImageIndex: the same row gets the same name from New-WuerstchenImage and
+    /// from Get-… | ConvertFrom-…); an explicit file name gets -1, -2 … by <paramref name="sequence"/>, the image's
+    /// number (from 0) in this call.
+    /// </summary>
+    public string For(string prompt, long seed, int imageIndex, int sequence)
     {
         string path;
         if (_fileName is not null)
         {
-            var name = index == 0 ? _fileName : $"{Path.GetFileNameWithoutExtension(_fileName)}-{index}{Path.GetExtension(_fileName)}";
+            var name = sequence == 0 ? _fileName : $"{Path.GetFileNameWithoutExtension(_fileName)}-{sequence}{Path.GetExtension(_fileName)}";
             path = Path.Combine(_folder, name);
             if (!_force && (File.Exists(path) || _reserved.Contains(path)))
             {
@@ -93,7 +133,7 @@ internal sealed class OutputPaths
         }
         else
         {
-            var stem = $"{Slug(prompt)}-{seed.ToString(CultureInfo.InvariantCulture)}-{index}";
+            var stem = $"{Slug(prompt)}-{seed.ToString(CultureInfo.InvariantCulture)}-{imageIndex.ToString(CultureInfo.InvariantCulture)}";
             path = Path.Combine(_folder, stem + ".png");
             for (int n = 1; (File.Exists(path) && !_force) || _reserved.Contains(path); n++)
             {

@@ -99,3 +99,83 @@ public sealed class EmptyAsNullAttribute : ArgumentTransformationAttribute
         }
     }
 }
+
+/// <summary>
+/// Lets an embedding come back from Import-Clixml or ConvertFrom-Json and bind as a [pscustomobject] with the same
+/// properties does: PowerShell's own conversion fails on such objects because they also carry the read-only
+/// properties (Channels, LatentHeight …) and a generator stream that cannot be rebuilt. The settable values are
+/// taken; a deserialized stream is not (the embedding decodes with a fresh generator, like an imported one).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class EmbeddingTransformationAttribute : ArgumentTransformationAttribute
+{
+    public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
+    {
+        var value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        if (value is IEnumerable list and not string and not IDictionary)
+        {
+            var items = new List<object?>();
+            foreach (var item in list)
+            {
+                items.Add(One(item));
+            }
+
+            return items.ToArray();
+        }
+
+        return One(inputData);
+    }
+
+    private static object? One(object? item)
+    {
+        if (item is not PSObject pso || pso.BaseObject is not PSCustomObject)
+        {
+            return item; // an embedding, or something PowerShell's binder will refuse with its own message
+        }
+
+        if (pso.Properties["Shape"] is null && pso.Properties["Data"] is null)
+        {
+            return item; // not an embedding's record
+        }
+
+        T? Get<T>(string name)
+        {
+            var v = pso.Properties[name]?.Value;
+            v = v is PSObject p ? p.BaseObject : v;
+            if (v is null || (v is string s && s.Length == 0 && typeof(T) != typeof(string)))
+            {
+                return default;
+            }
+
+            try
+            {
+                return LanguagePrimitives.ConvertTo<T>(v);
+            }
+            catch (PSInvalidCastException ex)
+            {
+                throw new ArgumentTransformationMetadataException($"The embedding's {name} '{v}' is not a {typeof(T).Name}: {ex.Message}", ex);
+            }
+        }
+
+        return new Wuerstchen.Core.WuerstchenEmbedding
+        {
+            Prompt = Get<string>("Prompt") ?? "",
+            NegativePrompt = Get<string>("NegativePrompt"),
+            Seed = Get<long>("Seed"),
+            Width = Get<int>("Width"),
+            Height = Get<int>("Height"),
+            Shape = Get<int[]>("Shape")!,
+            Data = Get<float[]>("Data")!,
+            PromptIndex = Get<int>("PromptIndex"),
+            ImageIndex = Get<int>("ImageIndex"),
+            PriorSteps = Get<int?>("PriorSteps"),
+            PriorTimesteps = Get<float[]>("PriorTimesteps"),
+            PriorGuidanceScale = Get<float?>("PriorGuidanceScale"),
+            ModelName = Get<string>("ModelName"),
+            Family = Get<string>("Family"),
+            Source = Get<string>("Source") ?? "object",
+            // a live stream (from Select-Object * in this session) still continues; a deserialized one cannot
+            Stream = (pso.Properties["Stream"]?.Value is PSObject { BaseObject: var s } ? s : pso.Properties["Stream"]?.Value) as Wuerstchen.Core.NoiseStream,
+        };
+    }
+}

@@ -5,71 +5,27 @@ using Wuerstchen.Core;
 namespace Wuerstchen.PowerShell;
 
 /// <summary>
-/// Shared plumbing of the cmdlets: engine work runs on a worker thread while the pipeline thread writes
-/// its progress and warnings; Ctrl+C (StopProcessing) cancels it within one network call; engine errors
-/// become ErrorRecords with stable ids and the offending value.
+/// Shared plumbing of the cmdlets: engine work runs on a worker thread while the pipeline thread carries out
+/// its requests (output, errors, progress, warnings, verbose text, ShouldProcess) as they arrive; Ctrl+C
+/// (StopProcessing) cancels it within one network call; engine errors become ErrorRecords with stable ids and
+/// the offending value.
 /// </summary>
 public abstract class WuerstchenCmdlet : PSCmdlet
 {
     private readonly CancellationTokenSource _cancel = new();
-
-    /// <summary>The model folder; else $env:WUERSTCHEN_MODEL_PATH, else the default folder.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    public string? ModelPath { get; set; }
-
-    /// <summary>Where models are looked for when neither -ModelPath nor $env:WUERSTCHEN_MODEL_PATH is set.</summary>
-    public static string DefaultModelPath => Path.Combine(
-        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify),
-        "Wuerstchen", "models", "wuerstchen-v2");
 
     // Ctrl+C: cancels the engine work within one network call. The source is never disposed: StopProcessing may
     // come at any time, also after this cmdlet's EndProcessing (a later pipeline stage still running).
     protected override void StopProcessing() => _cancel.Cancel();
 
     /// <summary>
-    /// Resolves the model folder (provider-aware) and opens it. A folder that does not exist is reported with
-    /// where its path came from (-ModelPath, $env:WUERSTCHEN_MODEL_PATH or the default), because a stale
-    /// variable in a profile is the usual cause; a whitespace-only variable counts as unset.
+    /// Runs engine work on a worker thread; this (the pipeline) thread carries out the worker's requests until
+    /// it ends, so each output is emitted as soon as the worker has it.
     /// </summary>
-    protected ModelFolder OpenModel()
-    {
-        string path;
-        string source;
-        if (!string.IsNullOrEmpty(ModelPath))
-        {
-            path = GetUnresolvedProviderPathFromPSPath(ModelPath);
-            source = "It was given with -ModelPath.";
-        }
-        else if (Environment.GetEnvironmentVariable(ModelPathVariable) is { } env && !string.IsNullOrWhiteSpace(env))
-        {
-            path = GetUnresolvedProviderPathFromPSPath(env);
-            source = $"It came from $env:{ModelPathVariable} ('{env}'); correct or remove that variable, or pass -ModelPath.";
-        }
-        else
-        {
-            path = DefaultModelPath;
-            source = $"It is the default folder: neither -ModelPath nor $env:{ModelPathVariable} was set.";
-        }
-
-        try
-        {
-            return ModelFolder.Open(path, WriteWarning);
-        }
-        catch (WuerstchenException ex) when (ex.ErrorId == "ModelNotFound")
-        {
-            throw new WuerstchenException(ex.ErrorId, ex.Kind, $"{ex.Message} {source}", ex.Target, ex);
-        }
-    }
-
-    /// <summary>The environment variable that names the model folder when -ModelPath is not given.</summary>
-    public const string ModelPathVariable = "WUERSTCHEN_MODEL_PATH";
-
-    /// <summary>Runs engine work on a worker thread, pumping its progress and warnings on the pipeline thread.</summary>
     protected T RunEngine<T>(Func<EngineContext, T> work)
     {
-        using var queue = new BlockingCollection<Action>();
-        var context = new EngineContext(queue, _cancel.Token);
+        using var queue = new BlockingCollection<PipelineRequest>();
+        var context = new EngineContext(queue, Dispatch, _cancel.Token);
         var task = Task.Run(() =>
         {
             try
@@ -83,15 +39,17 @@ public abstract class WuerstchenCmdlet : PSCmdlet
         });
         try
         {
-            foreach (var action in queue.GetConsumingEnumerable())
+            foreach (var request in queue.GetConsumingEnumerable())
             {
-                action();
+                bool answer = Dispatch(request);
+                request.Reply?.TrySetResult(answer);
             }
         }
         catch
         {
-            // a pipeline-thread action failed (WriteProgress after Ctrl+C, -WarningAction Stop …): stop the worker
-            // and wait for it (at most one network call), so nothing runs or writes after the cmdlet has returned
+            // a pipeline-thread request failed (WriteProgress after Ctrl+C, -WarningAction Stop, a later command
+            // stopping the pipeline …): stop the worker and wait for it (at most one network call), so nothing
+            // runs or writes after the cmdlet has returned
             _cancel.Cancel();
             try
             {
@@ -112,6 +70,36 @@ public abstract class WuerstchenCmdlet : PSCmdlet
         catch (OperationCanceledException)
         {
             throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Carries out one request of the worker on the pipeline thread; the answer matters only for ShouldProcess.</summary>
+    private bool Dispatch(PipelineRequest request)
+    {
+        switch (request.Kind)
+        {
+            case PipelineRequestKind.Output:
+                WriteObject(request.Value);
+                return true;
+            case PipelineRequestKind.File:
+                WriteObject(ProviderPaths.FileItem(this, (string)request.Value, request.Properties));
+                return true;
+            case PipelineRequestKind.Error:
+                WriteEngineError((WuerstchenException)request.Value);
+                return true;
+            case PipelineRequestKind.Warning:
+                WriteWarning((string)request.Value);
+                return true;
+            case PipelineRequestKind.Verbose:
+                WriteVerbose((string)request.Value);
+                return true;
+            case PipelineRequestKind.Progress:
+                WriteProgress((ProgressRecord)request.Value);
+                return true;
+            case PipelineRequestKind.ShouldProcess:
+                return ShouldProcess((string)request.Value, request.Action);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(request), request.Kind, "Unknown pipeline request.");
         }
     }
 
@@ -172,7 +160,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
         }
         catch (Exception ex) when (ex is not (OutOfMemoryException or StackOverflowException or AccessViolationException))
         {
-            if (ex is InsufficientExecutionStackException)
+            if (ex is InsufficientExecutionStackException or ActionPreferenceStopException)
             {
                 throw;
             }
@@ -180,59 +168,5 @@ public abstract class WuerstchenCmdlet : PSCmdlet
             WriteError(WithRecordContext(new ErrorRecord(new InvalidOperationException($"{MyInvocation.MyCommand.Name} failed: {ex.Message}", ex),
                 "WuerstchenUnexpectedError", ErrorCategory.NotSpecified, target)));
         }
-    }
-}
-
-/// <summary>What engine work may do from the worker thread: post progress and warnings to the pipeline thread.</summary>
-public sealed class EngineContext
-{
-    private readonly BlockingCollection<Action> _queue;
-
-    internal EngineContext(BlockingCollection<Action> queue, CancellationToken cancellation)
-    {
-        _queue = queue;
-        Cancellation = cancellation;
-        _pipelineThread = Environment.CurrentManagedThreadId;
-    }
-
-    private readonly int _pipelineThread;
-
-    public CancellationToken Cancellation { get; }
-
-    /// <summary>Queues an action for the pipeline thread (WriteProgress, WriteWarning …).</summary>
-    public void Post(Action action)
-    {
-        try
-        {
-            _queue.TryAdd(action);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-        {
-            // completed: the cmdlet is finishing
-        }
-    }
-
-    /// <summary>
-    /// Queues an action for the pipeline thread and waits until it has run. For warnings: under
-    /// -WarningAction Stop, WriteWarning throws on the pipeline thread, which cancels this context, so the
-    /// worker must not go on (and write an image) while the warning is still queued. If the action throws, the
-    /// wait ends with OperationCanceledException once the cmdlet cancels; it never returns normally.
-    /// </summary>
-    public void Send(Action action)
-    {
-        if (Environment.CurrentManagedThreadId == _pipelineThread)
-        {
-            action(); // already on the pipeline thread (engine code called before the worker started)
-            return;
-        }
-
-        // not disposed: the pipeline thread may still run the action after a cancelled wait has returned
-        var done = new ManualResetEventSlim();
-        Post(() =>
-        {
-            action();
-            done.Set();
-        });
-        done.Wait(Cancellation);
     }
 }

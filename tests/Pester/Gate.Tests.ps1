@@ -57,7 +57,7 @@ Describe 'Where the model folder came from' {
         $env:WUERSTCHEN_MODEL_PATH = '   '
         $err = $null
         try { Test-WuerstchenModel -ErrorAction Stop } catch { $err = $_ }
-        $default = [Wuerstchen.PowerShell.WuerstchenCmdlet]::DefaultModelPath
+        $default = [Wuerstchen.PowerShell.ModelCmdlet]::DefaultModelPath
         if (Test-Path -LiteralPath $default) { Set-ItResult -Inconclusive -Because "a real model folder exists at $default" }
         "$err" | Should -Match ([regex]::Escape($default))
         "$err" | Should -Match 'default folder'

@@ -12,6 +12,7 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
 {
     private const string PromptSet = "Prompt";
     internal const string ImageSet = "Image";
+    private const string LiteralImageSet = "LiteralImage";
 
     [Parameter(ParameterSetName = PromptSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
@@ -27,10 +28,12 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
     /// <summary>Pixel width; with -ImagePath, defaults to the size with the image's aspect ratio near 1024² pixels (IO/ImageFit).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [EmptyAsNull(typeof(int))]
+    [ArgumentCompleter(typeof(ImageSizeCompleter))]
     public int? Width { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [EmptyAsNull(typeof(int))]
+    [ArgumentCompleter(typeof(ImageSizeCompleter))]
     public int? Height { get; set; }
 
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
@@ -54,47 +57,83 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
     [EmptyAsNull(typeof(float))]
     public float? PriorGuidanceScale { get; set; }
 
-    /// <summary>An image to encode with the EfficientNet encoder instead of running the prior.</summary>
-    [Parameter(ParameterSetName = ImageSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName", "LiteralPath")]
+    /// <summary>
+    /// Images to encode with the EfficientNet encoder instead of running the prior; wildcards are expanded. Not
+    /// positional: a lone argument is the prompt (`Get-WuerstchenEmbedding photo.jpg` embeds that text).
+    /// </summary>
+    [Parameter(ParameterSetName = ImageSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    public string? ImagePath { get; set; }
+    [SupportsWildcards]
+    public string[]? ImagePath { get; set; }
+
+    /// <summary>Images to encode, taken as written (no wildcards); Get-ChildItem's output binds here.</summary>
+    [Parameter(ParameterSetName = LiteralImageSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[]? LiteralPath { get; set; }
 
     private int _call;
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == ImageSet)
+        if (ParameterSetName is ImageSet or LiteralImageSet)
         {
-            Guarded(ProcessImage, ImagePath);
+            bool literal = ParameterSetName == LiteralImageSet;
+            foreach (var p in (literal ? LiteralPath : ImagePath)!)
+            {
+                Guarded(() =>
+                {
+                    foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-ImagePath"))
+                    {
+                        ProcessImage(file);
+                    }
+                }, p);
+            }
+
             return;
         }
 
         Guarded(() =>
         {
             _call++;
-            var prior = ParameterChecks.Prior(Prompt, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
+            var prior = new PriorParameters
+            {
+                Prompts = Prompt,
+                NegativePrompt = NegativePrompt,
+                Width = Width,
+                Height = Height,
+                ImagesPerPrompt = ImagesPerPrompt,
+                Seed = Seed,
+                PriorSteps = PriorSteps,
+                PriorTimesteps = PriorTimesteps,
+                PriorGuidanceScale = PriorGuidanceScale,
+            }.ToSettings();
             var model = OpenModel();
             string activity = $"Get-WuerstchenEmbedding #{_call}";
-            var embeddings = RunEngine(context => CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation));
-            WriteBatchProgress(2, activity + ": Prior", "done", 100, completed: true);
-            foreach (var e in embeddings)
+            WriteBatchProgress(1, activity, $"{prior.Prompts.Count * prior.ImagesPerPrompt} embedding(s), seed {prior.Seed}", 0);
+            RunEngine(context =>
             {
-                WriteObject(e);
-            }
+                // each embedding is emitted as soon as the prior has made the batch, on the pipeline thread
+                foreach (var e in CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation))
+                {
+                    context.WriteObject(e);
+                }
+
+                return true;
+            });
+            WriteBatchProgress(1, activity, "done", 100, completed: true);
         }, Prompt);
     }
 
-    private void ProcessImage()
+    private void ProcessImage(string path)
     {
-        var path = GetUnresolvedProviderPathFromPSPath(ImagePath!);
         int? width = Width, height = Height;
         var model = OpenModel();
-        var embedding = RunEngine(context =>
+        RunEngine(context =>
         {
             var pipeline = CreatePipeline(model, context, 1, "Get-WuerstchenEmbedding");
-            return pipeline.EncodeImage(path, width, height, Seed ?? ParameterChecks.RandomSeed(), context.Cancellation);
+            context.WriteObject(pipeline.EncodeImage(path, width, height, Seed ?? ParameterChecks.RandomSeed(), context.Cancellation));
+            return true;
         });
-        WriteObject(embedding);
     }
 }

@@ -11,6 +11,12 @@ namespace Wuerstchen.PowerShell;
 [OutputType(typeof(ModelCheckResult))]
 public sealed class TestWuerstchenModelCommand : NetworkCmdlet
 {
+    /// <summary>The model folder to check (positional); else $env:WUERSTCHEN_MODEL_PATH, else the default folder.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FolderCompleter))]
+    public override string? ModelPath { get; set; }
+
     /// <summary>Returns only $true or $false (all required stages valid).</summary>
     [Parameter]
     public SwitchParameter Quiet { get; set; }
@@ -53,12 +59,22 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
 
     private IReadOnlyList<ModelCheckResult> Check()
     {
+        const string activity = "Test-WuerstchenModel";
+        WriteProgress(new ProgressRecord(1, activity, "Opening the model folder") { PercentComplete = 0 });
         var model = OpenModel();
-        return RunEngine(context =>
+        WriteProgress(new ProgressRecord(1, activity, $"Loading and checking the networks of '{model.Root}'") { PercentComplete = 10 });
+        try
         {
-            var pipeline = CreatePipeline(model, context, 1, "Test-WuerstchenModel");
-            return ModelValidator.Check(model, pipeline.Execution, warn: m => context.Send(() => WriteWarning(m)), ct: context.Cancellation);
-        });
+            return RunEngine(context =>
+            {
+                context.WriteVerbose($"Execution provider: {ExecutionProvider}, device {DeviceId}.");
+                return ModelValidator.Check(model, Execution, warn: m => Warn(context, m), ct: context.Cancellation);
+            });
+        }
+        finally
+        {
+            WriteProgress(new ProgressRecord(1, activity, "done") { PercentComplete = 100, RecordType = ProgressRecordType.Completed });
+        }
     }
 
     /// <summary>Writes the results (and an error per required problem) unless -Quiet; true when all required stages are valid.</summary>

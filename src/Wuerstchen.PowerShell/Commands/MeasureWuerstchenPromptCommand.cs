@@ -20,7 +20,7 @@ public sealed class WuerstchenPromptInfo
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "WuerstchenPrompt")]
 [OutputType(typeof(WuerstchenPromptInfo))]
-public sealed class MeasureWuerstchenPromptCommand : WuerstchenCmdlet
+public sealed class MeasureWuerstchenPromptCommand : ModelCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]

@@ -27,10 +27,12 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [EmptyAsNull(typeof(int))]
+    [ArgumentCompleter(typeof(ImageSizeCompleter))]
     public int? Width { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [EmptyAsNull(typeof(int))]
+    [ArgumentCompleter(typeof(ImageSizeCompleter))]
     public int? Height { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -89,7 +91,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
         {
             prompts = PromptInput.Resolve(Prompt);
             RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
-            var prior = ParameterChecks.Prior(prompts, NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale);
+            var prior = PriorFromParameters(prompts);
             var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
             long seed = prior.Seed;
             if (!Seed.HasValue)
@@ -97,17 +99,9 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
                 WriteVerbose($"No -Seed given: using seed {seed}.");
             }
 
-            var outputs = OutputPaths.Create(OutputPath is null ? null : GetUnresolvedProviderPathFromPSPath(OutputPath),
+            var outputs = OutputPaths.Create(OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath"),
                 SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
-            int n = prior.ImagesPerPrompt;
-            int count = Prompt.Length * n;
-            var targets = new string?[count];
-            for (int r = 0; r < count; r++)
-            {
-                var path = outputs.For(prompts[r / n], seed, r);
-                targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {seed})") ? path : null;
-            }
-
+            var targets = ChooseTargets(outputs, prompts, prior);
             if (targets.All(t => t is null))
             {
                 return; // -WhatIf or declined: no model is loaded
@@ -119,16 +113,53 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             decoder.WithDefaults(model.Family).Validate();
             outputs.EnsureFolder();
             string activity = $"New-WuerstchenImage #{_call}";
+            int count = targets.Length;
             WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {seed}", 0);
-            var results = RunEngine(context =>
+            try
             {
-                var pipeline = CreatePipeline(model, context, 1, activity);
-                var images = pipeline.Generate(prior, decoder, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation, Quality);
-            });
+                // each image's file is emitted as soon as it is written (ImageWriter), not at the end of the batch
+                RunEngine(context =>
+                {
+                    var pipeline = CreatePipeline(model, context, 1, activity);
+                    var images = pipeline.Generate(prior, decoder, context.Cancellation);
+                    return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
+                });
+            }
+            finally
+            {
+                outputs.RemoveCreatedIfEmpty(); // a failed load or Ctrl+C leaves no empty folder behind
+            }
+
             WriteBatchProgress(1, activity, "done", 100, completed: true);
-            ImageWriter.Emit(this, results);
         }, Prompt);
+    }
+
+    private PriorSettings PriorFromParameters(string[] prompts) => new PriorParameters
+    {
+        Prompts = prompts,
+        NegativePrompt = NegativePrompt,
+        Width = Width,
+        Height = Height,
+        ImagesPerPrompt = ImagesPerPrompt,
+        Seed = Seed,
+        PriorSteps = PriorSteps,
+        PriorTimesteps = PriorTimesteps,
+        PriorGuidanceScale = PriorGuidanceScale,
+    }.ToSettings();
+
+    /// <summary>Each image's file (prompt-major rows), or null where -WhatIf/-Confirm declined it.</summary>
+    private string?[] ChooseTargets(OutputPaths outputs, string[] prompts, PriorSettings prior)
+    {
+        int n = prior.ImagesPerPrompt;
+        var targets = new string?[prompts.Length * n];
+        for (int r = 0; r < targets.Length; r++)
+        {
+            // named by the image's ImageIndex (r % n), as ConvertFrom-WuerstchenEmbedding names the same row
+            var path = outputs.For(prompts[r / n], prior.Seed, r % n, r);
+            targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {prior.Seed})") ? path : null;
+        }
+
+        return targets;
     }
 
     // "record 12 (prompt 'a red fox…')": with hundreds of CSV rows the user must find the bad one

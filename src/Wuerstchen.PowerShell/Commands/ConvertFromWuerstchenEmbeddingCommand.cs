@@ -16,6 +16,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
+    [EmbeddingTransformation]
     public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -110,14 +111,20 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
         Guarded(() =>
         {
             var settings = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Seed, Prompt, NegativePrompt);
-            _outputs ??= OutputPaths.Create(OutputPath is null ? null : GetUnresolvedProviderPathFromPSPath(OutputPath),
+            foreach (var e in group)
+            {
+                EmbeddingChecks.Check(e);
+            }
+
+            _outputs ??= OutputPaths.Create(OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath"),
                 SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
             var targets = new string?[group.Length];
             for (int i = 0; i < group.Length; i++)
             {
                 var e = group[i];
                 long seed = Seed ?? e.Seed;
-                var path = _outputs.For(Prompt ?? e.Prompt, seed, _index++);
+                // named by the embedding's ImageIndex, as New-WuerstchenImage names the same row
+                var path = _outputs.For(Prompt ?? EmbeddingChecks.NameOf(e), seed, e.ImageIndex, _index++);
                 targets[i] = ShouldProcess(path, $"Decode embedding '{e.Prompt}' (seed {seed})") ? path : null;
             }
 
@@ -130,15 +137,26 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
             // the family's rules and the embeddings' family before anything is written
             settings.WithDefaults(model.Family).Validate();
             WuerstchenPipeline.ValidateEmbeddings(group, model.Family);
+            foreach (var e in group)
+            {
+                EmbeddingChecks.CheckSize(e, model.Config);
+            }
+
             _outputs.EnsureFolder();
             var outputs = _outputs;
-            var results = RunEngine(context =>
+            try
             {
-                var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
-                var images = pipeline.RunDecoder(group, settings, context.Cancellation);
-                return ImageWriter.SaveAll(images, targets, Force.IsPresent, outputs, context.Cancellation, Quality);
-            });
-            ImageWriter.Emit(this, results);
+                RunEngine(context =>
+                {
+                    var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
+                    var images = pipeline.RunDecoder(group, settings, context.Cancellation);
+                    return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
+                });
+            }
+            finally
+            {
+                outputs.RemoveCreatedIfEmpty();
+            }
         }, group);
     }
 }

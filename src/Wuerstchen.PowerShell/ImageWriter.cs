@@ -1,0 +1,96 @@
+using Wuerstchen.Core;
+using Wuerstchen.Core.IO;
+
+namespace Wuerstchen.PowerShell;
+
+/// <summary>
+/// The one place images are written: each file atomically on the worker thread, emitted (as the provider's
+/// FileInfo with the generation parameters) as soon as it is written, so a long batch streams.
+/// </summary>
+internal static class ImageWriter
+{
+    /// <summary>
+    /// Saves each image with a target (null targets were declined by -WhatIf/-Confirm). A default-named image
+    /// whose name was taken meanwhile (another runspace writing into the same folder) gets the next free name
+    /// from <paramref name="outputs"/>; after Ctrl+C no further image is written. <paramref name="quality"/> is the
+    /// JPEG/WebP quality (PNG ignores it). Returns how many were written.
+    /// </summary>
+    public static int WriteAll(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
+        OutputPaths outputs, EngineContext context, int quality = ImageFormats.DefaultQuality)
+    {
+        try
+        {
+            int written = 0;
+            for (int i = 0; i < images.Count; i++)
+            {
+                if (targets[i] is { } path)
+                {
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    written += WriteOne(images[i], path, force, outputs, context, quality) ? 1 : 0;
+                }
+            }
+
+            return written;
+        }
+        finally
+        {
+            foreach (var image in images)
+            {
+                image.Dispose(); // written: the pixel buffers go back to the engine's pool
+            }
+        }
+    }
+
+    private static bool WriteOne(GeneratedImage image, string path, bool force, OutputPaths outputs, EngineContext context, int quality)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                // the extension picks the format (PNG text chunks, or XMP in JPEG/WebP); written atomically
+                ImageFile.Save(path, force, image.Pixels, image.Width, image.Height, image.Parameters(), quality);
+                break;
+            }
+            catch (WuerstchenException ex) when (ex.ErrorId == "OutputFileExists" && attempt < 1000 && outputs.NextFree(path) is { } next)
+            {
+                path = next;
+            }
+            catch (WuerstchenException ex)
+            {
+                context.WriteError(ex);
+                return false;
+            }
+        }
+
+        context.WriteVerbose($"Wrote '{path}'.");
+        context.WriteFile(path, Properties(image));
+        return true;
+    }
+
+    /// <summary>The generation parameters an image's output object carries (so a run can be repeated or filtered).</summary>
+    public static IReadOnlyList<KeyValuePair<string, object?>> Properties(GeneratedImage image)
+    {
+        var e = image.Embedding;
+        var d = image.Decoder;
+        return new KeyValuePair<string, object?>[]
+        {
+            new("Prompt", d.Prompt ?? e.Prompt),
+            new("NegativePrompt", d.NegativePrompt ?? e.NegativePrompt),
+            new("Seed", image.Seed),
+            new("Width", image.Width),
+            new("Height", image.Height),
+            new("PromptIndex", e.PromptIndex),
+            new("ImageIndex", e.ImageIndex),
+            new("PriorSteps", e.PriorSteps),
+            new("PriorTimesteps", e.PriorTimesteps),
+            new("PriorGuidanceScale", e.PriorGuidanceScale),
+            new("DecoderSteps", d.DecoderTimesteps is null ? d.DecoderSteps : null),
+            new("DecoderTimesteps", d.DecoderTimesteps?.ToArray()),
+            new("DecoderGuidanceScale", d.DecoderGuidanceScale),
+            new("PriorSeed", e.Seed),
+            new("Source", e.Source),
+            new("ModelName", image.ModelName),
+            new("ModelFamily", image.ModelFamily),
+        };
+    }
+}
