@@ -37,7 +37,9 @@ internal sealed class OutputPaths
             return new OutputPaths(currentFolder, null, force);
         }
 
-        if (!Directory.Exists(resolvedPath) && ImageFormats.ForOutputPath(resolvedPath) is not null)
+        // an existing file that is not an image we write is OutputPathIsFile below (more to the point than its extension)
+        bool existingOther = File.Exists(resolvedPath) && ImageFormats.FromExtension(Path.GetExtension(resolvedPath)) is null;
+        if (!existingOther && !Directory.Exists(resolvedPath) && ImageFormats.ForOutputPath(resolvedPath) is not null)
         {
             var parent = Path.GetDirectoryName(resolvedPath) ?? currentFolder;
             if (!Directory.Exists(parent))
