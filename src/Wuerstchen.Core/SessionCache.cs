@@ -318,6 +318,9 @@ public sealed class SessionCache
 
         public bool Evicted;
 
+        /// <summary>The contracts this session has passed (checked once per session and contract, not per run).</summary>
+        public readonly ConcurrentDictionary<object, bool> Checked = new();
+
         public void DisposeStage()
         {
             if (_lazy.IsValueCreated)
@@ -342,6 +345,22 @@ public sealed class SessionLease : IDisposable
     }
 
     public OnnxStage Stage { get; }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> on the session the first time it is leased for <paramref name="contract"/> (a
+    /// session's ports cannot change while it lives, so a passed check holds for every later run); a failed check
+    /// throws and is tried again on the next lease.
+    /// </summary>
+    internal void EnsureChecked(object contract, Action<OnnxStage> check)
+    {
+        if (_entry.Checked.ContainsKey(contract))
+        {
+            return;
+        }
+
+        check(Stage);
+        _entry.Checked.TryAdd(contract, true);
+    }
 
     public void Dispose() => Interlocked.Exchange(ref _cache, null)?.Release(_entry);
 }

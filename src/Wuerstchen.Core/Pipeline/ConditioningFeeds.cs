@@ -20,9 +20,12 @@ internal sealed class ConditioningFeeds : IDisposable
     /// <param name="texts">One text per row.</param>
     /// <param name="negatives">One unconditional text per row when guidance is on, else null.</param>
     /// <param name="embedding">The rows' image embeddings for an "embedding" port (the decoder), else null.</param>
-    public static ConditioningFeeds Build(ModelFolder model, NetworkSpec network, OnnxStage stage, string[] texts, string[]? negatives,
-        (float[] Values, long[] RowShape)? embedding, Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    public static ConditioningFeeds Build(NetworkSessions sessions, DiffusionNetwork diffusion, string[] texts, string[]? negatives,
+        (float[] Values, long[] RowShape)? embedding, CancellationToken ct)
     {
+        var model = sessions.Model;
+        var network = diffusion.Spec;
+        var stage = diffusion.Session;
         var feeds = new ConditioningFeeds();
         try
         {
@@ -30,7 +33,7 @@ internal sealed class ConditioningFeeds : IDisposable
             bool cfg = negatives is not null;
             foreach (var group in network.Inputs.Where(p => p.Feed == "text").GroupBy(p => p.TextEncoder!))
             {
-                feeds.AddText(model, stage, group.ToList(), texts, negatives, acquire, warn, ct);
+                feeds.AddText(sessions, stage, group.ToList(), texts, negatives, ct);
             }
 
             foreach (var port in network.Inputs)
@@ -59,9 +62,9 @@ internal sealed class ConditioningFeeds : IDisposable
     }
 
     /// <summary>Encodes the distinct texts once (in order of first appearance) with one text encoder, then gathers them per row.</summary>
-    private void AddText(ModelFolder model, OnnxStage diffusion, List<PortSpec> ports, string[] texts, string[]? negatives,
-        Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    private void AddText(NetworkSessions sessions, OnnxStage diffusion, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
     {
+        var model = sessions.Model;
         var encoder = model.Family.ByFolder(ports[0].TextEncoder!)
             ?? throw new InvalidOperationException($"The contract names an unknown text encoder '{ports[0].TextEncoder}'.");
         var distinct = new List<string>();
@@ -75,11 +78,9 @@ internal sealed class ConditioningFeeds : IDisposable
         }
 
         Dictionary<string, EncodedOutput> encoded;
-        using (var lease = acquire(encoder.Kind))
+        using (var lease = sessions.Lease(encoder))
         {
-            ModelValidator.Enforce(lease.Stage, encoder, model.Config);
-            encoded = TextEncoder.Encode(lease.Stage, model.Tokenizer(encoder.Kind == StageKind.PriorTextEncoder), distinct, model.Config.MaxLength,
-                ports.Select(p => p.Output!).Distinct().ToList(), warn, ct);
+            encoded = sessions.TextEncoder(lease, encoder).Encode(distinct, ports.Select(p => p.Output!).Distinct().ToList(), sessions.Warning, ct);
         }
 
         foreach (var port in ports)

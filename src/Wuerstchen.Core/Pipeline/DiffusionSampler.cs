@@ -33,8 +33,6 @@ internal sealed class NoiseSource
         }
     }
 
-    public TorchGenerator Generator => _generator;
-
     /// <summary>One draw of [streamRows, …] (torch.randn), keeping the rows in use.</summary>
     public void Next(Span<float> destination)
     {
@@ -119,10 +117,6 @@ internal sealed class NoiseDraw : IThreadPoolWorkItem, IDisposable
 /// </summary>
 internal static class DiffusionSampler
 {
-    public const string SampleInput = "sample";
-    public const string RatioInput = "timestep_ratio";
-    public const string Output = "out_sample";
-
     /// <summary>
     /// From this many values per draw on, a step's noise is drawn on a pool thread while the network runs (the
     /// draw does not depend on the network's output, and the stream is consumed in the same order, so the
@@ -133,11 +127,12 @@ internal static class DiffusionSampler
 
     /// <param name="latents">[rows, …rowShape] initial noise; denoised in place.</param>
     /// <param name="onStep">Called after each step with (step done, total steps).</param>
-    public static void Run(OnnxStage stage, float[] latents, int rows, long[] rowShape, IReadOnlyList<Conditioning> conditioning,
+    public static void Run(DiffusionNetwork network, float[] latents, int rows, long[] rowShape, IReadOnlyList<Conditioning> conditioning,
         float[] timesteps, float guidance, DdpmWuerstchenScheduler scheduler, NoiseSource noise,
         Action<int, int>? onStep, CancellationToken cancellationToken)
     {
-        // the caller has checked the network against its contract (ModelValidator.Enforce)
+        // the network's session was checked against its contract when it was leased (NetworkSessions.Lease)
+        var stage = network.Session;
         bool cfg = guidance > 1f;
         int batch = cfg ? 2 * rows : rows;
         long perRow = 1;
@@ -159,12 +154,12 @@ internal static class DiffusionSampler
         {
             long[] Shape(long[] row) => new[] { (long)batch }.Concat(row).ToArray();
             var binding = Track(stage.CreateBinding());
-            var sample = Track(new BoundTensor(stage.ElementType(SampleInput), Shape(rowShape)));
-            var ratio = Track(new BoundTensor(stage.ElementType(RatioInput), new long[] { batch }));
-            var output = Track(new BoundTensor(stage.ElementType(Output), Shape(rowShape)));
-            binding.BindInput(SampleInput, sample.Value);
-            binding.BindInput(RatioInput, ratio.Value);
-            binding.BindOutput(Output, output.Value);
+            var sample = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.SampleInput), Shape(rowShape)));
+            var ratio = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.RatioInput), new long[] { batch }));
+            var output = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.Output), Shape(rowShape)));
+            binding.BindInput(DiffusionNetwork.SampleInput, sample.Value);
+            binding.BindInput(DiffusionNetwork.RatioInput, ratio.Value);
+            binding.BindOutput(DiffusionNetwork.Output, output.Value);
             foreach (var c in conditioning)
             {
                 var t = Track(new BoundTensor(stage.ElementType(c.Name), Shape(c.RowShape)));

@@ -8,15 +8,33 @@ namespace Wuerstchen.Core;
 internal sealed record EncodedOutput(float[] Values, int PerText, int Width);
 
 /// <summary>
-/// Runs a CLIP text encoder: input_ids (+ attention_mask when the network declares it) → the requested outputs, e.g.
-/// v2's last_hidden_state [B,L,D], or Stable Cascade's text_embeds [B,P] and pre_norm_hidden_state [B,L,D].
+/// A CLIP text encoder with its tokenizer: input_ids (+ attention_mask when the network declares it) → the requested
+/// outputs, e.g. v2's last_hidden_state [B,L,D], or Stable Cascade's text_embeds [B,P] and pre_norm_hidden_state [B,L,D].
+/// Owns its port names and the shape check of its outputs.
 /// </summary>
-internal static class TextEncoder
+internal sealed class TextEncoderNetwork
 {
-    public static Dictionary<string, EncodedOutput> Encode(OnnxStage stage, ClipTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength,
-        IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
+    private const string IdsInput = "input_ids";
+    private const string MaskInput = "attention_mask";
+
+    private readonly OnnxStage _stage;
+    private readonly ClipTokenizer _tokenizer;
+    private readonly int _maxLength;
+
+    public TextEncoderNetwork(OnnxStage stage, ClipTokenizer tokenizer, int maxLength)
     {
-        bool hasMask = stage.HasInput("attention_mask");
+        _stage = stage;
+        _tokenizer = tokenizer;
+        _maxLength = maxLength;
+    }
+
+    /// <summary>Encodes <paramref name="texts"/> in one batch; warns once per text that the tokenizer truncates.</summary>
+    public Dictionary<string, EncodedOutput> Encode(IReadOnlyList<string> texts, IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
+    {
+        var stage = _stage;
+        var tokenizer = _tokenizer;
+        int maxLength = _maxLength;
+        bool hasMask = stage.HasInput(MaskInput);
         int b = texts.Count;
         var ids = new long[b * maxLength];
         var mask = new long[b * maxLength];
@@ -42,12 +60,12 @@ internal static class TextEncoder
         var inputs = new List<OrtValue>();
         try
         {
-            inputs.Add(CreateIds(stage.ElementType("input_ids"), ids, shape));
-            var names = new List<string> { "input_ids" };
+            inputs.Add(CreateIds(stage.ElementType(IdsInput), ids, shape));
+            var names = new List<string> { IdsInput };
             if (hasMask)
             {
-                inputs.Add(CreateIds(stage.ElementType("attention_mask"), mask, shape));
-                names.Add("attention_mask");
+                inputs.Add(CreateIds(stage.ElementType(MaskInput), mask, shape));
+                names.Add(MaskInput);
             }
 
             using var outputs = stage.Run(names, inputs, outputNames.ToArray(), ct);

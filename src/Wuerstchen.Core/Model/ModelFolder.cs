@@ -62,7 +62,7 @@ public sealed class ModelFolder
             ? Family.ByFolder(fallback) ?? throw new InvalidOperationException($"The contract names an unknown fallback '{fallback}'.")
             : spec;
 
-    public string TokenizerFolder(bool prior) => Path.Combine(Root, Family.TokenizerFolder(prior));
+    public string TokenizerFolder(StageKind textEncoder) => Path.Combine(Root, Family.TokenizerFolder(textEncoder));
 
     /// <summary>
     /// The pad id: model_index.json's pad_token_id when it sets one, else the pad token the tokenizer folder's
@@ -99,10 +99,10 @@ public sealed class ModelFolder
         return token is null ? Config.PadTokenId : ClipTokenizer.LookUpId(Path.Combine(folder, "vocab.json"), token) ?? Config.PadTokenId;
     }
 
-    /// <summary>The tokenizer of one half, loaded once per process.</summary>
-    public ClipTokenizer Tokenizer(bool prior)
+    /// <summary>The tokenizer a text encoder (<see cref="StageKind.PriorTextEncoder"/> or <see cref="StageKind.DecoderTextEncoder"/>) reads, loaded once per process.</summary>
+    public ClipTokenizer Tokenizer(StageKind textEncoder)
     {
-        var folder = TokenizerFolder(prior);
+        var folder = TokenizerFolder(textEncoder);
         var vocab = Path.Combine(folder, "vocab.json");
         var merges = Path.Combine(folder, "merges.txt");
         foreach (var f in new[] { vocab, merges })

@@ -1,0 +1,25 @@
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// A diffusion network (the prior, Stage C, or the decoder, Stage B): sample + timestep_ratio + its conditioning
+/// inputs → out_sample of the sample's shape. Owns the port names the sampler binds; the conditioning ports are the
+/// family's (<see cref="ConditioningFeeds"/>).
+/// </summary>
+internal sealed class DiffusionNetwork
+{
+    public const string SampleInput = "sample";
+    public const string RatioInput = "timestep_ratio";
+    public const string Output = "out_sample";
+
+    public DiffusionNetwork(OnnxStage session, NetworkSpec spec)
+    {
+        Session = session;
+        Spec = spec;
+    }
+
+    /// <summary>The ONNX Runtime session (checked against <see cref="Spec"/> when it was leased).</summary>
+    public OnnxStage Session { get; }
+
+    /// <summary>The contract's description of this network: which inputs it reads and what feeds them.</summary>
+    public NetworkSpec Spec { get; }
+}
