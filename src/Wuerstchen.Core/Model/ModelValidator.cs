@@ -43,7 +43,7 @@ public static class ModelValidator
 
             if (network.Tokenizer is { } tok && tokenizersChecked.Add(tok))
             {
-                results.Add(CheckTokenizer(model, network.Kind, tok));
+                results.Add(CheckTokenizer(model, network.Kind, tok, cache.Tokenizers));
             }
 
             results.Add(CheckNetwork(model, network, execution, cache, widths, warn, ct));
@@ -87,7 +87,7 @@ public static class ModelValidator
 
             if (network.Kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder)
             {
-                MeasureTextWidths(model, network, stage, result, widths, ct);
+                MeasureTextWidths(model, network, stage, result, widths, cache.Tokenizers, ct);
             }
             else if (network.Kind is StageKind.Prior or StageKind.Decoder)
             {
@@ -105,13 +105,13 @@ public static class ModelValidator
 
     /// <summary>Each output's last-axis width: fixed in the graph, or measured by encoding the empty prompt.</summary>
     private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result,
-        Dictionary<(string, string), int> widths, CancellationToken ct)
+        Dictionary<(string, string), int> widths, TokenizerCache tokenizers, CancellationToken ct)
     {
         var names = network.Outputs.Select(o => o.Name).Where(stage.Outputs.ContainsKey).ToList();
         var fixedWidths = names.ToDictionary(n => n, n => stage.FixedDimension(n, stage.Outputs[n].Dimensions.Length - 1));
         if (fixedWidths.Values.Any(w => w is null))
         {
-            var measured = new TextEncoderNetwork(stage, model.Tokenizer(network.Kind), model.Config.MaxLength).Encode(new[] { "" }, names, null, ct);
+            var measured = new TextEncoderNetwork(stage, model.Tokenizer(network.Kind, tokenizers), model.Config.MaxLength).Encode(new[] { "" }, names, null, ct);
             foreach (var n in names)
             {
                 fixedWidths[n] = measured[n].Width;
@@ -148,13 +148,13 @@ public static class ModelValidator
         }
     }
 
-    private static ModelCheckResult CheckTokenizer(ModelFolder model, StageKind textEncoder, string folderName)
+    private static ModelCheckResult CheckTokenizer(ModelFolder model, StageKind textEncoder, string folderName, TokenizerCache tokenizers)
     {
         var folder = model.TokenizerFolder(textEncoder);
         var result = new ModelCheckResult { Stage = Display(folderName), Path = folder };
         try
         {
-            var t = model.Tokenizer(textEncoder).Encode("a photo of a cat");
+            var t = model.Tokenizer(textEncoder, tokenizers).Encode("a photo of a cat");
             if (t.InputIds.Length != model.Config.MaxLength || t.InputIds[0] != model.Config.BosTokenId)
             {
                 result.Fail("InvalidTokenizer", $"The tokenizer in '{folder}' does not produce [{model.Config.BosTokenId}, …] of length {model.Config.MaxLength}.",

@@ -11,11 +11,15 @@ internal sealed class DiffusionNetwork
     public const string RatioInput = "timestep_ratio";
     public const string Output = "out_sample";
 
-    public DiffusionNetwork(OnnxStage session, NetworkSpec spec)
+    public DiffusionNetwork(OnnxStage session, NetworkSpec spec, BufferPool buffers)
     {
         Session = session;
         Spec = spec;
+        Buffers = buffers;
     }
+
+    /// <summary>Where the sampler's bound tensors and work buffers come from.</summary>
+    public BufferPool Buffers { get; }
 
     /// <summary>The ONNX Runtime session (checked against <see cref="Spec"/> when it was leased).</summary>
     public OnnxStage Session { get; }

@@ -12,15 +12,20 @@ internal sealed class EffnetNetwork
     private const string Output = "image_embeddings";
 
     private readonly OnnxStage _session;
+    private readonly BufferPool _pool;
 
-    public EffnetNetwork(OnnxStage session) => _session = session;
+    public EffnetNetwork(OnnxStage session, BufferPool pool)
+    {
+        _session = session;
+        _pool = pool;
+    }
 
     /// <param name="pixels">[3, 32·h, 32·w], ImageNet-normalised.</param>
     /// <returns>[16, h, w] as float32.</returns>
     public float[] Encode(float[] pixels, LatentSize size, CancellationToken ct)
     {
         int ew = 32 * size.PriorWidth, eh = 32 * size.PriorHeight;
-        using var input = new BoundTensor(_session.ElementType(Input), new long[] { 1, 3, eh, ew });
+        using var input = new BoundTensor(_pool, _session.ElementType(Input), new long[] { 1, 3, eh, ew });
         pixels.CopyTo(input.Data, 0);
         input.Push();
         using var outputs = _session.Run(new[] { Input }, new[] { input.Value }, new[] { Output }, ct);

@@ -14,12 +14,14 @@ internal sealed class VqganNetwork
 
     private readonly OnnxStage _session;
     private readonly float _scale;
+    private readonly BufferPool _pool;
 
     /// <param name="scale">The latents' scale before decoding (model_index.json's vqgan scale factor, 0.3764 for v2).</param>
-    public VqganNetwork(OnnxStage session, float scale)
+    public VqganNetwork(OnnxStage session, float scale, BufferPool pool)
     {
         _session = session;
         _scale = scale;
+        _pool = pool;
     }
 
     /// <summary>
@@ -31,7 +33,7 @@ internal sealed class VqganNetwork
     {
         var result = new byte[rows][];
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
-        using var input = new BoundTensor(_session.ElementType(Input), new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth });
+        using var input = new BoundTensor(_pool, _session.ElementType(Input), new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth });
         var names = new[] { Input };
         var values = new[] { input.Value };
         var outputNames = new[] { Output };
@@ -51,7 +53,7 @@ internal sealed class VqganNetwork
                 System.Numerics.Tensors.TensorPrimitives.Multiply(latents.AsSpan(r * perRow, perRow), _scale, input.Data.AsSpan(0, perRow));
                 input.Push();
                 var outputs = _session.Run(names, values, outputNames, ct);
-                var rgb = BufferPool.Rent<byte>(3 * size.OutputHeight * size.OutputWidth);
+                var rgb = _pool.Rent<byte>(3 * size.OutputHeight * size.OutputWidth);
                 try
                 {
                     CheckShape(outputs.First(), size);
@@ -105,7 +107,7 @@ internal sealed class VqganNetwork
     }
 
     /// <summary>VQGAN output [1,3,H,W] → 8-bit RGB; float32 straight from ONNX Runtime's buffer (no 12 MB copy per 1024² image).</summary>
-    private static void ToRgb(OrtValue output, LatentSize size, byte[] rgb)
+    private void ToRgb(OrtValue output, LatentSize size, byte[] rgb)
     {
         if (output.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
         {
@@ -113,9 +115,9 @@ internal sealed class VqganNetwork
             return;
         }
 
-        var chw = BufferPool.Rent<float>(3 * size.OutputHeight * size.OutputWidth);
+        var chw = _pool.Rent<float>(3 * size.OutputHeight * size.OutputWidth);
         OnnxStage.ReadFloats(output, chw);
         ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight, rgb);
-        BufferPool.Return(chw);
+        _pool.Return(chw);
     }
 }

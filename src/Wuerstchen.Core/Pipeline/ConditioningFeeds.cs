@@ -10,10 +10,9 @@ namespace Wuerstchen.Core;
 internal sealed class ConditioningFeeds : IDisposable
 {
     private readonly List<float[]> _rented = new();
+    private readonly BufferPool _pool;
 
-    private ConditioningFeeds()
-    {
-    }
+    private ConditioningFeeds(BufferPool pool) => _pool = pool;
 
     public List<Conditioning> Inputs { get; } = new();
 
@@ -26,7 +25,7 @@ internal sealed class ConditioningFeeds : IDisposable
         var model = sessions.Model;
         var network = diffusion.Spec;
         var stage = diffusion.Session;
-        var feeds = new ConditioningFeeds();
+        var feeds = new ConditioningFeeds(sessions.Buffers);
         try
         {
             int rows = texts.Length;
@@ -95,7 +94,7 @@ internal sealed class ConditioningFeeds : IDisposable
     private float[] Gather(EncodedOutput output, string[] list, Dictionary<string, int> index)
     {
         int per = output.PerText;
-        var result = BufferPool.Rent<float>(list.Length * per); // every row is written below
+        var result = _pool.Rent<float>(list.Length * per); // every row is written below
         _rented.Add(result);
         for (int r = 0; r < list.Length; r++)
         {
@@ -107,7 +106,7 @@ internal sealed class ConditioningFeeds : IDisposable
 
     private float[] Zeros(int length)
     {
-        var zeros = BufferPool.Rent<float>(length);
+        var zeros = _pool.Rent<float>(length);
         Array.Clear(zeros, 0, length);
         _rented.Add(zeros);
         return zeros;
@@ -141,7 +140,7 @@ internal sealed class ConditioningFeeds : IDisposable
     {
         foreach (var a in _rented)
         {
-            BufferPool.Return(a);
+            _pool.Return(a);
         }
 
         _rented.Clear();

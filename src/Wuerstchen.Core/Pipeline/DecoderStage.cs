@@ -45,7 +45,7 @@ public sealed class DecoderStage
         CheckDecoderSize(size, first);
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
         var (noise, seed) = DecoderNoise(embeddings, settings, perRow);
-        var latents = BufferPool.Rent<float>(checked(rows * perRow));
+        var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
         byte[][] images;
         try
         {
@@ -54,7 +54,7 @@ public sealed class DecoderStage
             _sessions.Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
             using (var lease = _sessions.Lease(StageKind.Vqgan))
             {
-                images = new VqganNetwork(lease.Stage, model.Config.VqganScaleFactor)
+                images = new VqganNetwork(lease.Stage, model.Config.VqganScaleFactor, _sessions.Buffers)
                     .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total)), cancellationToken);
             }
 
@@ -62,7 +62,7 @@ public sealed class DecoderStage
         }
         finally
         {
-            BufferPool.Return(latents);
+            _sessions.Buffers.Return(latents);
         }
 
         return embeddings.Select((e, r) => new GeneratedImage
@@ -75,6 +75,7 @@ public sealed class DecoderStage
             Decoder = settings,
             ModelName = model.Name,
             ModelFamily = model.Family.Name,
+            Pool = _sessions.Buffers, // Dispose gives the pixels back for the next call
         }).ToArray();
     }
 
@@ -95,7 +96,7 @@ public sealed class DecoderStage
 
         var spec = _sessions.Model.Family.Required(StageKind.Decoder);
         using var lease = _sessions.Lease(spec);
-        var network = new DiffusionNetwork(lease.Stage, spec);
+        var network = new DiffusionNetwork(lease.Stage, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
         DiffusionSampler.Run(network, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, feeds.Inputs,
             settings.Timesteps(), guidance, DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise,

@@ -133,6 +133,7 @@ internal static class DiffusionSampler
     {
         // the network's session was checked against its contract when it was leased (NetworkSessions.Lease)
         var stage = network.Session;
+        var pool = network.Buffers;
         bool cfg = guidance > 1f;
         int batch = cfg ? 2 * rows : rows;
         long perRow = 1;
@@ -154,15 +155,15 @@ internal static class DiffusionSampler
         {
             long[] Shape(long[] row) => new[] { (long)batch }.Concat(row).ToArray();
             var binding = Track(stage.CreateBinding());
-            var sample = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.SampleInput), Shape(rowShape)));
-            var ratio = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.RatioInput), new long[] { batch }));
-            var output = Track(new BoundTensor(stage.ElementType(DiffusionNetwork.Output), Shape(rowShape)));
+            var sample = Track(new BoundTensor(pool, stage.ElementType(DiffusionNetwork.SampleInput), Shape(rowShape)));
+            var ratio = Track(new BoundTensor(pool, stage.ElementType(DiffusionNetwork.RatioInput), new long[] { batch }));
+            var output = Track(new BoundTensor(pool, stage.ElementType(DiffusionNetwork.Output), Shape(rowShape)));
             binding.BindInput(DiffusionNetwork.SampleInput, sample.Value);
             binding.BindInput(DiffusionNetwork.RatioInput, ratio.Value);
             binding.BindOutput(DiffusionNetwork.Output, output.Value);
             foreach (var c in conditioning)
             {
-                var t = Track(new BoundTensor(stage.ElementType(c.Name), Shape(c.RowShape)));
+                var t = Track(new BoundTensor(pool, stage.ElementType(c.Name), Shape(c.RowShape)));
                 int n = c.Conditional.Length;
                 c.Conditional.AsSpan().CopyTo(t.Data);
                 if (cfg)
@@ -179,9 +180,9 @@ internal static class DiffusionSampler
                 binding.BindInput(c.Name, t.Value);
             }
 
-            eps = cfg ? BufferPool.Rent<float>(size) : null;
-            diff = cfg ? BufferPool.Rent<float>(size) : null;
-            draw = BufferPool.Rent<float>(size);
+            eps = cfg ? pool.Rent<float>(size) : null;
+            diff = cfg ? pool.Rent<float>(size) : null;
+            draw = pool.Rent<float>(size);
             var epsilon = eps ?? output.Data;
             int steps = timesteps.Length - 1;
             overlap = size >= OverlapNoiseFrom ? new NoiseDraw(noise, draw) : null;
@@ -235,9 +236,9 @@ internal static class DiffusionSampler
                 disposables[i].Dispose();
             }
 
-            BufferPool.Return(eps);
-            BufferPool.Return(diff);
-            BufferPool.Return(draw);
+            pool.Return(eps);
+            pool.Return(diff);
+            pool.Return(draw);
         }
 
         T Track<T>(T item) where T : IDisposable

@@ -22,6 +22,9 @@ internal sealed class NetworkSessions
 
     public ModelFolder Model { get; }
 
+    /// <summary>The work buffers of this cache's generations.</summary>
+    public BufferPool Buffers => _cache.Buffers;
+
     /// <summary>Receives warnings (CUDA fallback, truncated prompts).</summary>
     public Action<string>? Warning { get; }
 
@@ -47,7 +50,7 @@ internal sealed class NetworkSessions
 
     /// <summary>The text encoder behind a lease, with the tokenizer it reads.</summary>
     public TextEncoderNetwork TextEncoder(SessionLease lease, NetworkSpec spec) =>
-        new(lease.Stage, Model.Tokenizer(spec.Kind), Model.Config.MaxLength);
+        new(lease.Stage, Model.Tokenizer(spec.Kind, _cache.Tokenizers), Model.Config.MaxLength);
 
     /// <summary>Low memory: drops the sessions of a finished stage's networks (the next call loads them again).</summary>
     public void Release(params StageKind[] kinds)

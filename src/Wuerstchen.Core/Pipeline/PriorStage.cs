@@ -28,7 +28,7 @@ internal sealed class PriorStage
         var rowPrompts = Enumerable.Range(0, rows).Select(r => settings.Prompts[r / n]).ToArray();
         var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
-        var latents = BufferPool.Rent<float>(rows * perRow);
+        var latents = _sessions.Buffers.Rent<float>(rows * perRow);
         try
         {
             Sample(settings, rowPrompts, size, generator, latents, cancellationToken);
@@ -38,7 +38,7 @@ internal sealed class PriorStage
         }
         finally
         {
-            BufferPool.Return(latents);
+            _sessions.Buffers.Return(latents);
         }
     }
 
@@ -50,7 +50,7 @@ internal sealed class PriorStage
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
         var spec = _sessions.Model.Family.Required(StageKind.Prior);
         using var lease = _sessions.Lease(spec);
-        var network = new DiffusionNetwork(lease.Stage, spec);
+        var network = new DiffusionNetwork(lease.Stage, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, rowPrompts, negatives, null, ct);
         generator.Randn(latents);
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);

@@ -14,7 +14,10 @@ public sealed class GeneratedImage : IDisposable
         init => _pixels = value;
     }
 
-    public void Dispose() => BufferPool.Return(Interlocked.Exchange(ref _pixels, null));
+    /// <summary>The pool the pixels came from (null: not pooled).</summary>
+    internal BufferPool? Pool { get; init; }
+
+    public void Dispose() => Pool?.Return(Interlocked.Exchange(ref _pixels, null));
 
     public required int Width { get; init; }
     public required int Height { get; init; }
