@@ -18,6 +18,8 @@ public sealed record DecoderSettings
 
     public string? NegativePrompt { get; init; }
 
+    public const int MaxSteps = SamplingChecks.MaxSteps;
+
     public void Validate()
     {
         SamplingChecks.Steps(DecoderSteps, DecoderTimesteps, "DecoderSteps", "DecoderTimesteps");

@@ -55,7 +55,7 @@ public sealed class DecoderStage
             using (var lease = _sessions.Lease(StageKind.Vqgan))
             {
                 images = new VqganNetwork(lease.Stage, model.Config.VqganScaleFactor, _sessions.Buffers)
-                    .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total)), cancellationToken);
+                    .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken);
             }
 
             _sessions.Release(StageKind.Vqgan);

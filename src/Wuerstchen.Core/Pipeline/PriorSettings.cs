@@ -17,7 +17,7 @@ public sealed record PriorSettings
     public float? PriorGuidanceScale { get; init; }
 
     public const int MaxImagesPerPrompt = 64;
-    public const int MaxSteps = 1000;
+    public const int MaxSteps = SamplingChecks.MaxSteps;
     public const int MaxPrompts = 256;
 
     /// <summary>Validates everything that can be checked without a model.</summary>

@@ -2,6 +2,9 @@ namespace Wuerstchen.Core;
 
 internal static class SamplingChecks
 {
+    /// <summary>The most steps one diffusion stage (prior or decoder) takes.</summary>
+    public const int MaxSteps = 1000;
+
     public static void Steps(int? steps, IReadOnlyList<float>? timesteps, string stepsName, string listName)
     {
         if (timesteps is not null)
@@ -10,10 +13,10 @@ internal static class SamplingChecks
             return;
         }
 
-        if (steps is < 1 or > PriorSettings.MaxSteps)
+        if (steps is < 1 or > MaxSteps)
         {
             throw new WuerstchenException("InvalidStepCount", WuerstchenErrorKind.InvalidArgument,
-                $"{stepsName} must be between 1 and {PriorSettings.MaxSteps}; got {steps}.", steps);
+                $"{stepsName} must be between 1 and {MaxSteps}; got {steps}.", steps);
         }
     }
 
