@@ -1,3 +1,4 @@
+using Wuerstchen.TestSupport;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Wuerstchen.Benchmark;
+using Wuerstchen.TestSupport;
 using Xunit;
 
 namespace Wuerstchen.Core.Tests;
