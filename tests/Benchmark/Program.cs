@@ -62,24 +62,7 @@ internal static class Program
 
     private static int Run(Options o)
     {
-        var root = RepositoryRoot();
-        var modelDir = o.ModelDir ?? (root is not null ? Path.Combine(root, "out", "bench-models") : Path.Combine(Path.GetTempPath(), "wuerstchen-bench-models"));
-        var tokenizers = o.TokenizerDir ?? (root is not null ? Path.Combine(root, "models", "standin") : null)
-            ?? throw new ArgumentException("Cannot find models/standin for the tokenizers; pass --tokenizers <folder>.");
-
-        Console.WriteLine("== Wuerstchen benchmark ==");
-        Console.WriteLine($"machine: {RuntimeInformation.OSDescription.Trim()}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} logical CPUs, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
-        Console.WriteLine($"run: {o.Width}×{o.Height}, 1 prompt × {o.Images} images, prior {o.PriorSteps} steps (guidance {F(o.PriorGuidance, 1)}), decoder {o.DecoderSteps} steps (guidance {F(o.DecoderGuidance, 1)}), provider {o.Provider}, intra-op threads {(o.Threads > 0 ? o.Threads.ToString() : "default")}");
-
-        var sw = Stopwatch.StartNew();
-        StandInModels.Write(modelDir, tokenizers, o.Spec);
-        Console.WriteLine($"stand-in networks: {o.Spec} → {modelDir} (written in {sw.Elapsed.TotalSeconds:F1} s)");
-        foreach (StageKind kind in Enum.GetValues<StageKind>())
-        {
-            var file = new FileInfo(Path.Combine(modelDir, ModelFolder.FolderName(kind), "model.onnx"));
-            Console.WriteLine($"  {ModelFolder.FolderName(kind),-22} {file.Length / 1048576.0,7:F2} MB");
-        }
-
+        var modelDir = WriteStandIns(o);
         var model = ModelFolder.Open(modelDir);
         var size = ImageSize.Compute(o.Width, o.Height, model.Config);
         var execution = new ExecutionOptions { Provider = o.Provider, DeviceId = o.Device, IntraOpThreads = o.Threads };
@@ -124,12 +107,61 @@ internal static class Program
         var first = calls[0];
         var measured = calls.Skip(1).OrderBy(c => c.Ratio).ElementAt((calls.Count - 1) / 2); // the median warm call
         bool deterministic = calls.All(c => c.Digest == first.Digest);
+        PrintWarmCall(measured, provider, samplerSteps);
+        double speedup = PrintStartupAndMemory(calls, first, measured, deterministic);
+        CheckSessionsAndContract(model, cache, execution, Warn);
+        if (!o.NoCalibrate)
+        {
+            Console.WriteLine();
+            Calibrate(model, size, o, provider == "CUDA", measured);
+        }
 
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        long peakWorkingSet = process.PeakWorkingSet64;
-        var gcInfo = GC.GetGCMemoryInfo();
+        if (!o.NoProfile)
+        {
+            Console.WriteLine();
+            ProfileGlue(size, o, measured);
+        }
 
+        Console.WriteLine();
+        bool overheadOk = measured.Ratio <= OverheadTarget;
+        bool cacheOk = speedup >= CacheSpeedupTarget;
+        Console.WriteLine($"{(overheadOk ? "PASS" : "FAIL")}: overhead ratio {F(measured.Ratio, 3)} (target ≤ {F(OverheadTarget, 2)})");
+        Console.WriteLine($"{(cacheOk ? "PASS" : "FAIL")}: cache speedup {F(speedup, 1)}x (target ≥ {F(CacheSpeedupTarget, 0)}x)");
+        if (!deterministic)
+        {
+            Console.WriteLine("FAIL: the calls gave different pixels");
+        }
+
+        return o.Strict && !(overheadOk && cacheOk && deterministic) ? 1 : 0;
+    }
+
+    /// <summary>Prints the header and writes the heavy stand-in networks; returns their folder.</summary>
+    private static string WriteStandIns(Options o)
+    {
+        var root = RepositoryRoot();
+        var modelDir = o.ModelDir ?? (root is not null ? Path.Combine(root, "out", "bench-models") : Path.Combine(Path.GetTempPath(), "wuerstchen-bench-models"));
+        var tokenizers = o.TokenizerDir ?? (root is not null ? Path.Combine(root, "models", "standin") : null)
+            ?? throw new ArgumentException("Cannot find models/standin for the tokenizers; pass --tokenizers <folder>.");
+
+        Console.WriteLine("== Wuerstchen benchmark ==");
+        Console.WriteLine($"machine: {RuntimeInformation.OSDescription.Trim()}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} logical CPUs, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+        Console.WriteLine($"run: {o.Width}×{o.Height}, 1 prompt × {o.Images} images, prior {o.PriorSteps} steps (guidance {F(o.PriorGuidance, 1)}), decoder {o.DecoderSteps} steps (guidance {F(o.DecoderGuidance, 1)}), provider {o.Provider}, intra-op threads {(o.Threads > 0 ? o.Threads.ToString() : "default")}");
+
+        var sw = Stopwatch.StartNew();
+        StandInModels.Write(modelDir, tokenizers, o.Spec);
+        Console.WriteLine($"stand-in networks: {o.Spec} → {modelDir} (written in {sw.Elapsed.TotalSeconds:F1} s)");
+        foreach (StageKind kind in Enum.GetValues<StageKind>())
+        {
+            var file = new FileInfo(Path.Combine(modelDir, ModelFolder.FolderName(kind), "model.onnx"));
+            Console.WriteLine($"  {ModelFolder.FolderName(kind),-22} {file.Length / 1048576.0,7:F2} MB");
+        }
+
+        return modelDir;
+    }
+
+    /// <summary>The warm call's phases, the overhead ratio, the glue and the allocations per sampler step.</summary>
+    private static void PrintWarmCall(CallResult measured, string provider, int samplerSteps)
+    {
         Console.WriteLine();
         Console.WriteLine($"== warm call (provider {provider}) ==");
         Console.WriteLine($"{"phase",-52} {"wall",10} {"in Run",10} {"runs",5} {"glue",10} {"managed alloc",14} {"page faults",12} {"GC pauses",10}");
@@ -161,6 +193,15 @@ internal static class Program
 
         Console.WriteLine($"managed bytes allocated per sampler step: {Bytes(measured.Allocated / samplerSteps)} (whole call / {samplerSteps} steps; thread-local {Bytes(measured.AllocatedThread / samplerSteps)})");
 
+    }
+
+    /// <summary>Start-up with a fresh and a warm cache, memory, determinism; returns the cache speedup.</summary>
+    private static double PrintStartupAndMemory(List<CallResult> calls, CallResult first, CallResult measured, bool deterministic)
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        long peakWorkingSet = process.PeakWorkingSet64;
+        var gcInfo = GC.GetGCMemoryInfo();
         // start-up: time to the first completed prior step, less the time spent inside Run until then
         // (text encoder and the first prior call), with a fresh cache (call 1) and a warm one (call 2)
         double speedup = first.StartupGlue.Ticks / (double)Math.Max(1, measured.StartupGlue.Ticks);
@@ -170,6 +211,12 @@ internal static class Program
         Console.WriteLine($"peak working set: {Bytes(peakWorkingSet)}; GC heap after the calls: {Bytes(gcInfo.HeapSizeBytes)} (committed {Bytes(gcInfo.TotalCommittedBytes)}); largest GC heap seen at a step: {Bytes(calls.Max(c => c.PeakManaged))}");
         Console.WriteLine($"deterministic: {(deterministic ? "yes" : "NO")} (digest of pixels and embeddings {first.Digest})");
 
+        return speedup;
+    }
+
+    /// <summary>Session acquisition through a fresh and the warm cache, and the stand-ins against the model contract.</summary>
+    private static void CheckSessionsAndContract(ModelFolder model, SessionCache cache, ExecutionOptions execution, Action<string> Warn)
+    {
         // sessions alone: all five networks through a fresh cache, then through the warm one
         var stages = new[] { StageKind.PriorTextEncoder, StageKind.Prior, StageKind.DecoderTextEncoder, StageKind.Decoder, StageKind.Vqgan };
         var fresh = new SessionCache();
@@ -185,29 +232,6 @@ internal static class Program
             : "model contract check FAILED: " + string.Join("; ", bad.Select(c => $"{c.Stage} {c.Status}: {string.Join(" ", c.Problems.Select(p => p.Message))}")));
         fresh.Clear();
 
-        if (!o.NoCalibrate)
-        {
-            Console.WriteLine();
-            Calibrate(model, size, o, provider == "CUDA", measured);
-        }
-
-        if (!o.NoProfile)
-        {
-            Console.WriteLine();
-            ProfileGlue(size, o, measured);
-        }
-
-        Console.WriteLine();
-        bool overheadOk = measured.Ratio <= OverheadTarget;
-        bool cacheOk = speedup >= CacheSpeedupTarget;
-        Console.WriteLine($"{(overheadOk ? "PASS" : "FAIL")}: overhead ratio {F(measured.Ratio, 3)} (target ≤ {F(OverheadTarget, 2)})");
-        Console.WriteLine($"{(cacheOk ? "PASS" : "FAIL")}: cache speedup {F(speedup, 1)}x (target ≥ {F(CacheSpeedupTarget, 0)}x)");
-        if (!deterministic)
-        {
-            Console.WriteLine("FAIL: the calls gave different pixels");
-        }
-
-        return o.Strict && !(overheadOk && cacheOk && deterministic) ? 1 : 0;
     }
 
     private readonly record struct Snapshot(string Stage, int Step, long Timestamp, TimeSpan Run, long Runs, long AllocatedThread, long Allocated, long Managed, long Faults, TimeSpan GcPause);
