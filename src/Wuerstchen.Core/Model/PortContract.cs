@@ -22,6 +22,7 @@ internal static class PortContract
         }
     }
 
+    /// <summary>Adds one problem per port that breaks the contract (one max_length problem per network); one pass over the port table.</summary>
     internal static void Check(OnnxStage stage, NetworkSpec network, ModelConfig config, ModelCheckResult result)
     {
         bool lengthReported = false; // one max_length problem per network, not one per port that has the axis

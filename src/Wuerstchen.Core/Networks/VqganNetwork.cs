@@ -27,7 +27,8 @@ internal sealed class VqganNetwork
     /// <summary>
     /// clamp(vqgan(scale · latents), 0, 1) → round(255·v), one row at a time to bound memory; each row's 8-bit
     /// conversion runs on a pool thread while the next row's VQGAN runs. The pixel buffers are pooled
-    /// (GeneratedImage.Dispose gives them back). <paramref name="onRow"/> gets (rows done, rows).
+    /// (GeneratedImage.Dispose gives them back). <paramref name="onRow"/> gets (rows done, rows). One function (~65
+    /// lines): the overlap of run and conversion and its clean-up on failure are one piece of logic.
     /// </summary>
     public byte[][] Decode(float[] latents, int rows, LatentSize size, Action<int, int>? onRow, CancellationToken ct)
     {

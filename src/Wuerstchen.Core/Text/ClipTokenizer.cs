@@ -262,6 +262,7 @@ public sealed class ClipTokenizer
     /// a heap keyed (rank, position): all heap entries of the lowest rank are taken as one round in position order (an entry
     /// whose pair no longer exists is skipped, which is the left-to-right non-overlap rule), and the pairs created by the
     /// round are pushed only after it, so the round structure matches OpenAI's loop for any merges table. O(n log n).
+    /// One function (~70 lines) on purpose: the heap, the linked symbol list and the round rule only make sense together.
     /// </summary>
     private int[] Bpe(byte[] bytes)
     {

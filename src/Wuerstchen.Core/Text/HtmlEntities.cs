@@ -41,6 +41,10 @@ internal static class HtmlEntities
         return sb.ToString();
     }
 
+    /// <summary>
+    /// One character reference at <paramref name="amp"/>, in the order of Python's html._replace_charref (numeric, then
+    /// named with the longest-prefix rule); kept as one function (~70 lines) so it reads against the Python original.
+    /// </summary>
     private static bool TryReplaceCharref(string s, int amp, StringBuilder sb, out int end)
     {
         int p = amp + 1;
