@@ -26,10 +26,13 @@ public sealed class WuerstchenPipeline
 
     public Action<PipelineProgress>? Progress { get; init; }
 
+    /// <summary>Receives each network's load: once before (Elapsed null) and once after, so a caller can say "Loading prior…" and how long it took.</summary>
+    public Action<NetworkLoad>? Loading { get; init; }
+
     /// <summary>Releases each stage's sessions as soon as the stage is done (for small GPUs).</summary>
     public bool LowMemory { get; init; }
 
-    private NetworkSessions Sessions() => new(Model, Execution, _cache, Warning, LowMemory);
+    private NetworkSessions Sessions() => new(Model, Execution, _cache, Warning, LowMemory) { Loading = Loading };
 
     /// <summary>Prompt → embeddings, one per image, prompt-major then image-minor, each carrying the noise stream to continue.</summary>
     public IReadOnlyList<WuerstchenEmbedding> RunPrior(PriorSettings settings, CancellationToken cancellationToken = default) =>

@@ -61,4 +61,22 @@ public class PipelineShapeTests
 
         Assert.Equal(4, checks);
     }
+
+    [Fact]
+    public void EachLeaseIsReportedBeforeAndAfterWithWhetherItWasCached()
+    {
+        var loads = new List<NetworkLoad>();
+        var pipeline = new WuerstchenPipeline(ModelFolder.Open(ParityJobs.Models), ExecutionOptions.Cpu, new SessionCache()) { Loading = loads.Add };
+        var settings = new PriorSettings { Prompts = new[] { "a" }, Width = 256, Height = 256, Seed = 1, PriorSteps = 2 };
+        pipeline.RunPrior(settings);
+        var first = loads.ToList();
+        loads.Clear();
+        pipeline.RunPrior(settings);
+
+        Assert.Equal(new[] { StageKind.Prior, StageKind.Prior, StageKind.PriorTextEncoder, StageKind.PriorTextEncoder }, first.Select(l => l.Stage));
+        Assert.Equal(new TimeSpan?[] { null }, first.Where((_, i) => i % 2 == 0).Select(l => l.Elapsed).Distinct());
+        Assert.All(first.Where((_, i) => i % 2 == 1), l => Assert.False(l.Cached));
+        Assert.All(loads.Where((_, i) => i % 2 == 1), l => Assert.True(l.Cached));
+        Assert.All(loads.Where((_, i) => i % 2 == 1), l => Assert.Equal("CPU", l.Provider));
+    }
 }

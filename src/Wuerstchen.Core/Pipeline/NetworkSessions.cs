@@ -28,11 +28,18 @@ internal sealed class NetworkSessions
     /// <summary>Receives warnings (CUDA fallback, truncated prompts).</summary>
     public Action<string>? Warning { get; }
 
+    /// <summary>Told before (Elapsed null) and after each lease whether the session had to be loaded, and how long it took.</summary>
+    public Action<NetworkLoad>? Loading { get; init; }
+
     /// <summary>The session of one network, its ports checked against <paramref name="spec"/> (once per session and model).</summary>
     public SessionLease Lease(NetworkSpec spec)
     {
         var config = Model.Config;
+        Loading?.Invoke(new NetworkLoad(spec.Kind, null, false, null));
+        int loads = _cache.LoadCount;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var lease = _cache.Acquire(spec.Kind, Model.NetworkPath(spec.Kind), _execution, Warning);
+        Loading?.Invoke(new NetworkLoad(spec.Kind, clock.Elapsed, _cache.LoadCount == loads, lease.Stage.Provider));
         try
         {
             lease.EnsureChecked((spec, config), session => PortContract.Enforce(session, spec, config));

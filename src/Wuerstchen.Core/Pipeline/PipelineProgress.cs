@@ -9,3 +9,6 @@ public readonly record struct PipelineProgress(string Stage, int Step, int Total
     /// <summary>True on the last report of the call (the last image through the VQGAN for a decode; never for the prior alone).</summary>
     public bool IsLast { get; init; }
 }
+
+/// <summary>A network being loaded (Elapsed null) or loaded: how long it took, whether the session came from the cache, and on which provider.</summary>
+public readonly record struct NetworkLoad(StageKind Stage, TimeSpan? Elapsed, bool Cached, string? Provider);

@@ -119,7 +119,7 @@ public sealed class DeviceSelector
         if (!info.Exists)
         {
             throw new WuerstchenException("ModelFileNotFound", WuerstchenErrorKind.ObjectNotFound,
-                $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the models').", path);
+                $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the real models').", path);
         }
 
         if (info.Length == 0)
