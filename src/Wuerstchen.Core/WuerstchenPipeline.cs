@@ -76,7 +76,7 @@ public sealed class WuerstchenPipeline
         float[] data;
         using (var lease = sessions.Lease(spec))
         {
-            data = new EffnetNetwork(lease.Stage, sessions.Buffers).Encode(pixels, size, cancellationToken);
+            data = new EffnetNetwork(lease.Session, sessions.Buffers).Encode(pixels, size, cancellationToken);
         }
 
         sessions.Release(StageKind.Effnet);

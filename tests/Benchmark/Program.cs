@@ -101,7 +101,7 @@ internal static class Program
         string provider;
         using (var lease = cache.Acquire(StageKind.Prior, model.NetworkPath(StageKind.Prior), execution, Warn))
         {
-            provider = lease.Stage.Provider;
+            provider = lease.Session.Provider;
         }
 
         var first = calls[0];

@@ -32,7 +32,7 @@ public class PipelineShapeTests
         var cache = new SessionCache();
         var path = Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx");
         int checks = 0;
-        void Check(OnnxStage stage) => checks++;
+        void Check(OnnxSession stage) => checks++;
         using (var lease = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
         {
             lease.EnsureChecked("contract", Check);

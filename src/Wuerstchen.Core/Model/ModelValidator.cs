@@ -75,11 +75,11 @@ public static class ModelValidator
         try
         {
             using var lease = cache.Acquire(network.Kind, path, execution, warn);
-            var stage = lease.Stage;
-            result.Provider = stage.Provider;
-            result.Inputs = Describe(stage.Inputs);
-            result.Outputs = Describe(stage.Outputs);
-            PortContract.Check(stage, network, model.Config, result);
+            var session = lease.Session;
+            result.Provider = session.Provider;
+            result.Inputs = Describe(session.Inputs);
+            result.Outputs = Describe(session.Outputs);
+            PortContract.Check(session, network, model.Config, result);
             if (result.Status != ModelCheckStatus.Ok)
             {
                 return result;
@@ -87,11 +87,11 @@ public static class ModelValidator
 
             if (network.Kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder)
             {
-                MeasureTextWidths(model, network, stage, result, widths, cache.Tokenizers, ct);
+                MeasureTextWidths(model, network, session, result, widths, cache.Tokenizers, ct);
             }
             else if (network.Kind is StageKind.Prior or StageKind.Decoder)
             {
-                CheckTextWidths(model, network, stage, result, widths);
+                CheckTextWidths(model, network, session, result, widths);
             }
         }
         catch (WuerstchenException ex)
@@ -104,14 +104,14 @@ public static class ModelValidator
     }
 
     /// <summary>Each output's last-axis width: fixed in the graph, or measured by encoding the empty prompt.</summary>
-    private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result,
+    private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxSession session, ModelCheckResult result,
         Dictionary<(string, string), int> widths, TokenizerCache tokenizers, CancellationToken ct)
     {
-        var names = network.Outputs.Select(o => o.Name).Where(stage.Outputs.ContainsKey).ToList();
-        var fixedWidths = names.ToDictionary(n => n, n => stage.FixedDimension(n, stage.Outputs[n].Dimensions.Length - 1));
+        var names = network.Outputs.Select(o => o.Name).Where(session.Outputs.ContainsKey).ToList();
+        var fixedWidths = names.ToDictionary(n => n, n => session.FixedDimension(n, session.Outputs[n].Dimensions.Length - 1));
         if (fixedWidths.Values.Any(w => w is null))
         {
-            var measured = new TextEncoderNetwork(stage, model.Tokenizer(network.Kind, tokenizers), model.Config.MaxLength).Encode(new[] { "" }, names, null, ct);
+            var measured = new TextEncoderNetwork(session, model.Tokenizer(network.Kind, tokenizers), model.Config.MaxLength).Encode(new[] { "" }, names, null, ct);
             foreach (var n in names)
             {
                 fixedWidths[n] = measured[n].Width;
@@ -128,11 +128,11 @@ public static class ModelValidator
         result.HiddenSize = widths.TryGetValue((network.Folder, perToken.Name), out var w) ? w : null;
     }
 
-    private static void CheckTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result, Dictionary<(string, string), int> widths)
+    private static void CheckTextWidths(ModelFolder model, NetworkSpec network, OnnxSession session, ModelCheckResult result, Dictionary<(string, string), int> widths)
     {
         foreach (var port in network.Inputs.Where(p => p.Feed == "text"))
         {
-            int? expected = stage.FixedDimension(port.Name, port.Rank - 1);
+            int? expected = session.FixedDimension(port.Name, port.Rank - 1);
             if (port.Rank == 3 && port.Shape[1] is "$max_length")
             {
                 result.HiddenSize ??= expected;
@@ -142,7 +142,7 @@ public static class ModelValidator
             if (expected is { } e && widths.TryGetValue((encoder.Folder, port.Output!), out var textWidth) && e != textWidth)
             {
                 result.Fail("TextWidthMismatch",
-                    $"The {network.Folder} network '{stage.Path}' reads {port.Name} of width {e}, but the text encoder '{Path.Combine(model.Root, encoder.Folder, "model.onnx")}' produces {port.Output} of width {textWidth}.",
+                    $"The {network.Folder} network '{session.Path}' reads {port.Name} of width {e}, but the text encoder '{Path.Combine(model.Root, encoder.Folder, "model.onnx")}' produces {port.Output} of width {textWidth}.",
                     e.ToString(), textWidth.ToString());
             }
         }

@@ -11,7 +11,7 @@ internal sealed class DiffusionNetwork
     public const string RatioInput = "timestep_ratio";
     public const string Output = "out_sample";
 
-    public DiffusionNetwork(OnnxStage session, NetworkSpec spec, BufferPool buffers)
+    public DiffusionNetwork(OnnxSession session, NetworkSpec spec, BufferPool buffers)
     {
         Session = session;
         Spec = spec;
@@ -22,7 +22,7 @@ internal sealed class DiffusionNetwork
     public BufferPool Buffers { get; }
 
     /// <summary>The ONNX Runtime session (checked against <see cref="Spec"/> when it was leased).</summary>
-    public OnnxStage Session { get; }
+    public OnnxSession Session { get; }
 
     /// <summary>The contract's description of this network: which inputs it reads and what feeds them.</summary>
     public NetworkSpec Spec { get; }

@@ -11,10 +11,10 @@ internal sealed class EffnetNetwork
     private const string Input = "image";
     private const string Output = "image_embeddings";
 
-    private readonly OnnxStage _session;
+    private readonly OnnxSession _session;
     private readonly BufferPool _pool;
 
-    public EffnetNetwork(OnnxStage session, BufferPool pool)
+    public EffnetNetwork(OnnxSession session, BufferPool pool)
     {
         _session = session;
         _pool = pool;
@@ -38,7 +38,7 @@ internal sealed class EffnetNetwork
         }
 
         var data = new float[16 * size.PriorHeight * size.PriorWidth];
-        OnnxStage.ReadFloats(output, data);
+        OnnxSession.ReadFloats(output, data);
         return data;
     }
 }

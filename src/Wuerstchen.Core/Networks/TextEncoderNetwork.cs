@@ -17,13 +17,13 @@ internal sealed class TextEncoderNetwork
     private const string IdsInput = "input_ids";
     private const string MaskInput = "attention_mask";
 
-    private readonly OnnxStage _stage;
+    private readonly OnnxSession _session;
     private readonly ClipTokenizer _tokenizer;
     private readonly int _maxLength;
 
-    public TextEncoderNetwork(OnnxStage stage, ClipTokenizer tokenizer, int maxLength)
+    public TextEncoderNetwork(OnnxSession session, ClipTokenizer tokenizer, int maxLength)
     {
-        _stage = stage;
+        _session = session;
         _tokenizer = tokenizer;
         _maxLength = maxLength;
     }
@@ -31,10 +31,10 @@ internal sealed class TextEncoderNetwork
     /// <summary>Encodes <paramref name="texts"/> in one batch; warns once per text that the tokenizer truncates.</summary>
     public Dictionary<string, EncodedOutput> Encode(IReadOnlyList<string> texts, IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
     {
-        var stage = _stage;
+        var session = _session;
         var tokenizer = _tokenizer;
         int maxLength = _maxLength;
-        bool hasMask = stage.HasInput(MaskInput);
+        bool hasMask = session.HasInput(MaskInput);
         int b = texts.Count;
         var ids = new long[b * maxLength];
         var mask = new long[b * maxLength];
@@ -60,20 +60,20 @@ internal sealed class TextEncoderNetwork
         var inputs = new List<OrtValue>();
         try
         {
-            inputs.Add(CreateIds(stage.ElementType(IdsInput), ids, shape));
+            inputs.Add(CreateIds(session.ElementType(IdsInput), ids, shape));
             var names = new List<string> { IdsInput };
             if (hasMask)
             {
-                inputs.Add(CreateIds(stage.ElementType(MaskInput), mask, shape));
+                inputs.Add(CreateIds(session.ElementType(MaskInput), mask, shape));
                 names.Add(MaskInput);
             }
 
-            using var outputs = stage.Run(names, inputs, outputNames.ToArray(), ct);
+            using var outputs = session.Run(names, inputs, outputNames.ToArray(), ct);
             var result = new Dictionary<string, EncodedOutput>(StringComparer.Ordinal);
             int k = 0;
             foreach (var output in outputs)
             {
-                result[outputNames[k]] = Read(stage, outputNames[k], output, b, maxLength);
+                result[outputNames[k]] = Read(session, outputNames[k], output, b, maxLength);
                 k++;
             }
 
@@ -89,7 +89,7 @@ internal sealed class TextEncoderNetwork
     }
 
     /// <summary>A per-token output is [B, L, D]; a pooled one [B, P].</summary>
-    private static EncodedOutput Read(OnnxStage stage, string name, OrtValue output, int b, int maxLength)
+    private static EncodedOutput Read(OnnxSession session, string name, OrtValue output, int b, int maxLength)
     {
         var outShape = output.GetTensorTypeAndShape().Shape;
         bool perToken = outShape.Length == 3 && outShape[0] == b && outShape[1] == maxLength && outShape[2] >= 1;
@@ -97,13 +97,13 @@ internal sealed class TextEncoderNetwork
         if (!perToken && !pooled)
         {
             throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The text encoder '{stage.Path}' returned {name} of shape [{string.Join(",", outShape)}]; expected [{b},{maxLength},D] or [{b},P].", stage.Path);
+                $"The text encoder '{session.Path}' returned {name} of shape [{string.Join(",", outShape)}]; expected [{b},{maxLength},D] or [{b},P].", session.Path);
         }
 
         int width = (int)outShape[^1];
         int perText = perToken ? maxLength * width : width;
         var values = new float[b * perText];
-        OnnxStage.ReadFloats(output, values);
+        OnnxSession.ReadFloats(output, values);
         return new EncodedOutput(values, perText, width);
     }
 

@@ -12,12 +12,12 @@ internal sealed class VqganNetwork
     private const string Input = "sample";
     private const string Output = "image";
 
-    private readonly OnnxStage _session;
+    private readonly OnnxSession _session;
     private readonly float _scale;
     private readonly BufferPool _pool;
 
     /// <param name="scale">The latents' scale before decoding (model_index.json's vqgan scale factor, 0.3764 for v2).</param>
-    public VqganNetwork(OnnxStage session, float scale, BufferPool pool)
+    public VqganNetwork(OnnxSession session, float scale, BufferPool pool)
     {
         _session = session;
         _scale = scale;
@@ -117,7 +117,7 @@ internal sealed class VqganNetwork
         }
 
         var chw = _pool.Rent<float>(3 * size.OutputHeight * size.OutputWidth);
-        OnnxStage.ReadFloats(output, chw);
+        OnnxSession.ReadFloats(output, chw);
         ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight, rgb);
         _pool.Return(chw);
     }

@@ -24,7 +24,7 @@ internal sealed class ConditioningFeeds : IDisposable
     {
         var model = sessions.Model;
         var network = diffusion.Spec;
-        var stage = diffusion.Session;
+        var session = diffusion.Session;
         var feeds = new ConditioningFeeds(sessions.Buffers);
         try
         {
@@ -32,7 +32,7 @@ internal sealed class ConditioningFeeds : IDisposable
             bool cfg = negatives is not null;
             foreach (var group in network.Inputs.Where(p => p.Feed == "text").GroupBy(p => p.TextEncoder!))
             {
-                feeds.AddText(sessions, stage, group.ToList(), texts, negatives, ct);
+                feeds.AddText(sessions, session, group.ToList(), texts, negatives, ct);
             }
 
             foreach (var port in network.Inputs)
@@ -44,7 +44,7 @@ internal sealed class ConditioningFeeds : IDisposable
                         feeds.Inputs.Add(new Conditioning(port.Name, e.Values, cfg ? feeds.Zeros(e.Values.Length) : null, e.RowShape));
                         break;
                     case "zeros":
-                        var shape = FixedRowShape(model, stage, port);
+                        var shape = FixedRowShape(model, session, port);
                         int perRow = (int)shape.Aggregate(1L, (a, d) => a * d);
                         feeds.Inputs.Add(new Conditioning(port.Name, feeds.Zeros(rows * perRow), cfg ? feeds.Zeros(rows * perRow) : null, shape));
                         break;
@@ -61,7 +61,7 @@ internal sealed class ConditioningFeeds : IDisposable
     }
 
     /// <summary>Encodes the distinct texts once (in order of first appearance) with one text encoder, then gathers them per row.</summary>
-    private void AddText(NetworkSessions sessions, OnnxStage diffusion, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
+    private void AddText(NetworkSessions sessions, OnnxSession diffusion, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
     {
         var model = sessions.Model;
         var encoder = model.Family.ByFolder(ports[0].TextEncoder!)
@@ -112,7 +112,7 @@ internal sealed class ConditioningFeeds : IDisposable
         return zeros;
     }
 
-    private static void CheckWidth(ModelFolder model, OnnxStage diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
+    private static void CheckWidth(ModelFolder model, OnnxSession diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
     {
         if (diffusion.FixedDimension(port.Name, port.Rank - 1) is { } expected && expected != output.Width)
         {
@@ -123,14 +123,14 @@ internal sealed class ConditioningFeeds : IDisposable
     }
 
     /// <summary>The row shape of a zeros input: every axis but the batch must be fixed in the graph (a model-sized axis such as image_width).</summary>
-    private static long[] FixedRowShape(ModelFolder model, OnnxStage stage, PortSpec port)
+    private static long[] FixedRowShape(ModelFolder model, OnnxSession session, PortSpec port)
     {
         var shape = new long[port.Rank - 1];
         for (int axis = 1; axis < port.Rank; axis++)
         {
-            shape[axis - 1] = port.FixedSize(axis, model.Config) ?? stage.FixedDimension(port.Name, axis)
+            shape[axis - 1] = port.FixedSize(axis, model.Config) ?? session.FixedDimension(port.Name, axis)
                 ?? throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                    $"The network '{stage.Path}' input '{port.Name}' has a dynamic axis {axis} ('{port.Shape[axis]}'); the model contract needs it fixed (re-export the model).", stage.Path);
+                    $"The network '{session.Path}' input '{port.Name}' has a dynamic axis {axis} ('{port.Shape[axis]}'); the model contract needs it fixed (re-export the model).", session.Path);
         }
 
         return shape;

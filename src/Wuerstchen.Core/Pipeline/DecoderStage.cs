@@ -54,7 +54,7 @@ public sealed class DecoderStage
             _sessions.Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
             using (var lease = _sessions.Lease(StageKind.Vqgan))
             {
-                images = new VqganNetwork(lease.Stage, model.Config.VqganScaleFactor, _sessions.Buffers)
+                images = new VqganNetwork(lease.Session, model.Config.VqganScaleFactor, _sessions.Buffers)
                     .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken);
             }
 
@@ -96,7 +96,7 @@ public sealed class DecoderStage
 
         var spec = _sessions.Model.Family.Required(StageKind.Decoder);
         using var lease = _sessions.Lease(spec);
-        var network = new DiffusionNetwork(lease.Stage, spec, _sessions.Buffers);
+        var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
         DiffusionSampler.Run(network, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, feeds.Inputs,
             settings.Timesteps(), guidance, DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise,

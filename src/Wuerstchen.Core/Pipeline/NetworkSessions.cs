@@ -39,7 +39,7 @@ internal sealed class NetworkSessions
         int loads = _cache.LoadCount;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var lease = _cache.Acquire(spec.Kind, Model.NetworkPath(spec.Kind), _execution, Warning);
-        Loading?.Invoke(new NetworkLoad(spec.Kind, clock.Elapsed, _cache.LoadCount == loads, lease.Stage.Provider));
+        Loading?.Invoke(new NetworkLoad(spec.Kind, clock.Elapsed, _cache.LoadCount == loads, lease.Session.Provider));
         try
         {
             lease.EnsureChecked((spec, config), session => PortContract.Enforce(session, spec, config));
@@ -57,7 +57,7 @@ internal sealed class NetworkSessions
 
     /// <summary>The text encoder behind a lease, with the tokenizer it reads.</summary>
     public TextEncoderNetwork TextEncoder(SessionLease lease, NetworkSpec spec) =>
-        new(lease.Stage, Model.Tokenizer(spec.Kind, _cache.Tokenizers), Model.Config.MaxLength);
+        new(lease.Session, Model.Tokenizer(spec.Kind, _cache.Tokenizers), Model.Config.MaxLength);
 
     /// <summary>Low memory: drops the sessions of a finished stage's networks (the next call loads them again).</summary>
     public void Release(params StageKind[] kinds)

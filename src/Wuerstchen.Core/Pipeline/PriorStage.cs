@@ -50,7 +50,7 @@ internal sealed class PriorStage
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
         var spec = _sessions.Model.Family.Required(StageKind.Prior);
         using var lease = _sessions.Lease(spec);
-        var network = new DiffusionNetwork(lease.Stage, spec, _sessions.Buffers);
+        var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, rowPrompts, negatives, null, ct);
         generator.Randn(latents);
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);

@@ -15,7 +15,7 @@ internal sealed class SamplerBinding : IDisposable
     /// <param name="size">Values of the latents (rows · perRow).</param>
     public SamplerBinding(DiffusionNetwork network, int size, int rows, long[] rowShape, IReadOnlyList<Conditioning> conditioning, bool cfg)
     {
-        var stage = network.Session;
+        var session = network.Session;
         _pool = network.Buffers;
         _size = size;
         _cfg = cfg;
@@ -29,16 +29,16 @@ internal sealed class SamplerBinding : IDisposable
         long[] Shape(long[] row) => new[] { (long)batch }.Concat(row).ToArray();
         try
         {
-            Binding = Own(stage.CreateBinding());
-            Sample = Own(new BoundTensor(_pool, stage.ElementType(DiffusionNetwork.SampleInput), Shape(rowShape)));
-            Ratio = Own(new BoundTensor(_pool, stage.ElementType(DiffusionNetwork.RatioInput), new long[] { batch }));
-            Output = Own(new BoundTensor(_pool, stage.ElementType(DiffusionNetwork.Output), Shape(rowShape)));
+            Binding = Own(session.CreateBinding());
+            Sample = Own(new BoundTensor(_pool, session.ElementType(DiffusionNetwork.SampleInput), Shape(rowShape)));
+            Ratio = Own(new BoundTensor(_pool, session.ElementType(DiffusionNetwork.RatioInput), new long[] { batch }));
+            Output = Own(new BoundTensor(_pool, session.ElementType(DiffusionNetwork.Output), Shape(rowShape)));
             Binding.BindInput(DiffusionNetwork.SampleInput, Sample.Value);
             Binding.BindInput(DiffusionNetwork.RatioInput, Ratio.Value);
             Binding.BindOutput(DiffusionNetwork.Output, Output.Value);
             foreach (var c in conditioning)
             {
-                BindConditioning(stage, c, Shape(c.RowShape));
+                BindConditioning(session, c, Shape(c.RowShape));
             }
 
             GuidedEpsilon = cfg ? _pool.Rent<float>(size) : null;
@@ -83,9 +83,9 @@ internal sealed class SamplerBinding : IDisposable
         Ratio.Push();
     }
 
-    private void BindConditioning(OnnxStage stage, Conditioning c, long[] shape)
+    private void BindConditioning(OnnxSession session, Conditioning c, long[] shape)
     {
-        var t = Own(new BoundTensor(_pool, stage.ElementType(c.Name), shape));
+        var t = Own(new BoundTensor(_pool, session.ElementType(c.Name), shape));
         int n = c.Conditional.Length;
         c.Conditional.AsSpan().CopyTo(t.Data);
         if (_cfg)

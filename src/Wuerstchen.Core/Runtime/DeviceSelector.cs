@@ -73,7 +73,7 @@ public sealed class DeviceSelector
     });
 
     /// <summary>Opens one network, checking the file first so a missing, empty or corrupt file gives a clear error.</summary>
-    public OnnxStage Open(StageKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
+    public OnnxSession Open(StageKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
     {
         CheckFile(kind, path);
         if (execution.Provider == ExecutionProviderKind.Cpu)
@@ -82,7 +82,7 @@ public sealed class DeviceSelector
         }
 
         string? cudaError = CudaUnavailableReason(execution.DeviceId);
-        OnnxStage? cpu = null;
+        OnnxSession? cpu = null;
         if (cudaError is null)
         {
             try
@@ -131,7 +131,7 @@ public sealed class DeviceSelector
 
     private static string FirstLine(string? s) => (s ?? "unknown reason").Split('\n')[0].Trim();
 
-    private static OnnxStage OpenOnCpu(StageKind kind, string path, ExecutionOptions execution, IRunObserver? observer)
+    private static OnnxSession OpenOnCpu(StageKind kind, string path, ExecutionOptions execution, IRunObserver? observer)
     {
         try
         {
@@ -145,7 +145,7 @@ public sealed class DeviceSelector
     }
 
     /// <summary>One session; an OnnxRuntimeException (CUDA options or session creation) is the caller's to classify.</summary>
-    private static OnnxStage Create(StageKind kind, string path, ExecutionOptions execution, bool useCuda, IRunObserver? observer)
+    private static OnnxSession Create(StageKind kind, string path, ExecutionOptions execution, bool useCuda, IRunObserver? observer)
     {
         using var options = new SessionOptions
         {
@@ -177,6 +177,6 @@ public sealed class DeviceSelector
             options.AppendExecutionProvider_CUDA(cuda);
         }
 
-        return new OnnxStage(kind, path, new InferenceSession(path, options), useCuda ? "CUDA" : "CPU", observer);
+        return new OnnxSession(kind, path, new InferenceSession(path, options), useCuda ? "CUDA" : "CPU", observer);
     }
 }

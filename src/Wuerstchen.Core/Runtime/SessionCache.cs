@@ -58,10 +58,10 @@ public sealed class SessionCache
                 Interlocked.Increment(ref _loadCount);
                 return Devices.Open(kind, full, execution, warn, _observer);
             }));
-            OnnxStage stage;
+            OnnxSession session;
             try
             {
-                stage = entry.Value;
+                session = entry.Value;
             }
             catch
             {
@@ -79,7 +79,7 @@ public sealed class SessionCache
                 entry.Leases++;
             }
 
-            return new SessionLease(this, entry, stage);
+            return new SessionLease(this, entry, session);
         }
     }
 
@@ -97,7 +97,7 @@ public sealed class SessionCache
                     pair.Value.Evicted = true;
                     if (pair.Value.Leases == 0)
                     {
-                        pair.Value.DisposeStage();
+                        pair.Value.DisposeSession();
                     }
                 }
             }
@@ -119,7 +119,7 @@ public sealed class SessionCache
                     pair.Value.Evicted = true;
                     if (pair.Value.Leases == 0)
                     {
-                        pair.Value.DisposeStage();
+                        pair.Value.DisposeSession();
                     }
                 }
             }
@@ -133,18 +133,18 @@ public sealed class SessionCache
             entry.Leases--;
             if (entry.Leases == 0 && entry.Evicted)
             {
-                entry.DisposeStage();
+                entry.DisposeSession();
             }
         }
     }
 
     internal sealed class Entry
     {
-        private readonly Lazy<OnnxStage> _lazy;
+        private readonly Lazy<OnnxSession> _lazy;
 
-        public Entry(Func<OnnxStage> factory) => _lazy = new Lazy<OnnxStage>(factory, LazyThreadSafetyMode.ExecutionAndPublication);
+        public Entry(Func<OnnxSession> factory) => _lazy = new Lazy<OnnxSession>(factory, LazyThreadSafetyMode.ExecutionAndPublication);
 
-        public OnnxStage Value => _lazy.Value;
+        public OnnxSession Value => _lazy.Value;
 
         public int Leases;
 
@@ -153,7 +153,7 @@ public sealed class SessionCache
         /// <summary>The contracts this session has passed (checked once per session and contract, not per run).</summary>
         public readonly ConcurrentDictionary<object, bool> Checked = new();
 
-        public void DisposeStage()
+        public void DisposeSession()
         {
             if (_lazy.IsValueCreated)
             {

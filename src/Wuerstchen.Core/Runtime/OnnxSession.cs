@@ -8,12 +8,12 @@ namespace Wuerstchen.Core;
 /// One ONNX Runtime session for one network: metadata-driven binding by input name, float16/float32
 /// converted at the boundary. Thread-safe for concurrent runs (ONNX Runtime sessions are).
 /// </summary>
-public sealed class OnnxStage : IDisposable
+public sealed class OnnxSession : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly IRunObserver? _observer;
 
-    internal OnnxStage(StageKind kind, string path, InferenceSession session, string provider, IRunObserver? observer = null)
+    internal OnnxSession(StageKind kind, string path, InferenceSession session, string provider, IRunObserver? observer = null)
     {
         _observer = observer;
         Kind = kind;
