@@ -37,9 +37,9 @@ internal sealed class NetworkSessions
         var config = Model.Config;
         Loading?.Invoke(new NetworkLoad(spec.Kind, null, false, null));
         int loads = _cache.LoadCount;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         var lease = _cache.Acquire(spec.Kind, Model.NetworkPath(spec.Kind), _execution, Warning);
-        Loading?.Invoke(new NetworkLoad(spec.Kind, clock.Elapsed, _cache.LoadCount == loads, lease.Session.Provider));
+        Loading?.Invoke(new NetworkLoad(spec.Kind, System.Diagnostics.Stopwatch.GetElapsedTime(start), _cache.LoadCount == loads, lease.Session.Provider));
         try
         {
             lease.EnsureChecked((spec, config), session => PortContract.Enforce(session, spec, config));
