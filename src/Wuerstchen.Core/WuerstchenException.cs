@@ -6,9 +6,7 @@ public enum WuerstchenErrorKind
     InvalidArgument,
     ObjectNotFound,
     InvalidData,
-    ResourceUnavailable,
     WriteError,
-    OperationStopped,
     NotInstalled,
     InvalidOperation,
 }

@@ -146,7 +146,7 @@ public abstract class NetworkCmdlet : ModelCmdlet
             {
                 ParentActivityId = _parent,
                 PercentComplete = Math.Clamp(percent, 0, 100),
-                RecordType = p.Step >= p.TotalSteps && p.Stage == "VQGAN" ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+                RecordType = p.IsLast ? ProgressRecordType.Completed : ProgressRecordType.Processing,
             });
             if (StageShare.TryGetValue(p.Stage, out var share))
             {

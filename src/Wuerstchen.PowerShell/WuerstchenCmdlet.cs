@@ -127,9 +127,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
             WuerstchenErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
             WuerstchenErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
             WuerstchenErrorKind.InvalidData => ErrorCategory.InvalidData,
-            WuerstchenErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
             WuerstchenErrorKind.WriteError => ErrorCategory.WriteError,
-            WuerstchenErrorKind.OperationStopped => ErrorCategory.OperationStopped,
             WuerstchenErrorKind.NotInstalled => ErrorCategory.NotInstalled,
             _ => ErrorCategory.InvalidOperation,
         };

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Wuerstchen.Benchmark;
+using Wuerstchen.TestSupport;
 using Xunit;
 
 namespace Wuerstchen.Core.Tests;
@@ -11,7 +11,7 @@ public class Float16Tests
     [Fact]
     public void BoundTensorConvertsBothWays()
     {
-        using var t = new BoundTensor(TensorElementType.Float16, new long[] { 2, 3 });
+        using var t = new BoundTensor(new BufferPool(), TensorElementType.Float16, new long[] { 2, 3 });
         float[] values = { 0f, 1f, -2.5f, 65504f, 1e-3f, 0.1f };
         values.CopyTo(t.Data, 0);
         t.Push();

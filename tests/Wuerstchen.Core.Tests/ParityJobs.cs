@@ -50,5 +50,6 @@ internal static class ParityJobs
     /// </summary>
     public static string Models => Directory.Exists(Path.Combine(Folder, "models")) ? Path.Combine(Folder, "models") : TestPaths.StandinModels;
 
-    public static WuerstchenPipeline Pipeline() => new(ModelFolder.Open(Models), ExecutionOptions.Cpu);
+    /// <summary>A pipeline with its own session cache (its own buffers, tokenizers, device selector): nothing is shared between tests.</summary>
+    public static WuerstchenPipeline Pipeline() => new(ModelFolder.Open(Models), ExecutionOptions.Cpu, new SessionCache());
 }

@@ -136,6 +136,16 @@ public class ParityTests
         Assert.Equal(new[] { 0, 0, 1, 1 }, rows.Select(r => r.PromptIndex));
         // same prompt, same noise slot → differs only by the noise; a different prompt changes the target
         Assert.NotEqual(rows[0].Data, rows[1].Data);
+
+        // a separate run of each prompt over the same four noise slots (the batch's shape and seed) gives that
+        // prompt's rows bit for bit: rows are prompt-major and each row depends only on its prompt and its slot
+        var apple = pipeline.RunPrior(settings with { Prompts = new[] { "a red apple", "a red apple" } });
+        var car = pipeline.RunPrior(settings with { Prompts = new[] { "a blue car", "a blue car" } });
+        Assert.Equal(apple[0].Data, rows[0].Data);
+        Assert.Equal(apple[1].Data, rows[1].Data);
+        Assert.Equal(car[2].Data, rows[2].Data);
+        Assert.Equal(car[3].Data, rows[3].Data);
+        Assert.NotEqual(apple[2].Data, rows[2].Data); // the prompt matters: the same slot with the other prompt differs
     }
 
     [Fact]
@@ -144,7 +154,7 @@ public class ParityTests
         var (prior, decoder) = ParityJobs.Load("v2-defaults");
         using var cts = new CancellationTokenSource();
         int steps = 0;
-        var pipeline = new WuerstchenPipeline(ModelFolder.Open(TestPaths.StandinModels), ExecutionOptions.Cpu)
+        var pipeline = new WuerstchenPipeline(ModelFolder.Open(TestPaths.StandinModels), ExecutionOptions.Cpu, new SessionCache())
         {
             Progress = p =>
             {

@@ -7,19 +7,20 @@ public class PoolingTests
     [Fact]
     public void LargeArraysAreReusedSmallOnesAreNot()
     {
-        var big = BufferPool.Rent<float>(123_457);
+        var pool = new BufferPool(); // this test's own: no other test's buffers in it
+        var big = pool.Rent<float>(123_457);
         Assert.Equal(123_457, big.Length);
-        BufferPool.Return(big);
-        Assert.Same(big, BufferPool.Rent<float>(123_457));
+        pool.Return(big);
+        Assert.Same(big, pool.Rent<float>(123_457));
 
-        var small = BufferPool.Rent<float>(100);
-        BufferPool.Return(small);
-        Assert.NotSame(small, BufferPool.Rent<float>(100));
+        var small = pool.Rent<float>(100);
+        pool.Return(small);
+        Assert.NotSame(small, pool.Rent<float>(100));
 
-        var zeroed = BufferPool.Rent<byte>(200_003);
+        var zeroed = pool.Rent<byte>(200_003);
         zeroed.AsSpan().Fill(7);
-        BufferPool.Return(zeroed);
-        var again = BufferPool.RentZeroed<byte>(200_003);
+        pool.Return(zeroed);
+        var again = pool.RentZeroed<byte>(200_003);
         Assert.Same(zeroed, again);
         Assert.All(again, b => Assert.Equal(0, b));
     }

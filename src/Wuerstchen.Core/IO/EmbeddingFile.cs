@@ -41,22 +41,7 @@ public static class EmbeddingFile
         var rows = new JsonArray();
         foreach (var e in items)
         {
-            rows.Add(new JsonObject
-            {
-                ["prompt"] = e.Prompt,
-                ["negative_prompt"] = e.NegativePrompt,
-                ["seed"] = e.Seed,
-                ["width"] = e.Width,
-                ["height"] = e.Height,
-                ["prompt_index"] = e.PromptIndex,
-                ["image_index"] = e.ImageIndex,
-                ["prior_steps"] = e.PriorSteps,
-                ["prior_timesteps"] = e.PriorTimesteps is null ? null : new JsonArray(e.PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
-                ["prior_guidance_scale"] = e.PriorGuidanceScale,
-                ["model"] = e.ModelName,
-                ["model_family"] = e.Family,
-                ["source"] = e.Source,
-            });
+            rows.Add(GenerationParameters.Of(e).ToSidecarRow());
         }
 
         var doc = new JsonObject
@@ -102,7 +87,7 @@ public static class EmbeddingFile
         }
 
         var shape = array.Shape.Length == 3 ? new[] { 1 }.Concat(array.Shape).ToArray() : array.Shape;
-        if (array.Floats is null || shape.Length != 4 || shape[1] != 16 || shape[0] < 1 || shape[2] < 1 || shape[3] < 1 || shape[2] > 512 || shape[3] > 512)
+        if (array.Floats is null || shape.Length != 4 || shape[0] < 1 || !EmbeddingShape.IsValidRow(shape.AsSpan(1)))
         {
             throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
                 $"'{path}' holds a {array.Descr} array of shape ({string.Join(", ", array.Shape)}); an embedding file holds float [N,16,h,w].", path);
@@ -115,26 +100,13 @@ public static class EmbeddingFile
         int per = 16 * h * w;
         for (int i = 0; i < n; i++)
         {
-            var m = rows?[i];
-            result[i] = new WuerstchenEmbedding
+            var parameters = GenerationParameters.FromSidecarRow(rows?[i], i) with
             {
-                Prompt = Str(m, "prompt") ?? "",
-                NegativePrompt = Str(m, "negative_prompt"),
-                Seed = m?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
                 Width = size.OutputWidth,
                 Height = size.OutputHeight,
-                Shape = new[] { 16, h, w },
-                Data = array.Floats.AsSpan(i * per, per).ToArray(),
-                PromptIndex = Int(m, "prompt_index") ?? i,
-                ImageIndex = Int(m, "image_index") ?? 0,
-                PriorSteps = Int(m, "prior_steps"),
-                PriorTimesteps = m?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
-                PriorGuidanceScale = m?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
-                ModelName = Str(m, "model"),
-                Family = Str(m, "model_family"), // absent in files written before families: unknown, any decoder may read it
                 Source = "file:" + path,
-                Stream = null,
             };
+            result[i] = parameters.ToEmbedding(new[] { 16, h, w }, array.Floats.AsSpan(i * per, per).ToArray()); // imported: no generator stream
         }
 
         return result;
@@ -174,8 +146,4 @@ public static class EmbeddingFile
                 $"The metadata file '{sidecar}' could not be read: {ex.Message}", sidecar, ex);
         }
     }
-
-    private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static int? Int(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
 }

@@ -72,6 +72,46 @@ public static partial class Npy
     /// <summary>Reads float32/float16/float64 (as float) or uint8 arrays, C order.</summary>
     public static NpyArray Read(Stream stream)
     {
+        var (descr, fortran, shape) = ParseHeader(ReadHeader(stream));
+        if (fortran)
+        {
+            throw new InvalidDataException("Fortran-ordered .npy arrays are not supported; save with numpy.ascontiguousarray.");
+        }
+
+        long count = 1;
+        foreach (var d in shape)
+        {
+            count *= d;
+            if (count > MaxElements)
+            {
+                throw new InvalidDataException($"the array shape ({string.Join(", ", shape)}) has more than {MaxElements} elements.");
+            }
+        }
+
+        int itemSize = descr[1..] switch
+        {
+            "f4" => 4,
+            "f2" => 2,
+            "f8" => 8,
+            "u1" or "b1" => 1,
+            _ => throw new InvalidDataException($"unsupported dtype '{descr}'; float32, float16, float64 or uint8 are read."),
+        };
+        long bytes = count * itemSize;
+        if (stream.CanSeek && stream.Length - stream.Position < bytes)
+        {
+            throw new InvalidDataException($"the file is truncated: the header promises {bytes} bytes of data but {stream.Length - stream.Position} remain.");
+        }
+
+        var raw = new byte[bytes];
+        ReadExactly(stream, raw, "the data");
+        return itemSize == 1
+            ? new NpyArray(descr, shape, null, raw)
+            : new NpyArray(descr, shape, ToFloats(raw, count, itemSize, bigEndian: descr[0] == '>'), null);
+    }
+
+    /// <summary>The magic string, the version and the header text (Latin-1; UTF-8 from version 3).</summary>
+    private static string ReadHeader(Stream stream)
+    {
         Span<byte> prefix = stackalloc byte[8];
         ReadExactly(stream, prefix, "the magic string");
         if (!prefix[..6].SequenceEqual(Magic))
@@ -111,45 +151,11 @@ public static partial class Npy
 
         var headerBytes = new byte[headerLength];
         ReadExactly(stream, headerBytes, "the header");
-        var header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(headerBytes);
-        var (descr, fortran, shape) = ParseHeader(header);
-        if (fortran)
-        {
-            throw new InvalidDataException("Fortran-ordered .npy arrays are not supported; save with numpy.ascontiguousarray.");
-        }
+        return (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(headerBytes);
+    }
 
-        long count = 1;
-        foreach (var d in shape)
-        {
-            count *= d;
-            if (count > MaxElements)
-            {
-                throw new InvalidDataException($"the array shape ({string.Join(", ", shape)}) has more than {MaxElements} elements.");
-            }
-        }
-
-        int itemSize = descr[1..] switch
-        {
-            "f4" => 4,
-            "f2" => 2,
-            "f8" => 8,
-            "u1" or "b1" => 1,
-            _ => throw new InvalidDataException($"unsupported dtype '{descr}'; float32, float16, float64 or uint8 are read."),
-        };
-        bool bigEndian = descr[0] == '>';
-        long bytes = count * itemSize;
-        if (stream.CanSeek && stream.Length - stream.Position < bytes)
-        {
-            throw new InvalidDataException($"the file is truncated: the header promises {bytes} bytes of data but {stream.Length - stream.Position} remain.");
-        }
-
-        var raw = new byte[bytes];
-        ReadExactly(stream, raw, "the data");
-        if (itemSize == 1)
-        {
-            return new NpyArray(descr, shape, null, raw);
-        }
-
+    private static float[] ToFloats(byte[] raw, long count, int itemSize, bool bigEndian)
+    {
         var floats = new float[count];
         for (long i = 0; i < count; i++)
         {
@@ -162,7 +168,7 @@ public static partial class Npy
             };
         }
 
-        return new NpyArray(descr, shape, floats, null);
+        return floats;
     }
 
     private static (string Descr, bool Fortran, int[] Shape) ParseHeader(string header)

@@ -82,9 +82,9 @@ public sealed class ModelFamily
 
     public NetworkSpec? ByFolder(string folder) => Networks.FirstOrDefault(n => n.Folder == folder);
 
-    /// <summary>The tokenizer folder the text encoder of one half reads.</summary>
-    public string TokenizerFolder(bool prior) =>
-        Required(prior ? StageKind.PriorTextEncoder : StageKind.DecoderTextEncoder).Tokenizer
+    /// <summary>The tokenizer folder a text encoder reads.</summary>
+    public string TokenizerFolder(StageKind textEncoder) =>
+        Required(textEncoder).Tokenizer
         ?? throw new InvalidOperationException($"The contract gives the {Name} text encoder no tokenizer.");
 
     public override string ToString() => DisplayName;

@@ -16,7 +16,7 @@ public sealed class ClearWuerstchenCacheCommand : PSCmdlet
     protected override void EndProcessing()
     {
         int removed = SessionCache.Shared.Clear();
-        BufferPool.Clear();
+        SessionCache.Shared.Buffers.Clear();
         WriteVerbose($"Released {removed} cached session(s).");
         if (PassThru)
         {

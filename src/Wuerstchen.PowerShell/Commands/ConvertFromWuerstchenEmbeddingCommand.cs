@@ -71,24 +71,17 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 continue;
             }
 
-            bool continues = Seed is null && embedding.Stream is not null;
-            if (_pending.Count > 0 && (!continues || _pending[0].Stream!.BatchId != embedding.Stream!.BatchId || _pending[0].Stream!.State != embedding.Stream.State))
+            // the decoder stage's stream rule: a batch's embeddings are decoded together, continuing its noise stream
+            bool continues = DecoderStage.ContinuesStream(embedding, Seed);
+            if (_pending.Count > 0 && (!continues || !DecoderStage.SharesStream(_pending[0], embedding)))
             {
                 Flush();
             }
 
-            if (continues)
+            _pending.Add(embedding);
+            if (!continues || DecoderStage.IsWholeBatch(_pending))
             {
-                _pending.Add(embedding);
-                if (_pending.Count == embedding.Stream!.Rows && _pending.Select(e => e.Stream!.Row).SequenceEqual(Enumerable.Range(0, embedding.Stream.Rows)))
-                {
-                    Flush(); // the whole batch is here
-                }
-            }
-            else
-            {
-                _pending.Add(embedding);
-                Flush();
+                Flush(); // on its own, or the whole batch is here
             }
         }
     }

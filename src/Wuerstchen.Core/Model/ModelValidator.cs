@@ -1,39 +1,5 @@
 namespace Wuerstchen.Core;
 
-public enum ModelCheckStatus
-{
-    Ok,
-    Missing,
-    Invalid,
-}
-
-/// <summary>One thing wrong with a stage: what was expected and what was found.</summary>
-public sealed record ModelProblem(string ErrorId, string Message, string Path, string Expected, string Found);
-
-/// <summary>The check of one stage of a model folder.</summary>
-public sealed class ModelCheckResult
-{
-    public required string Stage { get; init; }
-    public required string Path { get; init; }
-    public ModelCheckStatus Status { get; internal set; } = ModelCheckStatus.Ok;
-    public bool Optional { get; init; }
-    public string? Provider { get; internal set; }
-    public long SizeBytes { get; internal set; }
-    public string? Inputs { get; internal set; }
-    public string? Outputs { get; internal set; }
-
-    /// <summary>Text width (text encoders), latent channels (diffusion stages) …</summary>
-    public int? HiddenSize { get; internal set; }
-
-    public List<ModelProblem> Problems { get; } = new();
-
-    internal void Fail(string id, string message, string expected, string found, ModelCheckStatus status = ModelCheckStatus.Invalid)
-    {
-        Status = status;
-        Problems.Add(new ModelProblem(id, message, Path, expected, found));
-    }
-}
-
 /// <summary>
 /// Checks a model folder against its family's contract (docs/spec/model-contract.json): files present, ONNX Runtime
 /// can open each network, input/output names, ranks, element types and fixed sizes, and widths that agree between
@@ -77,7 +43,7 @@ public static class ModelValidator
 
             if (network.Tokenizer is { } tok && tokenizersChecked.Add(tok))
             {
-                results.Add(CheckTokenizer(model, network.Kind == StageKind.PriorTextEncoder, tok));
+                results.Add(CheckTokenizer(model, network.Kind, tok, cache.Tokenizers));
             }
 
             results.Add(CheckNetwork(model, network, execution, cache, widths, warn, ct));
@@ -109,11 +75,11 @@ public static class ModelValidator
         try
         {
             using var lease = cache.Acquire(network.Kind, path, execution, warn);
-            var stage = lease.Stage;
-            result.Provider = stage.Provider;
-            result.Inputs = Describe(stage.Inputs);
-            result.Outputs = Describe(stage.Outputs);
-            CheckPorts(stage, network, model.Config, result);
+            var session = lease.Session;
+            result.Provider = session.Provider;
+            result.Inputs = Describe(session.Inputs);
+            result.Outputs = Describe(session.Outputs);
+            PortContract.Check(session, network, model.Config, result);
             if (result.Status != ModelCheckStatus.Ok)
             {
                 return result;
@@ -121,11 +87,11 @@ public static class ModelValidator
 
             if (network.Kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder)
             {
-                MeasureTextWidths(model, network, stage, result, widths, ct);
+                MeasureTextWidths(model, network, session, result, widths, cache.Tokenizers, ct);
             }
             else if (network.Kind is StageKind.Prior or StageKind.Decoder)
             {
-                CheckTextWidths(model, network, stage, result, widths);
+                CheckTextWidths(model, network, session, result, widths);
             }
         }
         catch (WuerstchenException ex)
@@ -138,14 +104,14 @@ public static class ModelValidator
     }
 
     /// <summary>Each output's last-axis width: fixed in the graph, or measured by encoding the empty prompt.</summary>
-    private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result,
-        Dictionary<(string, string), int> widths, CancellationToken ct)
+    private static void MeasureTextWidths(ModelFolder model, NetworkSpec network, OnnxSession session, ModelCheckResult result,
+        Dictionary<(string, string), int> widths, TokenizerCache tokenizers, CancellationToken ct)
     {
-        var names = network.Outputs.Select(o => o.Name).Where(stage.Outputs.ContainsKey).ToList();
-        var fixedWidths = names.ToDictionary(n => n, n => stage.FixedDimension(n, stage.Outputs[n].Dimensions.Length - 1));
+        var names = network.Outputs.Select(o => o.Name).Where(session.Outputs.ContainsKey).ToList();
+        var fixedWidths = names.ToDictionary(n => n, n => session.FixedDimension(n, session.Outputs[n].Dimensions.Length - 1));
         if (fixedWidths.Values.Any(w => w is null))
         {
-            var measured = TextEncoder.Encode(stage, model.Tokenizer(network.Kind == StageKind.PriorTextEncoder), new[] { "" }, model.Config.MaxLength, names, null, ct);
+            var measured = new TextEncoderNetwork(session, model.Tokenizer(network.Kind, tokenizers), model.Config.MaxLength).Encode(new[] { "" }, names, null, ct);
             foreach (var n in names)
             {
                 fixedWidths[n] = measured[n].Width;
@@ -162,11 +128,11 @@ public static class ModelValidator
         result.HiddenSize = widths.TryGetValue((network.Folder, perToken.Name), out var w) ? w : null;
     }
 
-    private static void CheckTextWidths(ModelFolder model, NetworkSpec network, OnnxStage stage, ModelCheckResult result, Dictionary<(string, string), int> widths)
+    private static void CheckTextWidths(ModelFolder model, NetworkSpec network, OnnxSession session, ModelCheckResult result, Dictionary<(string, string), int> widths)
     {
         foreach (var port in network.Inputs.Where(p => p.Feed == "text"))
         {
-            int? expected = stage.FixedDimension(port.Name, port.Rank - 1);
+            int? expected = session.FixedDimension(port.Name, port.Rank - 1);
             if (port.Rank == 3 && port.Shape[1] is "$max_length")
             {
                 result.HiddenSize ??= expected;
@@ -176,19 +142,19 @@ public static class ModelValidator
             if (expected is { } e && widths.TryGetValue((encoder.Folder, port.Output!), out var textWidth) && e != textWidth)
             {
                 result.Fail("TextWidthMismatch",
-                    $"The {network.Folder} network '{stage.Path}' reads {port.Name} of width {e}, but the text encoder '{Path.Combine(model.Root, encoder.Folder, "model.onnx")}' produces {port.Output} of width {textWidth}.",
+                    $"The {network.Folder} network '{session.Path}' reads {port.Name} of width {e}, but the text encoder '{Path.Combine(model.Root, encoder.Folder, "model.onnx")}' produces {port.Output} of width {textWidth}.",
                     e.ToString(), textWidth.ToString());
             }
         }
     }
 
-    private static ModelCheckResult CheckTokenizer(ModelFolder model, bool prior, string folderName)
+    private static ModelCheckResult CheckTokenizer(ModelFolder model, StageKind textEncoder, string folderName, TokenizerCache tokenizers)
     {
-        var folder = model.TokenizerFolder(prior);
+        var folder = model.TokenizerFolder(textEncoder);
         var result = new ModelCheckResult { Stage = Display(folderName), Path = folder };
         try
         {
-            var t = model.Tokenizer(prior).Encode("a photo of a cat");
+            var t = model.Tokenizer(textEncoder, tokenizers).Encode("a photo of a cat");
             if (t.InputIds.Length != model.Config.MaxLength || t.InputIds[0] != model.Config.BosTokenId)
             {
                 result.Fail("InvalidTokenizer", $"The tokenizer in '{folder}' does not produce [{model.Config.BosTokenId}, …] of length {model.Config.MaxLength}.",
@@ -202,85 +168,6 @@ public static class ModelValidator
         }
 
         return result;
-    }
-
-    /// <summary>
-    /// Before a run: the network must meet its contract (names, ranks, element types, fixed sizes). Throws the
-    /// first problem, naming the file, the expected and the found value — the same check Test-WuerstchenModel makes.
-    /// </summary>
-    internal static void Enforce(OnnxStage stage, NetworkSpec network, ModelConfig config)
-    {
-        var result = new ModelCheckResult { Stage = Display(network.Folder), Path = stage.Path };
-        CheckPorts(stage, network, config, result);
-        if (result.Problems.Count > 0)
-        {
-            var p = result.Problems[0];
-            throw new WuerstchenException(p.ErrorId, WuerstchenErrorKind.InvalidData, p.Message, stage.Path);
-        }
-    }
-
-    private static void CheckPorts(OnnxStage stage, NetworkSpec network, ModelConfig config, ModelCheckResult result)
-    {
-        bool lengthReported = false; // one max_length problem per network, not one per port that has the axis
-        foreach (var port in network.Ports)
-        {
-            bool input = network.Inputs.Contains(port);
-            var map = input ? stage.Inputs : stage.Outputs;
-            string role = input ? "input" : "output";
-            var name = network.Folder;
-            if (!map.TryGetValue(port.Name, out var meta))
-            {
-                if (!port.Optional)
-                {
-                    result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' has no {role} '{port.Name}'; its {role}s are {string.Join(", ", map.Keys)}.",
-                        $"{role} '{port.Name}'", string.Join(", ", map.Keys));
-                }
-
-                continue;
-            }
-
-            if (meta.Dimensions.Length != port.Rank)
-            {
-                result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has rank {meta.Dimensions.Length}; expected rank {port.Rank}.",
-                    $"rank {port.Rank}", $"rank {meta.Dimensions.Length}");
-                continue;
-            }
-
-            var types = port.IsInteger ? OnnxStage.IdTypes : OnnxStage.FloatTypes;
-            if (!types.Contains(meta.ElementDataType))
-            {
-                result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has element type {meta.ElementDataType}; expected {string.Join(" or ", types)}.",
-                    string.Join(" or ", types), meta.ElementDataType.ToString());
-                continue;
-            }
-
-            for (int axis = 1; axis < port.Rank; axis++)
-            {
-                if (port.FixedSize(axis, config) is not { } size || meta.Dimensions[axis] <= 0 || meta.Dimensions[axis] == size)
-                {
-                    continue;
-                }
-
-                if (port.Shape[axis] is "$max_length")
-                {
-                    if (lengthReported)
-                    {
-                        continue;
-                    }
-
-                    lengthReported = true;
-                    // the tokenizer pads to model_index.json's max_length; a network fixed to another length fails on every run
-                    result.Fail("MaxLengthMismatch",
-                        $"model_index.json sets max_length {config.MaxLength}, but the {name} network '{stage.Path}' reads {port.Name} of fixed length {meta.Dimensions[axis]}. Set \"max_length\": {meta.Dimensions[axis]} in model_index.json or re-export the model.",
-                        meta.Dimensions[axis].ToString(), config.MaxLength.ToString());
-                }
-                else
-                {
-                    result.Fail("ModelContractMismatch", $"The {name} network '{stage.Path}' {role} '{port.Name}' has size {meta.Dimensions[axis]} on axis {axis}; expected {size}.",
-                        size.ToString(), meta.Dimensions[axis].ToString());
-                }
-            }
-        }
     }
 
     private static string Describe(IReadOnlyDictionary<string, Microsoft.ML.OnnxRuntime.NodeMetadata> map) =>

@@ -4,27 +4,18 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Wuerstchen.Core;
 
-/// <summary>The networks of a model folder (model-contract.md).</summary>
-public enum StageKind
-{
-    PriorTextEncoder,
-    Prior,
-    DecoderTextEncoder,
-    Decoder,
-    Vqgan,
-    Effnet,
-}
-
 /// <summary>
 /// One ONNX Runtime session for one network: metadata-driven binding by input name, float16/float32
 /// converted at the boundary. Thread-safe for concurrent runs (ONNX Runtime sessions are).
 /// </summary>
-public sealed class OnnxStage : IDisposable
+public sealed class OnnxSession : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly IRunObserver? _observer;
 
-    internal OnnxStage(StageKind kind, string path, InferenceSession session, string provider)
+    internal OnnxSession(StageKind kind, string path, InferenceSession session, string provider, IRunObserver? observer = null)
     {
+        _observer = observer;
         Kind = kind;
         Path = path;
         _session = session;
@@ -43,8 +34,6 @@ public sealed class OnnxStage : IDisposable
     public IReadOnlyDictionary<string, NodeMetadata> Inputs { get; }
 
     public IReadOnlyDictionary<string, NodeMetadata> Outputs { get; }
-
-    internal InferenceSession Session => _session;
 
     public bool HasInput(string name) => Inputs.ContainsKey(name);
 
@@ -75,7 +64,7 @@ public sealed class OnnxStage : IDisposable
     /// </summary>
     internal void Run(OrtIoBinding binding, RunOptions runOptions, CancellationToken cancellationToken)
     {
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        long start = _observer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             _session.RunWithBinding(runOptions, binding);
@@ -91,7 +80,7 @@ public sealed class OnnxStage : IDisposable
         }
         finally
         {
-            RunStatistics.Add(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            _observer?.Ran(System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -105,7 +94,7 @@ public sealed class OnnxStage : IDisposable
         using var runOptions = new RunOptions();
         using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
         {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long start = _observer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 var result = _session.Run(runOptions, inputNames, inputs, outputNames);
@@ -124,7 +113,7 @@ public sealed class OnnxStage : IDisposable
             }
             finally
             {
-                RunStatistics.Add(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+                _observer?.Ran(System.Diagnostics.Stopwatch.GetTimestamp() - start);
             }
         }
     }
@@ -152,106 +141,5 @@ public sealed class OnnxStage : IDisposable
                 throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
                     $"A network returned a {info.ElementDataType} tensor where float was expected.", info.ElementDataType);
         }
-    }
-}
-
-/// <summary>
-/// Process-wide count and summed duration of ONNX Runtime Run calls (for the benchmark's overhead ratio).
-/// Two interlocked adds per network call.
-/// </summary>
-public static class RunStatistics
-{
-    private static long _ticks;
-    private static long _count;
-
-    public static long Count => Interlocked.Read(ref _count);
-
-    public static TimeSpan Elapsed => TimeSpan.FromSeconds(Interlocked.Read(ref _ticks) / (double)System.Diagnostics.Stopwatch.Frequency);
-
-    public static void Reset()
-    {
-        Interlocked.Exchange(ref _ticks, 0);
-        Interlocked.Exchange(ref _count, 0);
-    }
-
-    internal static void Add(long ticks)
-    {
-        Interlocked.Add(ref _ticks, ticks);
-        Interlocked.Increment(ref _count);
-    }
-}
-
-/// <summary>
-/// A float tensor the engine works on in float32, bound to ONNX Runtime once over pinned memory. When the
-/// network declares float16, a float16 shadow buffer is bound instead and converted at the boundary.
-/// </summary>
-internal sealed class BoundTensor : IDisposable
-{
-    private readonly Float16[]? _half;
-    private bool _disposed;
-
-    public BoundTensor(TensorElementType type, long[] shape)
-    {
-        Shape = shape;
-        long count = 1;
-        foreach (var d in shape)
-        {
-            count *= d;
-        }
-
-        if (count > Array.MaxLength)
-        {
-            throw new WuerstchenException("TensorTooLarge", WuerstchenErrorKind.InvalidArgument,
-                $"A tensor of shape [{string.Join(",", shape)}] is too large.", shape);
-        }
-
-        // pooled: a repeated call reuses mapped memory (the contents are always written before use)
-        Data = BufferPool.Rent<float>((int)count);
-        if (type == TensorElementType.Float16)
-        {
-            _half = BufferPool.Rent<Float16>((int)count);
-            Value = OrtValue.CreateTensorValueFromMemory(_half, shape);
-        }
-        else
-        {
-            Value = OrtValue.CreateTensorValueFromMemory(Data, shape);
-        }
-    }
-
-    public float[] Data { get; }
-
-    public long[] Shape { get; }
-
-    public OrtValue Value { get; }
-
-    /// <summary>After writing Data: make the bound buffer current (float16 conversion when needed).</summary>
-    public void Push()
-    {
-        if (_half is not null)
-        {
-            System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(Data, MemoryMarshal.Cast<Float16, Half>(_half.AsSpan()));
-        }
-    }
-
-    /// <summary>After a run wrote the bound buffer: make Data current.</summary>
-    public void Pull()
-    {
-        if (_half is not null)
-        {
-            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_half.AsSpan()), Data);
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        Value.Dispose(); // unpins the arrays before they go back to the pool
-        BufferPool.Return(Data);
-        BufferPool.Return(_half);
     }
 }

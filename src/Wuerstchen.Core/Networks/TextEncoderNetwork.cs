@@ -8,15 +8,33 @@ namespace Wuerstchen.Core;
 internal sealed record EncodedOutput(float[] Values, int PerText, int Width);
 
 /// <summary>
-/// Runs a CLIP text encoder: input_ids (+ attention_mask when the network declares it) → the requested outputs, e.g.
-/// v2's last_hidden_state [B,L,D], or Stable Cascade's text_embeds [B,P] and pre_norm_hidden_state [B,L,D].
+/// A CLIP text encoder with its tokenizer: input_ids (+ attention_mask when the network declares it) → the requested
+/// outputs, e.g. v2's last_hidden_state [B,L,D], or Stable Cascade's text_embeds [B,P] and pre_norm_hidden_state [B,L,D].
+/// Owns its port names and the shape check of its outputs.
 /// </summary>
-internal static class TextEncoder
+internal sealed class TextEncoderNetwork
 {
-    public static Dictionary<string, EncodedOutput> Encode(OnnxStage stage, ClipTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength,
-        IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
+    private const string IdsInput = "input_ids";
+    private const string MaskInput = "attention_mask";
+
+    private readonly OnnxSession _session;
+    private readonly ClipTokenizer _tokenizer;
+    private readonly int _maxLength;
+
+    public TextEncoderNetwork(OnnxSession session, ClipTokenizer tokenizer, int maxLength)
     {
-        bool hasMask = stage.HasInput("attention_mask");
+        _session = session;
+        _tokenizer = tokenizer;
+        _maxLength = maxLength;
+    }
+
+    /// <summary>Encodes <paramref name="texts"/> in one batch; warns once per text that the tokenizer truncates.</summary>
+    public Dictionary<string, EncodedOutput> Encode(IReadOnlyList<string> texts, IReadOnlyList<string> outputNames, Action<string>? warn, CancellationToken ct)
+    {
+        var session = _session;
+        var tokenizer = _tokenizer;
+        int maxLength = _maxLength;
+        bool hasMask = session.HasInput(MaskInput);
         int b = texts.Count;
         var ids = new long[b * maxLength];
         var mask = new long[b * maxLength];
@@ -42,20 +60,20 @@ internal static class TextEncoder
         var inputs = new List<OrtValue>();
         try
         {
-            inputs.Add(CreateIds(stage.ElementType("input_ids"), ids, shape));
-            var names = new List<string> { "input_ids" };
+            inputs.Add(CreateIds(session.ElementType(IdsInput), ids, shape));
+            var names = new List<string> { IdsInput };
             if (hasMask)
             {
-                inputs.Add(CreateIds(stage.ElementType("attention_mask"), mask, shape));
-                names.Add("attention_mask");
+                inputs.Add(CreateIds(session.ElementType(MaskInput), mask, shape));
+                names.Add(MaskInput);
             }
 
-            using var outputs = stage.Run(names, inputs, outputNames.ToArray(), ct);
+            using var outputs = session.Run(names, inputs, outputNames.ToArray(), ct);
             var result = new Dictionary<string, EncodedOutput>(StringComparer.Ordinal);
             int k = 0;
             foreach (var output in outputs)
             {
-                result[outputNames[k]] = Read(stage, outputNames[k], output, b, maxLength);
+                result[outputNames[k]] = Read(session, outputNames[k], output, b, maxLength);
                 k++;
             }
 
@@ -71,7 +89,7 @@ internal static class TextEncoder
     }
 
     /// <summary>A per-token output is [B, L, D]; a pooled one [B, P].</summary>
-    private static EncodedOutput Read(OnnxStage stage, string name, OrtValue output, int b, int maxLength)
+    private static EncodedOutput Read(OnnxSession session, string name, OrtValue output, int b, int maxLength)
     {
         var outShape = output.GetTensorTypeAndShape().Shape;
         bool perToken = outShape.Length == 3 && outShape[0] == b && outShape[1] == maxLength && outShape[2] >= 1;
@@ -79,13 +97,13 @@ internal static class TextEncoder
         if (!perToken && !pooled)
         {
             throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                $"The text encoder '{stage.Path}' returned {name} of shape [{string.Join(",", outShape)}]; expected [{b},{maxLength},D] or [{b},P].", stage.Path);
+                $"The text encoder '{session.Path}' returned {name} of shape [{string.Join(",", outShape)}]; expected [{b},{maxLength},D] or [{b},P].", session.Path);
         }
 
         int width = (int)outShape[^1];
         int perText = perToken ? maxLength * width : width;
         var values = new float[b * perText];
-        OnnxStage.ReadFloats(output, values);
+        OnnxSession.ReadFloats(output, values);
         return new EncodedOutput(values, perText, width);
     }
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 
-namespace Wuerstchen.Benchmark;
+namespace Wuerstchen.TestSupport;
 
 /// <summary>Sizes of the heavy stand-in networks.</summary>
-internal sealed record StandInSpec
+public sealed record StandInSpec
 {
     /// <summary>Hidden channels of the prior (3×3 convolutions at h×w).</summary>
     public int PriorChannels { get; init; } = 256;
@@ -35,7 +35,7 @@ internal sealed record StandInSpec
 /// the real model). They are untrained convolution stacks with bounded (tanh) outputs, deterministic for a
 /// given spec: they cost real compute per call but draw nothing meaningful.
 /// </summary>
-internal static class StandInModels
+public static class StandInModels
 {
     private const int MaxLength = 77;
     private const int HashedVocabulary = 4096; // the text encoders hash ids into a small table: 49408×1280 floats would be 250 MB

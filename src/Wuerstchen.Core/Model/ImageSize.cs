@@ -4,7 +4,7 @@ namespace Wuerstchen.Core;
 /// The size rules of Würstchen v2 (reference §9.1): h = ceil(H / 42.67), H4 = floor(h · 10.67), and the
 /// decoder only works when H is a multiple of 128 pixels (h a multiple of 3, H4 a multiple of 32).
 /// </summary>
-public readonly record struct LatentSize(int Width, int Height, int PriorWidth, int PriorHeight, int DecoderWidth, int DecoderHeight)
+public readonly record struct LatentSize(int PriorWidth, int PriorHeight, int DecoderWidth, int DecoderHeight)
 {
     /// <summary>Pixel size of the decoded image: 4 · H4 (Stage A up-samples 4×).</summary>
     public int OutputWidth => 4 * DecoderWidth;
@@ -25,7 +25,7 @@ public static class ImageSize
         Validate(height, "Height");
         int h = (int)Math.Ceiling(height / config.ResolutionMultiple);
         int w = (int)Math.Ceiling(width / config.ResolutionMultiple);
-        return new LatentSize(width, height, w, h, (int)(w * config.LatentDimScale), (int)(h * config.LatentDimScale));
+        return new LatentSize(w, h, (int)(w * config.LatentDimScale), (int)(h * config.LatentDimScale));
     }
 
     /// <summary>Decoder latent size for a prior latent size (used when an embedding comes from a file or an image).</summary>
@@ -33,7 +33,7 @@ public static class ImageSize
     {
         int dw = (int)(priorWidth * config.LatentDimScale);
         int dh = (int)(priorHeight * config.LatentDimScale);
-        return new LatentSize(4 * dw, 4 * dh, priorWidth, priorHeight, dw, dh);
+        return new LatentSize(priorWidth, priorHeight, dw, dh);
     }
 
     /// <summary>Rejects sizes that do not give a working decoder, naming the nearest valid sizes.</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Wuerstchen.Core.Text;
 
 namespace Wuerstchen.Core;
@@ -6,8 +5,6 @@ namespace Wuerstchen.Core;
 /// <summary>A model folder per model-contract.md. Each cmdlet needs only the stages it runs.</summary>
 public sealed class ModelFolder
 {
-    private static readonly ConcurrentDictionary<string, Lazy<ClipTokenizer>> Tokenizers = new();
-
     private ModelFolder(string root, ModelConfig config)
     {
         Root = root;
@@ -62,7 +59,7 @@ public sealed class ModelFolder
             ? Family.ByFolder(fallback) ?? throw new InvalidOperationException($"The contract names an unknown fallback '{fallback}'.")
             : spec;
 
-    public string TokenizerFolder(bool prior) => Path.Combine(Root, Family.TokenizerFolder(prior));
+    public string TokenizerFolder(StageKind textEncoder) => Path.Combine(Root, Family.TokenizerFolder(textEncoder));
 
     /// <summary>
     /// The pad id: model_index.json's pad_token_id when it sets one, else the pad token the tokenizer folder's
@@ -99,10 +96,14 @@ public sealed class ModelFolder
         return token is null ? Config.PadTokenId : ClipTokenizer.LookUpId(Path.Combine(folder, "vocab.json"), token) ?? Config.PadTokenId;
     }
 
-    /// <summary>The tokenizer of one half, loaded once per process.</summary>
-    public ClipTokenizer Tokenizer(bool prior)
+    /// <summary>
+    /// The tokenizer a text encoder (<see cref="StageKind.PriorTextEncoder"/> or <see cref="StageKind.DecoderTextEncoder"/>)
+    /// reads, loaded once per <paramref name="cache"/> (default: the module's, <see cref="SessionCache.Shared"/>).
+    /// </summary>
+    public ClipTokenizer Tokenizer(StageKind textEncoder, TokenizerCache? cache = null)
     {
-        var folder = TokenizerFolder(prior);
+        var tokenizers = cache ?? SessionCache.Shared.Tokenizers;
+        var folder = TokenizerFolder(textEncoder);
         var vocab = Path.Combine(folder, "vocab.json");
         var merges = Path.Combine(folder, "merges.txt");
         foreach (var f in new[] { vocab, merges })
@@ -115,18 +116,15 @@ public sealed class ModelFolder
         }
 
         var map = Path.Combine(folder, "special_tokens_map.json");
-        var key = string.Join("|", folder, File.GetLastWriteTimeUtc(vocab).Ticks, File.GetLastWriteTimeUtc(merges).Ticks,
+        var key = new TokenizerKey(folder, File.GetLastWriteTimeUtc(vocab).Ticks, File.GetLastWriteTimeUtc(merges).Ticks,
             File.Exists(map) ? File.GetLastWriteTimeUtc(map).Ticks : 0, Config.MaxLength, Config.BosTokenId, Config.EosTokenId,
             Config.Gives("pad_token_id") ? Config.PadTokenId : -1, Config.PadTokenId);
-        var lazy = Tokenizers.GetOrAdd(key, _ => new Lazy<ClipTokenizer>(
-            () => ClipTokenizer.FromFolder(folder, Config.MaxLength, Config.BosTokenId, Config.EosTokenId, PadTokenId(folder))));
         try
         {
-            return lazy.Value;
+            return tokenizers.GetOrLoad(key, () => ClipTokenizer.FromFolder(folder, Config.MaxLength, Config.BosTokenId, Config.EosTokenId, PadTokenId(folder)));
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or System.Text.Json.JsonException or UnauthorizedAccessException or FormatException)
         {
-            Tokenizers.TryRemove(key, out _);
             throw new WuerstchenException("InvalidTokenizer", WuerstchenErrorKind.InvalidData,
                 $"The tokenizer in '{folder}' could not be read: {ex.Message}", folder, ex);
         }

@@ -10,27 +10,29 @@ namespace Wuerstchen.Core;
 internal sealed class ConditioningFeeds : IDisposable
 {
     private readonly List<float[]> _rented = new();
+    private readonly BufferPool _pool;
 
-    private ConditioningFeeds()
-    {
-    }
+    private ConditioningFeeds(BufferPool pool) => _pool = pool;
 
     public List<Conditioning> Inputs { get; } = new();
 
     /// <param name="texts">One text per row.</param>
     /// <param name="negatives">One unconditional text per row when guidance is on, else null.</param>
     /// <param name="embedding">The rows' image embeddings for an "embedding" port (the decoder), else null.</param>
-    public static ConditioningFeeds Build(ModelFolder model, NetworkSpec network, OnnxStage stage, string[] texts, string[]? negatives,
-        (float[] Values, long[] RowShape)? embedding, Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    public static ConditioningFeeds Build(NetworkSessions sessions, DiffusionNetwork diffusion, string[] texts, string[]? negatives,
+        (float[] Values, long[] RowShape)? embedding, CancellationToken ct)
     {
-        var feeds = new ConditioningFeeds();
+        var model = sessions.Model;
+        var network = diffusion.Spec;
+        var session = diffusion.Session;
+        var feeds = new ConditioningFeeds(sessions.Buffers);
         try
         {
             int rows = texts.Length;
             bool cfg = negatives is not null;
             foreach (var group in network.Inputs.Where(p => p.Feed == "text").GroupBy(p => p.TextEncoder!))
             {
-                feeds.AddText(model, stage, group.ToList(), texts, negatives, acquire, warn, ct);
+                feeds.AddText(sessions, session, group.ToList(), texts, negatives, ct);
             }
 
             foreach (var port in network.Inputs)
@@ -42,7 +44,7 @@ internal sealed class ConditioningFeeds : IDisposable
                         feeds.Inputs.Add(new Conditioning(port.Name, e.Values, cfg ? feeds.Zeros(e.Values.Length) : null, e.RowShape));
                         break;
                     case "zeros":
-                        var shape = FixedRowShape(model, stage, port);
+                        var shape = FixedRowShape(model, session, port);
                         int perRow = (int)shape.Aggregate(1L, (a, d) => a * d);
                         feeds.Inputs.Add(new Conditioning(port.Name, feeds.Zeros(rows * perRow), cfg ? feeds.Zeros(rows * perRow) : null, shape));
                         break;
@@ -59,9 +61,9 @@ internal sealed class ConditioningFeeds : IDisposable
     }
 
     /// <summary>Encodes the distinct texts once (in order of first appearance) with one text encoder, then gathers them per row.</summary>
-    private void AddText(ModelFolder model, OnnxStage diffusion, List<PortSpec> ports, string[] texts, string[]? negatives,
-        Func<StageKind, SessionLease> acquire, Action<string>? warn, CancellationToken ct)
+    private void AddText(NetworkSessions sessions, OnnxSession diffusion, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
     {
+        var model = sessions.Model;
         var encoder = model.Family.ByFolder(ports[0].TextEncoder!)
             ?? throw new InvalidOperationException($"The contract names an unknown text encoder '{ports[0].TextEncoder}'.");
         var distinct = new List<string>();
@@ -75,11 +77,9 @@ internal sealed class ConditioningFeeds : IDisposable
         }
 
         Dictionary<string, EncodedOutput> encoded;
-        using (var lease = acquire(encoder.Kind))
+        using (var lease = sessions.Lease(encoder))
         {
-            ModelValidator.Enforce(lease.Stage, encoder, model.Config);
-            encoded = TextEncoder.Encode(lease.Stage, model.Tokenizer(encoder.Kind == StageKind.PriorTextEncoder), distinct, model.Config.MaxLength,
-                ports.Select(p => p.Output!).Distinct().ToList(), warn, ct);
+            encoded = sessions.TextEncoder(lease, encoder).Encode(distinct, ports.Select(p => p.Output!).Distinct().ToList(), sessions.Warning, ct);
         }
 
         foreach (var port in ports)
@@ -94,7 +94,7 @@ internal sealed class ConditioningFeeds : IDisposable
     private float[] Gather(EncodedOutput output, string[] list, Dictionary<string, int> index)
     {
         int per = output.PerText;
-        var result = BufferPool.Rent<float>(list.Length * per); // every row is written below
+        var result = _pool.Rent<float>(list.Length * per); // every row is written below
         _rented.Add(result);
         for (int r = 0; r < list.Length; r++)
         {
@@ -106,13 +106,13 @@ internal sealed class ConditioningFeeds : IDisposable
 
     private float[] Zeros(int length)
     {
-        var zeros = BufferPool.Rent<float>(length);
+        var zeros = _pool.Rent<float>(length);
         Array.Clear(zeros, 0, length);
         _rented.Add(zeros);
         return zeros;
     }
 
-    private static void CheckWidth(ModelFolder model, OnnxStage diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
+    private static void CheckWidth(ModelFolder model, OnnxSession diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
     {
         if (diffusion.FixedDimension(port.Name, port.Rank - 1) is { } expected && expected != output.Width)
         {
@@ -123,14 +123,14 @@ internal sealed class ConditioningFeeds : IDisposable
     }
 
     /// <summary>The row shape of a zeros input: every axis but the batch must be fixed in the graph (a model-sized axis such as image_width).</summary>
-    private static long[] FixedRowShape(ModelFolder model, OnnxStage stage, PortSpec port)
+    private static long[] FixedRowShape(ModelFolder model, OnnxSession session, PortSpec port)
     {
         var shape = new long[port.Rank - 1];
         for (int axis = 1; axis < port.Rank; axis++)
         {
-            shape[axis - 1] = port.FixedSize(axis, model.Config) ?? stage.FixedDimension(port.Name, axis)
+            shape[axis - 1] = port.FixedSize(axis, model.Config) ?? session.FixedDimension(port.Name, axis)
                 ?? throw new WuerstchenException("ModelContractMismatch", WuerstchenErrorKind.InvalidData,
-                    $"The network '{stage.Path}' input '{port.Name}' has a dynamic axis {axis} ('{port.Shape[axis]}'); the model contract needs it fixed (re-export the model).", stage.Path);
+                    $"The network '{session.Path}' input '{port.Name}' has a dynamic axis {axis} ('{port.Shape[axis]}'); the model contract needs it fixed (re-export the model).", session.Path);
         }
 
         return shape;
@@ -140,7 +140,7 @@ internal sealed class ConditioningFeeds : IDisposable
     {
         foreach (var a in _rented)
         {
-            BufferPool.Return(a);
+            _pool.Return(a);
         }
 
         _rented.Clear();

@@ -4,9 +4,10 @@ namespace Wuerstchen.Core;
 /// Keeps the large work buffers of a generation (latents, noise, bound tensors, pixels) for the next call,
 /// so repeated calls reuse memory that is already mapped instead of faulting in fresh pages each time.
 /// Arrays are exact-length and NOT cleared when rented. Bounded: a few arrays per length and
-/// <see cref="MaxRetainedBytes"/> in all; <see cref="Clear"/> (Clear-WuerstchenCache) drops them.
+/// <see cref="MaxRetainedBytes"/> in all; <see cref="Clear"/> (Clear-WuerstchenCache) drops them. One per
+/// <see cref="SessionCache"/> (<see cref="SessionCache.Buffers"/>), so tests do not share buffers.
 /// </summary>
-public static class BufferPool
+public sealed class BufferPool
 {
     /// <summary>Below this many bytes an array is not worth pooling.</summary>
     public const int MinPooledBytes = 64 * 1024;
@@ -15,11 +16,11 @@ public static class BufferPool
 
     private const int MaxPerLength = 8;
 
-    private static readonly Dictionary<(Type, int), Stack<Array>> Pools = new();
-    private static readonly object Gate = new();
-    private static long _retainedBytes;
+    private readonly Dictionary<(Type, int), Stack<Array>> Pools = new();
+    private readonly object Gate = new();
+    private long _retainedBytes;
 
-    public static long RetainedBytes
+    public long RetainedBytes
     {
         get
         {
@@ -31,7 +32,7 @@ public static class BufferPool
     }
 
     /// <summary>An array of exactly <paramref name="length"/> elements with unspecified contents.</summary>
-    public static T[] Rent<T>(int length) where T : unmanaged
+    public T[] Rent<T>(int length) where T : unmanaged
     {
         long bytes = (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (bytes >= MinPooledBytes)
@@ -50,7 +51,7 @@ public static class BufferPool
     }
 
     /// <summary>An array of exactly <paramref name="length"/> zeros.</summary>
-    public static T[] RentZeroed<T>(int length) where T : unmanaged
+    public T[] RentZeroed<T>(int length) where T : unmanaged
     {
         var array = Rent<T>(length);
         Array.Clear(array);
@@ -58,7 +59,7 @@ public static class BufferPool
     }
 
     /// <summary>Gives an array back; the caller must not touch it afterwards.</summary>
-    public static void Return<T>(T[]? array) where T : unmanaged
+    public void Return<T>(T[]? array) where T : unmanaged
     {
         if (array is null)
         {
@@ -92,7 +93,7 @@ public static class BufferPool
     }
 
     /// <summary>Drops every retained buffer.</summary>
-    public static void Clear()
+    public void Clear()
     {
         lock (Gate)
         {

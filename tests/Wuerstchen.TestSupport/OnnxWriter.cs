@@ -2,13 +2,13 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Wuerstchen.Benchmark;
+namespace Wuerstchen.TestSupport;
 
 /// <summary>
 /// A minimal protocol-buffers encoder: varints, fixed32 and length-delimited fields, enough for the
 /// ONNX messages below. Field numbers and wire types follow onnx/onnx.proto (proto2).
 /// </summary>
-internal sealed class ProtoWriter
+public sealed class ProtoWriter
 {
     private readonly MemoryStream _stream = new();
 
@@ -69,7 +69,7 @@ internal sealed class ProtoWriter
 }
 
 /// <summary>ONNX TensorProto.DataType values used here.</summary>
-internal enum OnnxType
+public enum OnnxType
 {
     Float = 1,
     Int64 = 7,
@@ -77,7 +77,7 @@ internal enum OnnxType
 }
 
 /// <summary>An ONNX node attribute (AttributeProto).</summary>
-internal abstract record Attr(string Name)
+public abstract record Attr(string Name)
 {
     public abstract ProtoWriter Encode();
 
@@ -125,7 +125,7 @@ internal abstract record Attr(string Name)
 /// Builds one ONNX graph (GraphProto) and its model (ModelProto, ir_version 8, default-domain opset 17).
 /// Dimensions are given as objects: a long/int is a fixed size, a string a symbolic (dynamic) one.
 /// </summary>
-internal sealed class OnnxGraph
+public sealed class OnnxGraph
 {
     private readonly List<ProtoWriter> _nodes = new();
     private readonly List<ProtoWriter> _initializers = new();

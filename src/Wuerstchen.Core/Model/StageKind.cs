@@ -1,0 +1,12 @@
+namespace Wuerstchen.Core;
+
+/// <summary>The networks of a model folder (model-contract.md).</summary>
+public enum StageKind
+{
+    PriorTextEncoder,
+    Prior,
+    DecoderTextEncoder,
+    Decoder,
+    Vqgan,
+    Effnet,
+}

@@ -1,0 +1,187 @@
+using Wuerstchen.Core.Noise;
+
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// The decoder stage: embeddings → decoder (Stage B) → VQGAN (Stage A) → 8-bit RGB images (diffusers'
+/// WuerstchenDecoderPipeline, reference §6–7). Owns the stream-continuation rule: embeddings that carry a noise stream
+/// (and no explicit seed is given) continue it, so the rows get exactly the noise the one-shot pipeline gives them;
+/// they must all come from the same batch. Otherwise a fresh generator is seeded (settings.Seed, else the embedding's
+/// seed) for the group. Callers that group embeddings (ConvertFrom-WuerstchenEmbedding) ask
+/// <see cref="ContinuesStream"/>, <see cref="SharesStream"/> and <see cref="IsWholeBatch"/>.
+/// </summary>
+public sealed class DecoderStage
+{
+    private readonly NetworkSessions _sessions;
+    private readonly Action<PipelineProgress>? _progress;
+
+    internal DecoderStage(NetworkSessions sessions, Action<PipelineProgress>? progress)
+    {
+        _sessions = sessions;
+        _progress = progress;
+    }
+
+    /// <summary>True when <paramref name="e"/> continues its batch's noise stream when decoded with <paramref name="seed"/> (null: no explicit seed).</summary>
+    public static bool ContinuesStream(WuerstchenEmbedding e, long? seed) => seed is null && e.Stream is not null;
+
+    /// <summary>True when both carry the same stream (same batch, same generator state): they may be decoded together, continuing it.</summary>
+    public static bool SharesStream(WuerstchenEmbedding a, WuerstchenEmbedding b) =>
+        a.Stream is { } s && b.Stream is { } t && s.BatchId == t.BatchId && s.State == t.State;
+
+    /// <summary>True when <paramref name="group"/> is a whole batch of one stream, rows 0…n−1 in order: nothing else of it can follow.</summary>
+    public static bool IsWholeBatch(IReadOnlyList<WuerstchenEmbedding> group) =>
+        group.Count > 0 && group[^1].Stream is { } last && group.Count == last.Rows
+        && group.Select(e => e.Stream?.Row ?? -1).SequenceEqual(Enumerable.Range(0, last.Rows));
+
+    internal IReadOnlyList<GeneratedImage> Run(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, CancellationToken cancellationToken)
+    {
+        var model = _sessions.Model;
+        settings = settings.WithDefaults(model.Family);
+        settings.Validate();
+        CheckGroup(embeddings, model.Family);
+        var first = embeddings[0];
+        int rows = embeddings.Count;
+        var size = ImageSize.FromPrior(first.LatentWidth, first.LatentHeight, model.Config);
+        CheckDecoderSize(size, first);
+        int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
+        var (noise, seed) = DecoderNoise(embeddings, settings, perRow);
+        var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
+        byte[][] images;
+        try
+        {
+            noise.Next(latents);
+            Sample(embeddings, settings, size, noise, latents, cancellationToken);
+            _sessions.Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
+            using (var lease = _sessions.Lease(StageKind.Vqgan))
+            {
+                images = new VqganNetwork(lease.Session, model.Config.VqganScaleFactor, _sessions.Buffers)
+                    .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken);
+            }
+
+            _sessions.Release(StageKind.Vqgan);
+        }
+        finally
+        {
+            _sessions.Buffers.Return(latents);
+        }
+
+        return embeddings.Select((e, r) => new GeneratedImage
+        {
+            Pixels = images[r],
+            Width = size.OutputWidth,
+            Height = size.OutputHeight,
+            Embedding = e,
+            Seed = seed,
+            Decoder = settings,
+            ModelName = model.Name,
+            ModelFamily = model.Family.Name,
+            Pool = _sessions.Buffers, // Dispose gives the pixels back for the next call
+        }).ToArray();
+    }
+
+    /// <summary>Denoises <paramref name="latents"/> (the initial noise) with the decoder, conditioned on the embeddings and the texts.</summary>
+    private void Sample(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, LatentSize size, NoiseSource noise, float[] latents, CancellationToken ct)
+    {
+        int rows = embeddings.Count;
+        var first = embeddings[0];
+        float guidance = settings.DecoderGuidanceScale!.Value;
+        var prompts = embeddings.Select(e => settings.Prompt ?? e.Prompt).ToArray();
+        var negatives = guidance > 1f ? embeddings.Select(e => settings.NegativePrompt ?? e.NegativePrompt ?? "").ToArray() : null;
+        int embRow = 16 * first.LatentHeight * first.LatentWidth;
+        var effnet = new float[rows * embRow];
+        for (int r = 0; r < rows; r++)
+        {
+            embeddings[r].Data.CopyTo(effnet, r * embRow);
+        }
+
+        var spec = _sessions.Model.Family.Required(StageKind.Decoder);
+        using var lease = _sessions.Lease(spec);
+        var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
+        using var feeds = ConditioningFeeds.Build(_sessions, network, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
+        DiffusionSampler.Run(network, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, feeds.Inputs,
+            settings.Timesteps(), guidance, DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise,
+            (s, t) => _progress?.Invoke(new PipelineProgress("Decoder", s, t, rows)), ct);
+    }
+
+    /// <summary>The decoder's noise: continue the prior's stream (same batch, no explicit seed), or start a fresh one.</summary>
+    private static (NoiseSource Noise, long Seed) DecoderNoise(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, int perRow)
+    {
+        var first = embeddings[0];
+        if (ContinuesStream(first, settings.Seed) && embeddings.All(e => SharesStream(e, first)))
+        {
+            var generator = TorchGenerator.FromState(first.Stream!.State);
+            return (new NoiseSource(generator, first.Stream.Rows, embeddings.Select(e => e.Stream!.Row).ToArray(), perRow), first.Seed);
+        }
+
+        if (settings.Seed is null && embeddings.Any(e => e.Stream is not null))
+        {
+            throw new WuerstchenException("MixedEmbeddingBatches", WuerstchenErrorKind.InvalidArgument,
+                "Embeddings that continue a generator stream must be decoded with the others of their own batch.", embeddings);
+        }
+
+        long seed = settings.Seed ?? first.Seed;
+        return (new NoiseSource(new TorchGenerator(unchecked((ulong)seed)), embeddings.Count, null, perRow), seed);
+    }
+
+    /// <summary>Embeddings decoded together: at least one, each valid for this family, all of one size.</summary>
+    private static void CheckGroup(IReadOnlyList<WuerstchenEmbedding> embeddings, ModelFamily family)
+    {
+        if (embeddings is null || embeddings.Count == 0)
+        {
+            throw new WuerstchenException("EmptyEmbedding", WuerstchenErrorKind.InvalidArgument, "No embedding was given.", embeddings);
+        }
+
+        var first = embeddings[0];
+        foreach (var e in embeddings)
+        {
+            Validate(e, family);
+            if (e.LatentHeight != first.LatentHeight || e.LatentWidth != first.LatentWidth)
+            {
+                throw new WuerstchenException("EmbeddingSizeMismatch", WuerstchenErrorKind.InvalidArgument,
+                    $"Embeddings decoded together must have one size; got [{string.Join(",", first.Shape)}] and [{string.Join(",", e.Shape)}].", e);
+            }
+        }
+    }
+
+    /// <summary>Checks one embedding before decoding: shape, finite values, made by this family's prior.</summary>
+    internal static void Validate(WuerstchenEmbedding e, ModelFamily family)
+    {
+        if (e is null)
+        {
+            throw new WuerstchenException("InvalidEmbedding", WuerstchenErrorKind.InvalidArgument, "An embedding is null.", null);
+        }
+
+        // v2 embeddings are 42·x − 1 of a v2 prior, Stable Cascade's the raw Stage C latents: different spaces
+        if (e.Family is { } made && made != family.Name)
+        {
+            var madeName = ModelContract.Current.Families.TryGetValue(made, out var f) ? f.DisplayName : made;
+            throw new WuerstchenException("EmbeddingFamilyMismatch", WuerstchenErrorKind.InvalidArgument,
+                $"The embedding for '{e.Prompt}' was made by a {madeName} prior; this model is {family.DisplayName}, whose decoder reads a different embedding space. Decode it with a {madeName} model (-ModelPath), or make a new embedding with this one.", e);
+        }
+
+        if (!EmbeddingShape.IsValid(e.Shape, e.Data.Length))
+        {
+            throw new WuerstchenException("InvalidEmbedding", WuerstchenErrorKind.InvalidArgument,
+                $"An embedding must have shape [16,h,w] with 16·h·w values; got shape [{string.Join(",", e.Shape)}] with {e.Data.Length} values.", e);
+        }
+
+        foreach (var v in e.Data)
+        {
+            if (!float.IsFinite(v))
+            {
+                throw new WuerstchenException("InvalidEmbedding", WuerstchenErrorKind.InvalidData,
+                    $"The embedding for '{e.Prompt}' contains a non-finite value ({v}).", e);
+            }
+        }
+    }
+
+    private static void CheckDecoderSize(LatentSize size, WuerstchenEmbedding e)
+    {
+        // the real decoder needs H4 and W4 divisible by 32 (PixelUnshuffle 2 × three stride-2 stages, reference §6.1/§9.1)
+        if (size.DecoderHeight % 32 != 0 || size.DecoderWidth % 32 != 0)
+        {
+            throw new WuerstchenException("InvalidImageSize", WuerstchenErrorKind.InvalidArgument,
+                $"An embedding of {e.LatentHeight}×{e.LatentWidth} gives a decoder latent of {size.DecoderHeight}×{size.DecoderWidth}, which the decoder cannot process; embedding sides must be multiples of 3 (images in 128-pixel steps).", e);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using Wuerstchen.Core.Noise;
+
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// The prior stage (Stage C): prompts → image embeddings, one per image, prompt-major then image-minor, each carrying
+/// the noise stream for the decoder stage to continue (diffusers' WuerstchenPriorPipeline, reference §3–5).
+/// </summary>
+internal sealed class PriorStage
+{
+    private readonly NetworkSessions _sessions;
+    private readonly Action<PipelineProgress>? _progress;
+
+    public PriorStage(NetworkSessions sessions, Action<PipelineProgress>? progress)
+    {
+        _sessions = sessions;
+        _progress = progress;
+    }
+
+    public IReadOnlyList<WuerstchenEmbedding> Run(PriorSettings settings, CancellationToken cancellationToken)
+    {
+        var model = _sessions.Model;
+        settings = settings.WithDefaults(model.Family);
+        settings.Validate();
+        var size = ImageSize.Compute(settings.Width, settings.Height, model.Config);
+        int n = settings.ImagesPerPrompt;
+        int rows = settings.Prompts.Count * n;
+        var rowPrompts = Enumerable.Range(0, rows).Select(r => settings.Prompts[r / n]).ToArray();
+        var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
+        int perRow = 16 * size.PriorHeight * size.PriorWidth;
+        var latents = _sessions.Buffers.Rent<float>(rows * perRow);
+        try
+        {
+            Sample(settings, rowPrompts, size, generator, latents, cancellationToken);
+            _sessions.Release(StageKind.Prior, StageKind.PriorTextEncoder);
+            ToDecoderSpace(latents, model.Config);
+            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows));
+        }
+        finally
+        {
+            _sessions.Buffers.Return(latents);
+        }
+    }
+
+    /// <summary>Fills <paramref name="latents"/> with the initial noise and denoises them with the prior.</summary>
+    private void Sample(PriorSettings settings, string[] rowPrompts, LatentSize size, TorchGenerator generator, float[] latents, CancellationToken ct)
+    {
+        int rows = rowPrompts.Length;
+        float guidance = settings.PriorGuidanceScale!.Value;
+        var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
+        var spec = _sessions.Model.Family.Required(StageKind.Prior);
+        using var lease = _sessions.Lease(spec);
+        var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
+        using var feeds = ConditioningFeeds.Build(_sessions, network, rowPrompts, negatives, null, ct);
+        generator.Randn(latents);
+        var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);
+        DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, settings.Timesteps(), guidance,
+            DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
+    }
+
+    /// <summary>
+    /// E = latent_mean · x − latent_std: v2's 42·x − 1 undoes the prior's training normalisation; Stable Cascade's
+    /// family constants are 1 and 0 (its decoder reads the prior's latents as they are), and 1·x − 0 is exact.
+    /// </summary>
+    private static void ToDecoderSpace(float[] latents, ModelConfig config)
+    {
+        float mean = config.LatentMean, std = config.LatentStd;
+        if (mean != 1f || std != 0f)
+        {
+            for (int i = 0; i < latents.Length; i++)
+            {
+                latents[i] = latents[i] * mean - std;
+            }
+        }
+    }
+
+    /// <summary>One embedding per row, each owning a copy of its latents and carrying its place in the batch's stream.</summary>
+    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream)
+    {
+        var model = _sessions.Model;
+        int n = settings.ImagesPerPrompt, rows = rowPrompts.Length;
+        int perRow = 16 * size.PriorHeight * size.PriorWidth;
+        var result = new WuerstchenEmbedding[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var parameters = new GenerationParameters
+            {
+                Prompt = rowPrompts[r],
+                NegativePrompt = settings.NegativePrompt,
+                Seed = settings.Seed,
+                Width = size.OutputWidth,
+                Height = size.OutputHeight,
+                PromptIndex = r / n,
+                ImageIndex = r % n,
+                PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
+                PriorTimesteps = settings.PriorTimesteps?.ToArray(),
+                PriorGuidanceScale = settings.PriorGuidanceScale,
+                ModelName = model.Name,
+                ModelFamily = model.Family.Name,
+            };
+            result[r] = parameters.ToEmbedding(new[] { 16, size.PriorHeight, size.PriorWidth }, latents.AsSpan(r * perRow, perRow).ToArray(), stream with { Row = r });
+        }
+
+        return result;
+    }
+}

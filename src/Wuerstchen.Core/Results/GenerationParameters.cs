@@ -1,0 +1,304 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Wuerstchen.Core;
+
+// How the PowerShell layer uses this record (issue 7/10): a cmdlet never lists the generation parameters itself.
+//   - the properties of an image's output object:  foreach (var p in GenerationParameters.Of(image).ToOutputProperties())
+//                                                      obj.Properties.Add(new PSNoteProperty(p.Key, p.Value));
+//   - the PNG text chunks:                          GenerationParameters.Of(image).ToPngText()  (GeneratedImage.Parameters() does this)
+//   - an embedding's row in the .json sidecar:      EmbeddingFile reads and writes it with ToSidecarRow / FromSidecarRow
+//   - read back from a PNG's text chunks:           GenerationParameters.FromPngText(chunks)
+// The on-disk keys (PNG text, sidecar JSON) are a file format: files written by earlier versions must keep reading
+// back, so a key is never renamed here, only added.
+
+/// <summary>
+/// What made one embedding or image: prompt, negative prompt, seed, size, steps or timesteps, guidance, model. The one
+/// schema of the generation parameters, with its mappings to PNG text, the embedding sidecar's JSON row and the
+/// PowerShell output properties, and back.
+/// </summary>
+public sealed record GenerationParameters
+{
+    public string Prompt { get; init; } = "";
+
+    /// <summary>Null when none was given (the PNG text writes it as "").</summary>
+    public string? NegativePrompt { get; init; }
+
+    /// <summary>An image's: the seed its decoder noise came from; an embedding's: the prior's seed.</summary>
+    public long Seed { get; init; }
+
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public int PromptIndex { get; init; }
+    public int ImageIndex { get; init; }
+    public int? PriorSteps { get; init; }
+    public float[]? PriorTimesteps { get; init; }
+    public float? PriorGuidanceScale { get; init; }
+
+    /// <summary>Images only (null for an embedding): the decoder's step count when no timestep list was given.</summary>
+    public int? DecoderSteps { get; init; }
+
+    public float[]? DecoderTimesteps { get; init; }
+    public float? DecoderGuidanceScale { get; init; }
+
+    /// <summary>Images only: the seed of the prior that made the embedding (equal to <see cref="Seed"/> unless the decoder was reseeded).</summary>
+    public long? PriorSeed { get; init; }
+
+    /// <summary>"prompt", "image:&lt;path&gt;" or "file:&lt;path&gt;".</summary>
+    public string Source { get; init; } = "prompt";
+
+    public string? ModelName { get; init; }
+
+    /// <summary>"wuerstchen-v2", "stable-cascade"; null when unknown (a bare .npy, a file from before families).</summary>
+    public string? ModelFamily { get; init; }
+
+    /// <summary>An embedding's parameters (no decoder half).</summary>
+    public static GenerationParameters Of(WuerstchenEmbedding e) => new()
+    {
+        Prompt = e.Prompt,
+        NegativePrompt = e.NegativePrompt,
+        Seed = e.Seed,
+        Width = e.Width,
+        Height = e.Height,
+        PromptIndex = e.PromptIndex,
+        ImageIndex = e.ImageIndex,
+        PriorSteps = e.PriorSteps,
+        PriorTimesteps = e.PriorTimesteps,
+        PriorGuidanceScale = e.PriorGuidanceScale,
+        Source = e.Source,
+        ModelName = e.ModelName,
+        ModelFamily = e.Family,
+    };
+
+    /// <summary>An image's parameters: its embedding's, with the decoder's settings and any decoder text override.</summary>
+    public static GenerationParameters Of(GeneratedImage image)
+    {
+        var d = image.Decoder;
+        return Of(image.Embedding) with
+        {
+            Prompt = d.Prompt ?? image.Embedding.Prompt,
+            NegativePrompt = d.NegativePrompt ?? image.Embedding.NegativePrompt,
+            Seed = image.Seed,
+            Width = image.Width,
+            Height = image.Height,
+            DecoderSteps = d.DecoderTimesteps is null ? d.DecoderSteps : null,
+            DecoderTimesteps = d.DecoderTimesteps?.ToArray(),
+            DecoderGuidanceScale = d.DecoderGuidanceScale,
+            PriorSeed = image.Embedding.Seed,
+            ModelName = image.ModelName ?? image.Embedding.ModelName,
+            ModelFamily = image.ModelFamily ?? image.Embedding.Family,
+        };
+    }
+
+    /// <summary>An embedding with these parameters (the family goes to <see cref="WuerstchenEmbedding.Family"/>).</summary>
+    public WuerstchenEmbedding ToEmbedding(int[] shape, float[] data, NoiseStream? stream = null) => new()
+    {
+        Prompt = Prompt,
+        NegativePrompt = NegativePrompt,
+        Seed = Seed,
+        Width = Width,
+        Height = Height,
+        Shape = shape,
+        Data = data,
+        PromptIndex = PromptIndex,
+        ImageIndex = ImageIndex,
+        PriorSteps = PriorSteps,
+        PriorTimesteps = PriorTimesteps,
+        PriorGuidanceScale = PriorGuidanceScale,
+        ModelName = ModelName,
+        Family = ModelFamily,
+        Source = Source,
+        Stream = stream,
+    };
+
+    /// <summary>PNG tEXt chunks of an image, invariant formatting (floats round-trip: "R").</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ToPngText()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var list = new List<KeyValuePair<string, string>>
+        {
+            new(PngKeys.Prompt, Prompt),
+            new(PngKeys.NegativePrompt, NegativePrompt ?? ""),
+            new(PngKeys.Seed, Seed.ToString(ci)),
+            new(PngKeys.Width, Width.ToString(ci)),
+            new(PngKeys.Height, Height.ToString(ci)),
+        };
+        if (PriorTimesteps is { } pt)
+        {
+            list.Add(new(PngKeys.PriorTimesteps, FloatList(pt)));
+        }
+        else if (PriorSteps is { } ps)
+        {
+            list.Add(new(PngKeys.PriorSteps, ps.ToString(ci)));
+        }
+
+        if (PriorGuidanceScale is { } pg)
+        {
+            list.Add(new(PngKeys.PriorGuidanceScale, pg.ToString("R", ci)));
+        }
+
+        list.Add(DecoderTimesteps is { } dt
+            ? new(PngKeys.DecoderTimesteps, FloatList(dt))
+            : new(PngKeys.DecoderSteps, (DecoderSteps ?? 0).ToString(ci)));
+        list.Add(new(PngKeys.DecoderGuidanceScale, (DecoderGuidanceScale ?? 0f).ToString("R", ci)));
+        if (PriorSeed is { } priorSeed && priorSeed != Seed)
+        {
+            list.Add(new(PngKeys.PriorSeed, priorSeed.ToString(ci)));
+        }
+
+        list.Add(new(PngKeys.Source, Source));
+        list.Add(new(PngKeys.Model, ModelName ?? ""));
+        if (ModelFamily is { } family)
+        {
+            list.Add(new(PngKeys.ModelFamily, family));
+        }
+
+        list.Add(new(PngKeys.Software, "Wuerstchen.PowerShell " + typeof(GenerationParameters).Assembly.GetName().Version?.ToString(3)));
+        return list;
+    }
+
+    /// <summary>
+    /// Reads the parameters back from an image's PNG text (as <see cref="ToPngText"/> writes them). Absent keys stay at
+    /// their defaults; values that do not parse are treated as absent. <c>prior_seed</c> absent means the prior's seed is <c>seed</c>.
+    /// </summary>
+    public static GenerationParameters FromPngText(IEnumerable<KeyValuePair<string, string>> chunks)
+    {
+        var text = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in chunks)
+        {
+            text.TryAdd(key, value);
+        }
+
+        string? S(string key) => text.TryGetValue(key, out var v) ? v : null;
+        long seed = ParseLong(S(PngKeys.Seed)) ?? 0;
+        return new GenerationParameters
+        {
+            Prompt = S(PngKeys.Prompt) ?? "",
+            NegativePrompt = S(PngKeys.NegativePrompt) is { Length: > 0 } negative ? negative : null,
+            Seed = seed,
+            Width = (int)(ParseLong(S(PngKeys.Width)) ?? 0),
+            Height = (int)(ParseLong(S(PngKeys.Height)) ?? 0),
+            PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
+            PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
+            PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
+            DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
+            DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
+            DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
+            PriorSeed = ParseLong(S(PngKeys.PriorSeed)) ?? seed,
+            Source = S(PngKeys.Source) ?? "prompt",
+            ModelName = S(PngKeys.Model) is { Length: > 0 } model ? model : null,
+            ModelFamily = S(PngKeys.ModelFamily),
+        };
+    }
+
+    /// <summary>An embedding's row in the .json sidecar of an embedding file (absent values are JSON null).</summary>
+    public JsonObject ToSidecarRow() => new()
+    {
+        ["prompt"] = Prompt,
+        ["negative_prompt"] = NegativePrompt,
+        ["seed"] = Seed,
+        ["width"] = Width,
+        ["height"] = Height,
+        ["prompt_index"] = PromptIndex,
+        ["image_index"] = ImageIndex,
+        ["prior_steps"] = PriorSteps,
+        ["prior_timesteps"] = PriorTimesteps is null ? null : new JsonArray(PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
+        ["prior_guidance_scale"] = PriorGuidanceScale,
+        ["model"] = ModelName,
+        ["model_family"] = ModelFamily,
+        ["source"] = Source,
+    };
+
+    /// <summary>
+    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy). Width, height and source are not taken from
+    /// the row: the file's array shape and path are what the embedding is now.
+    /// </summary>
+    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => new()
+    {
+        Prompt = Str(row, "prompt") ?? "",
+        NegativePrompt = Str(row, "negative_prompt"),
+        Seed = row?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
+        PromptIndex = Int(row, "prompt_index") ?? index,
+        ImageIndex = Int(row, "image_index") ?? 0,
+        PriorSteps = Int(row, "prior_steps"),
+        PriorTimesteps = row?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
+        PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
+        ModelName = Str(row, "model"),
+        ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
+    };
+
+    /// <summary>The properties of an image's PowerShell output object, in display order.</summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> ToOutputProperties() => new KeyValuePair<string, object?>[]
+    {
+        new("Prompt", Prompt),
+        new("NegativePrompt", NegativePrompt),
+        new("Seed", Seed),
+        new("Width", Width),
+        new("Height", Height),
+        new("PromptIndex", PromptIndex),
+        new("ImageIndex", ImageIndex),
+        new("PriorSteps", PriorSteps),
+        new("PriorTimesteps", PriorTimesteps),
+        new("PriorGuidanceScale", PriorGuidanceScale),
+        new("DecoderSteps", DecoderSteps),
+        new("DecoderTimesteps", DecoderTimesteps),
+        new("DecoderGuidanceScale", DecoderGuidanceScale),
+        new("PriorSeed", PriorSeed),
+        new("Source", Source),
+        new("ModelName", ModelName),
+        new("ModelFamily", ModelFamily),
+    };
+
+    /// <summary>The PNG text keys (a file format: never renamed).</summary>
+    public static class PngKeys
+    {
+        public const string Prompt = "prompt";
+        public const string NegativePrompt = "negative_prompt";
+        public const string Seed = "seed";
+        public const string Width = "width";
+        public const string Height = "height";
+        public const string PriorSteps = "prior_steps";
+        public const string PriorTimesteps = "prior_timesteps";
+        public const string PriorGuidanceScale = "prior_guidance_scale";
+        public const string DecoderSteps = "decoder_steps";
+        public const string DecoderTimesteps = "decoder_timesteps";
+        public const string DecoderGuidanceScale = "decoder_guidance_scale";
+        public const string PriorSeed = "prior_seed";
+        public const string Source = "source";
+        public const string Model = "model";
+        public const string ModelFamily = "model_family";
+        public const string Software = "Software";
+    }
+
+    private static string FloatList(IEnumerable<float> values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+
+    private static long? ParseLong(string? s) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private static float? ParseFloat(string? s) => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private static float[]? ParseFloats(string? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var parts = s.Split(',');
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (ParseFloat(parts[i]) is not { } v)
+            {
+                return null;
+            }
+
+            values[i] = v;
+        }
+
+        return values;
+    }
+
+    private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static int? Int(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
+}

@@ -1,0 +1,43 @@
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// An image embedding [16,h,w] in the decoder's space (v2: after 42·x − 1; Stable Cascade: the prior's latents as
+/// they are), one per image, with what made it.
+/// </summary>
+public sealed class WuerstchenEmbedding
+{
+    public string Prompt { get; init; } = "";
+    public string? NegativePrompt { get; init; }
+    public long Seed { get; init; }
+
+    /// <summary>Pixel size the embedding decodes to.</summary>
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>[16, h, w].</summary>
+    public int[] Shape { get; init; } = Array.Empty<int>();
+
+    public float[] Data { get; init; } = Array.Empty<float>();
+
+    public int PromptIndex { get; init; }
+    public int ImageIndex { get; init; }
+    public int? PriorSteps { get; init; }
+    public float[]? PriorTimesteps { get; init; }
+    public float? PriorGuidanceScale { get; init; }
+    public string? ModelName { get; init; }
+
+    /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
+    public string? Family { get; init; }
+
+    /// <summary>"prompt", "image:&lt;path&gt;" or "file:&lt;path&gt;".</summary>
+    public string Source { get; init; } = "prompt";
+
+    /// <summary>The generator state to continue from; null when the embedding was imported or made from an image.</summary>
+    public NoiseStream? Stream { get; init; }
+
+    public int LatentHeight => Shape.Length == 3 ? Shape[1] : 0;
+    public int LatentWidth => Shape.Length == 3 ? Shape[2] : 0;
+
+    public override string ToString() => $"WuerstchenEmbedding [{string.Join(",", Shape)}] '{Prompt}' seed {Seed}";
+}

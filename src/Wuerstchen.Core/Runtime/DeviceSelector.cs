@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Wuerstchen.Core;
+
+/// <summary>
+/// Opens ONNX Runtime sessions on a validated device: CUDA when asked for (or on Auto when it loads), else the CPU
+/// provider. GetAvailableProviders() lists CUDA even when its libraries cannot load, so CUDA is probed by appending
+/// the provider and catching. Failures are classified by exception type and by what happens next, never by message
+/// text (ONNX Runtime 1.31's managed OnnxRuntimeException exposes no error code): a session that fails on CUDA but
+/// opens on the CPU failed because of CUDA; one that fails on both is a bad model file. One instance per
+/// <see cref="SessionCache"/>: its probe results and fallback warning are that cache's, not the process's.
+/// </summary>
+public sealed class DeviceSelector
+{
+    private readonly ConcurrentDictionary<int, string?> _cudaProbe = new();
+    private readonly ConcurrentDictionary<int, bool> _fallbackWarned = new();
+
+    public const string CudaHelp =
+        "The CUDA execution provider of ONNX Runtime 1.31 needs an NVIDIA driver, the CUDA 13 runtime (cudart, cublas, cublasLt, cufft, curand) and cuDNN 9 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows).";
+
+    /// <summary>The NVIDIA libraries the CUDA provider of ONNX Runtime 1.31 loads, by the names this OS gives them.</summary>
+    public static IReadOnlyList<string> CudaLibraries => OperatingSystem.IsWindows()
+        ? new[] { "nvcuda.dll", "cudart64_13.dll", "cublas64_13.dll", "cublasLt64_13.dll", "cudnn64_9.dll" }
+        : new[] { "libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9" };
+
+    /// <summary>Which of <see cref="CudaLibraries"/> cannot be loaded from the library path.</summary>
+    public static IReadOnlyList<string> MissingCudaLibraries()
+    {
+        var missing = new List<string>();
+        foreach (var name in CudaLibraries)
+        {
+            if (NativeLibrary.TryLoad(name, out var handle))
+            {
+                NativeLibrary.Free(handle);
+            }
+            else
+            {
+                missing.Add(name);
+            }
+        }
+
+        return missing;
+    }
+
+    /// <summary>Null when the CUDA provider can be appended for the device, else the reason it cannot (probed once per device).</summary>
+    public string? CudaUnavailableReason(int deviceId) => _cudaProbe.GetOrAdd(deviceId, static id =>
+    {
+        // ONNX Runtime logs a failed provider load as an error on stderr; the caller reports it as a warning instead
+        var env = OrtEnv.Instance();
+        var level = env.EnvLogLevel;
+        try
+        {
+            env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            using var options = new SessionOptions();
+            options.AppendExecutionProvider_CUDA(id);
+            return null;
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
+        {
+            // ONNX Runtime's message only says a shared library failed to load; name the ones that are missing
+            var missing = MissingCudaLibraries();
+            return missing.Count > 0
+                ? $"missing: {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
+                : FirstLine(ex.Message);
+        }
+        finally
+        {
+            env.EnvLogLevel = level;
+        }
+    });
+
+    /// <summary>Opens one network, checking the file first so a missing, empty or corrupt file gives a clear error.</summary>
+    public OnnxSession Open(StageKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
+    {
+        CheckFile(kind, path);
+        if (execution.Provider == ExecutionProviderKind.Cpu)
+        {
+            return OpenOnCpu(kind, path, execution, observer);
+        }
+
+        string? cudaError = CudaUnavailableReason(execution.DeviceId);
+        OnnxSession? cpu = null;
+        if (cudaError is null)
+        {
+            try
+            {
+                return Create(kind, path, execution, useCuda: true, observer);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                // CUDA or the file? The CPU decides: a file it cannot open either is InvalidModelFile (thrown here)
+                cpu = OpenOnCpu(kind, path, execution, observer);
+                cudaError = FirstLine(ex.Message);
+            }
+        }
+
+        if (execution.Provider == ExecutionProviderKind.Cuda)
+        {
+            cpu?.Dispose();
+            throw new WuerstchenException("CudaUnavailable", WuerstchenErrorKind.NotInstalled,
+                $"The CUDA execution provider could not be used for device {execution.DeviceId}: {cudaError} {CudaHelp}", execution.DeviceId);
+        }
+
+        if (_fallbackWarned.TryAdd(execution.DeviceId, true))
+        {
+            // once per selector and device: every later session falls back the same way
+            warn?.Invoke($"CUDA is not available ({FirstLine(cudaError)}); running on the CPU, which is far slower. {CudaHelp}");
+        }
+
+        return cpu ?? OpenOnCpu(kind, path, execution, observer);
+    }
+
+    internal static void CheckFile(StageKind kind, string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new WuerstchenException("ModelFileNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the real models').", path);
+        }
+
+        if (info.Length == 0)
+        {
+            throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
+                $"The {kind} network file '{path}' is empty (0 bytes); re-export or re-copy it.", path);
+        }
+    }
+
+    private static string FirstLine(string? s) => (s ?? "unknown reason").Split('\n')[0].Trim();
+
+    private static OnnxSession OpenOnCpu(StageKind kind, string path, ExecutionOptions execution, IRunObserver? observer)
+    {
+        try
+        {
+            return Create(kind, path, execution, useCuda: false, observer);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
+                $"ONNX Runtime could not load the {kind} network '{path}': {FirstLine(ex.Message)}", path, ex);
+        }
+    }
+
+    /// <summary>One session; an OnnxRuntimeException (CUDA options or session creation) is the caller's to classify.</summary>
+    private static OnnxSession Create(StageKind kind, string path, ExecutionOptions execution, bool useCuda, IRunObserver? observer)
+    {
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (execution.IntraOpThreads > 0)
+        {
+            options.IntraOpNumThreads = execution.IntraOpThreads;
+        }
+
+        if (useCuda)
+        {
+            using var cuda = new OrtCUDAProviderOptions();
+            var settings = new Dictionary<string, string>
+            {
+                ["device_id"] = execution.DeviceId.ToString(CultureInfo.InvariantCulture),
+                // grow the arena by what is requested, not by powers of two: keeps memory bounded
+                ["arena_extend_strategy"] = "kSameAsRequested",
+                ["cudnn_conv_algo_search"] = "HEURISTIC",
+                ["do_copy_in_default_stream"] = "1",
+            };
+            if (execution.GpuMemoryLimit > 0)
+            {
+                settings["gpu_mem_limit"] = execution.GpuMemoryLimit.ToString(CultureInfo.InvariantCulture);
+            }
+
+            cuda.UpdateOptions(settings);
+            options.AppendExecutionProvider_CUDA(cuda);
+        }
+
+        return new OnnxSession(kind, path, new InferenceSession(path, options), useCuda ? "CUDA" : "CPU", observer);
+    }
+}
