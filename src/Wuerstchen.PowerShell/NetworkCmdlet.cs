@@ -25,9 +25,6 @@ public abstract class NetworkCmdlet : ModelCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public SwitchParameter LowMemory { get; set; }
 
-    /// <summary>The start of the engine's CUDA fallback warning (SessionFactory), shortened here for logs.</summary>
-    private const string CudaFallbackStart = "CUDA is not available (";
-
     // where each stage's progress sits on the batch bar, so the bar moves during the stages
     private static readonly Dictionary<string, (int From, int To)> StageShare = new(StringComparer.Ordinal)
     {
@@ -49,7 +46,7 @@ public abstract class NetworkCmdlet : ModelCmdlet
     /// </summary>
     protected void Warn(EngineContext context, string message)
     {
-        if (message.StartsWith(CudaFallbackStart, StringComparison.Ordinal))
+        if (message.StartsWith(DeviceSelector.CudaFallbackStart, StringComparison.Ordinal))
         {
             context.WriteVerbose(message);
             message = "CUDA is not available; running on the CPU, which is far slower (-Verbose says why).";
@@ -115,7 +112,7 @@ public abstract class NetworkCmdlet : ModelCmdlet
         {
             if (load.Elapsed is not { } elapsed)
             {
-                _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: loading", $"Loading {load.Stage}…") { ParentActivityId = _parent });
+                _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: loading", $"Loading {load.Stage}…") { ParentActivityId = _parent }, wait: true);
                 return;
             }
 

@@ -104,7 +104,7 @@ Describe 'The CUDA fallback warning (point 13)' {
     It 'is one short line; the reason and the libraries go to -Verbose' {
         # a device this process has not used, so the once-per-device warning comes now
         $device = 41
-        $cudaWorks = $null -eq [Wuerstchen.Core.SessionFactory]::CudaUnavailableReason($device)
+        $cudaWorks = $null -eq [Wuerstchen.Core.SessionCache]::Shared.Devices.CudaUnavailableReason($device)
         $all = New-WuerstchenImage 'a fox' @Small -ExecutionProvider Auto -DeviceId $device -OutputPath (Join-Path $TestDrive 'cuda') -Verbose 3>&1 4>&1
         $warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
         $verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)

@@ -18,6 +18,9 @@ public sealed class DeviceSelector
     private readonly ConcurrentDictionary<int, string?> _cudaProbe = new();
     private readonly ConcurrentDictionary<int, bool> _fallbackWarned = new();
 
+    /// <summary>How the CUDA fallback warning starts, so a host can shorten it for its logs (the cmdlets do).</summary>
+    public const string CudaFallbackStart = "CUDA is not available (";
+
     public const string CudaHelp =
         "The CUDA execution provider of ONNX Runtime 1.31 needs an NVIDIA driver, the CUDA 13 runtime (cudart, cublas, cublasLt, cufft, curand) and cuDNN 9 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows).";
 
@@ -107,7 +110,7 @@ public sealed class DeviceSelector
         if (_fallbackWarned.TryAdd(execution.DeviceId, true))
         {
             // once per selector and device: every later session falls back the same way
-            warn?.Invoke($"CUDA is not available ({FirstLine(cudaError)}); running on the CPU, which is far slower. {CudaHelp}");
+            warn?.Invoke($"{CudaFallbackStart}{FirstLine(cudaError)}); running on the CPU, which is far slower. {CudaHelp}");
         }
 
         return cpu ?? OpenOnCpu(kind, path, execution, observer);

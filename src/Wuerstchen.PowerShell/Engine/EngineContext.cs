@@ -45,7 +45,22 @@ public sealed class EngineContext
 
     public void WriteVerbose(string message) => Post(new PipelineRequest(PipelineRequestKind.Verbose, message));
 
-    public void WriteProgress(ProgressRecord record) => Post(new PipelineRequest(PipelineRequestKind.Progress, record));
+    /// <summary>
+    /// Writes progress; with <paramref name="wait"/>, returns only once the host has seen it (before a network load,
+    /// so that a Ctrl+C the user presses on reading "Loading …" reaches this context while the load runs).
+    /// </summary>
+    public void WriteProgress(ProgressRecord record, bool wait = false)
+    {
+        var request = new PipelineRequest(PipelineRequestKind.Progress, record);
+        if (wait)
+        {
+            Send(request);
+        }
+        else
+        {
+            Post(request);
+        }
+    }
 
     /// <summary>Asks -WhatIf/-Confirm on the pipeline thread and waits for the answer.</summary>
     public bool ShouldProcess(string target, string action) =>
