@@ -67,30 +67,8 @@ internal static class ImageWriter
         return true;
     }
 
-    /// <summary>The generation parameters an image's output object carries (so a run can be repeated or filtered).</summary>
-    public static IReadOnlyList<KeyValuePair<string, object?>> Properties(GeneratedImage image)
-    {
-        var e = image.Embedding;
-        var d = image.Decoder;
-        return new KeyValuePair<string, object?>[]
-        {
-            new("Prompt", d.Prompt ?? e.Prompt),
-            new("NegativePrompt", d.NegativePrompt ?? e.NegativePrompt),
-            new("Seed", image.Seed),
-            new("Width", image.Width),
-            new("Height", image.Height),
-            new("PromptIndex", e.PromptIndex),
-            new("ImageIndex", e.ImageIndex),
-            new("PriorSteps", e.PriorSteps),
-            new("PriorTimesteps", e.PriorTimesteps),
-            new("PriorGuidanceScale", e.PriorGuidanceScale),
-            new("DecoderSteps", d.DecoderTimesteps is null ? d.DecoderSteps : null),
-            new("DecoderTimesteps", d.DecoderTimesteps?.ToArray()),
-            new("DecoderGuidanceScale", d.DecoderGuidanceScale),
-            new("PriorSeed", e.Seed),
-            new("Source", e.Source),
-            new("ModelName", image.ModelName),
-            new("ModelFamily", image.ModelFamily),
-        };
-    }
+    /// <summary>The generation parameters an image's output object carries (so a run can be repeated or filtered):
+    /// the engine's one record, the same that fills the PNG text and XMP.</summary>
+    public static IReadOnlyList<KeyValuePair<string, object?>> Properties(GeneratedImage image) =>
+        GenerationParameters.Of(image).ToOutputProperties();
 }

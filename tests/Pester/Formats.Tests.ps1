@@ -1,5 +1,5 @@
 # Output formats and the image → embedding size (issue 9 points 5 and 6). Each test failed on the code before
-# its fix (see the CHANGELOG's 0.3.0 section): -OutputPath out.jpg made a folder, and -ImagePath clamped each side
+# its fix (see the CHANGELOG): -OutputPath out.jpg made a folder, and -ImagePath clamped each side
 # of a large photo on its own.
 
 BeforeAll {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Wuerstchen.Core;
 
-// How the PowerShell layer uses this record (issue 7/10): a cmdlet never lists the generation parameters itself.
+// How the PowerShell layer uses this record: a cmdlet never lists the generation parameters itself.
 //   - the properties of an image's output object:  foreach (var p in GenerationParameters.Of(image).ToOutputProperties())
 //                                                      obj.Properties.Add(new PSNoteProperty(p.Key, p.Value));
 //   - the PNG text chunks:                          GenerationParameters.Of(image).ToPngText()  (GeneratedImage.Parameters() does this)
