@@ -44,11 +44,11 @@
     }
 
     'New-WuerstchenImage' = @{
-        Synopsis    = 'Generates images from text prompts with Würstchen v2.'
+        Synopsis    = 'Generates images from text prompts with Würstchen v2 or Stable Cascade (the model folder says which).'
         Description = @'
-Runs the whole Würstchen v2 pipeline: the CLIP bigG text encoder and the prior (Stage C) make a 16-channel image embedding at 1/42 of the image size; the CLIP-H text encoder and the decoder (Stage B) expand it, and the VQGAN (Stage A) turns it into pixels. Each image is written as a PNG (or the JPEG or WebP that -OutputPath names) whose metadata carries the prompt, negative prompt, seed, size, steps or timesteps, guidance scales and model name, and returned as a FileInfo with the same values as properties.
+Runs the whole pipeline of the model folder's family. Würstchen v2: the CLIP bigG text encoder and the prior (Stage C) make a 16-channel image embedding at 1/42 of the image size; the CLIP-H text encoder and the decoder (Stage B) expand it, and the VQGAN (Stage A) turns it into pixels. Each image is written as a PNG (or the JPEG or WebP that -OutputPath names) whose metadata carries the prompt, negative prompt, seed, size, steps or timesteps, guidance scales and model name, and returned as a FileInfo with the same values as properties.
 
-Defaults follow the diffusers WuerstchenCombinedPipeline (60 prior steps, prior guidance 4, 12 decoder steps, no decoder guidance) except the size, which is 1024×1024, the size the model was trained at. Networks are loaded once per PowerShell process and reused. Ctrl+C stops within one network call and leaves no partial file; -WhatIf loads no model.
+Stable Cascade folders run the same three stages with that family's text conditioning (one bigG encoder: the prior reads its state before the final LayerNorm and the pooled embedding; the decoder the pooled embedding only). Defaults follow the family's diffusers pipelines — Würstchen v2: WuerstchenCombinedPipeline (60 prior steps, prior guidance 4, 12 decoder steps, no decoder guidance); Stable Cascade: its prior and decoder pipelines (20 prior steps, guidance 4; 10 decoder steps, no guidance) — except the size, which is 1024×1024, the size the model was trained at. Networks are loaded once per PowerShell process and reused. Ctrl+C stops within one network call and leaves no partial file; -WhatIf loads no model.
 '@
         Inputs      = 'System.String[] (Prompt); objects with properties named like the parameters (for example rows from Import-Csv)'
         Outputs     = 'System.IO.FileInfo as Get-Item gives it (PSPath, Mode, Length …), emitted as soon as each file is written, with Prompt, NegativePrompt, Seed, Width, Height, PromptIndex, ImageIndex, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps, DecoderTimesteps, DecoderGuidanceScale, Source and ModelName properties'

@@ -4,7 +4,7 @@ using Wuerstchen.Core;
 namespace Wuerstchen.PowerShell;
 
 /// <summary>
-/// <para type="synopsis">Generates images from text prompts with Würstchen v2.</para>
+/// <para type="synopsis">Generates images from text prompts with Würstchen v2 or Stable Cascade (the model folder says which).</para>
 /// </summary>
 [Cmdlet(VerbsCommon.New, "WuerstchenImage", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo))]
