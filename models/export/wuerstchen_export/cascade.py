@@ -283,7 +283,7 @@ def _export_prior_half(exp, args, constants):
     """tokenizer/, text_encoder/, prior/ and the prior repo's constants; returns (text encoder, tokenizer ids)."""
     from diffusers import StableCascadePriorPipeline
     pipe, te = _load(StableCascadePriorPipeline, args.prior_repo, "prior", args.prior_subfolder)
-    constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", 42.67))
+    constants["resolution_multiple"] = float(pipe.config.get("resolution_multiple", FAMILY.constants["resolution_multiple"]))
     constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
     exp.constants_read |= {"resolution_multiple", "scheduler_s", "scheduler_scaler", "latent_mean", "latent_std"}
     ids = save_tokenizer(pipe.tokenizer, os.path.join(exp.out_dir, "tokenizer"))
@@ -303,7 +303,7 @@ def _export_decoder_half(exp, args, constants, prior_te):
     decoder-only export into a new folder); returns the tokenizer ids when this half wrote the tokenizer."""
     from diffusers import StableCascadeDecoderPipeline
     pipe, te = _load(StableCascadeDecoderPipeline, args.decoder_repo, "decoder", args.decoder_subfolder)
-    constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", 10.67))
+    constants["latent_dim_scale"] = float(pipe.config.get("latent_dim_scale", FAMILY.constants["latent_dim_scale"]))
     constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
     exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
     ids = None

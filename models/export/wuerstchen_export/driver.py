@@ -72,9 +72,9 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
         log(f"loading prior pipeline {args.prior_repo}")
         pipe = load_prior(args.prior_repo)
         cfg = pipe.config
-        constants["latent_mean"] = float(_config_get(cfg, "latent_mean", 42.0))
-        constants["latent_std"] = float(_config_get(cfg, "latent_std", 1.0))
-        constants["resolution_multiple"] = float(_config_get(cfg, "resolution_multiple", 42.67))
+        constants["latent_mean"] = float(_config_get(cfg, "latent_mean", CONTRACT_DEFAULTS["latent_mean"]))
+        constants["latent_std"] = float(_config_get(cfg, "latent_std", CONTRACT_DEFAULTS["latent_std"]))
+        constants["resolution_multiple"] = float(_config_get(cfg, "resolution_multiple", CONTRACT_DEFAULTS["resolution_multiple"]))
         constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler_constants(pipe)
         exporter.constants_read |= {"latent_mean", "latent_std", "resolution_multiple", "scheduler_s", "scheduler_scaler"}
         token_ids["prior"] = save_tokenizer(pipe.tokenizer, os.path.join(exporter.out_dir, "prior_tokenizer"))
@@ -90,7 +90,7 @@ def export_real(args, exporter, load_prior=None, load_decoder=None, effnet_backb
     if "decoder" in parts:
         log(f"loading decoder pipeline {args.decoder_repo}")
         pipe = load_decoder(args.decoder_repo)
-        constants["latent_dim_scale"] = float(_config_get(pipe.config, "latent_dim_scale", 10.67))
+        constants["latent_dim_scale"] = float(_config_get(pipe.config, "latent_dim_scale", CONTRACT_DEFAULTS["latent_dim_scale"]))
         constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
         exporter.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
         s, scaler = _scheduler_constants(pipe)
