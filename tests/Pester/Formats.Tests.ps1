@@ -96,6 +96,14 @@ Describe 'The output format follows the -OutputPath extension (point 5)' {
     }
 }
 
+Describe 'One version' {
+    It 'the Software text of an image names the manifest''s ModuleVersion (the assemblies take it from the manifest)' {
+        $f = New-WuerstchenImage 'a red fox' @Small -OutputPath (Join-Path $TestDrive 'version.png')
+        $version = (Import-PowerShellDataFile (Join-Path $ModulePath 'Wuerstchen.psd1')).ModuleVersion
+        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($f.FullName)['Software'] | Should -Be "Wuerstchen.PowerShell $version"
+    }
+}
+
 Describe 'The image → embedding size keeps the aspect ratio (point 6)' {
     It 'a 6000×4000 photo is encoded at 1152×768 (3:2, about 1024² pixels), without a warning' {
         $photo = New-Photo 'big.png' 6000 4000
