@@ -35,7 +35,7 @@ BeforeAll {
 }
 
 Describe 'Stable Cascade parity with diffusers' {
-    It '<_>: images within 2 levels, 99.9 % within 1' -ForEach @('s-batch-cfg', 's-wide', 's-decoder-cfg', 's-empty') {
+    It '<_>: images within 2 levels, 99.9 % within 1' -ForEach @('s-batch-cfg', 's-wide', 's-decoder-cfg', 's-empty', 's-off-grid') {
         $p = Get-CascadeJob $_
         $d = Get-DecoderArgs $_
         $files = @(New-WuerstchenImage @p @d -OutputPath (Join-Path $TestDrive $_) -WarningAction SilentlyContinue)
@@ -48,7 +48,7 @@ Describe 'Stable Cascade parity with diffusers' {
         $cmp.Over1 | Should -BeLessOrEqual ([int]($cmp.Count / 1000))
     }
 
-    It '<_>: embeddings within 1e-4 relative' -ForEach @('s-batch-cfg', 's-decoder-cfg', 's-empty') {
+    It '<_>: embeddings within 1e-4 relative' -ForEach @('s-batch-cfg', 's-decoder-cfg', 's-empty', 's-off-grid') {
         $p = Get-CascadeJob $_
         $emb = @(Get-WuerstchenEmbedding @p)
         $expected = [Wuerstchen.Core.IO.Npy]::Read((Join-Path $CascadeDir "$_.embeddings.npy"))
@@ -67,6 +67,51 @@ Describe 'Stable Cascade parity with diffusers' {
         $cmp = Compare-Bytes (Read-Images $files) $expected.Bytes
         $cmp.Max | Should -BeLessOrEqual 2
         $cmp.Over1 | Should -BeLessOrEqual ([int]($cmp.Count / 1000))
+    }
+
+    It 'a side off the 128-pixel grid gives the size diffusers gives (280 → 296), with a warning saying so' {
+        $p = Get-CascadeJob 's-off-grid'
+        $d = Get-DecoderArgs 's-off-grid'
+        $r = Invoke-Capture { New-WuerstchenImage @p @d -OutputPath (Join-Path $TestDrive 'offgrid') }
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output[0].Width | Should -Be 296
+        $r.Output[0].Height | Should -Be 256
+        (Get-Rgb $r.Output[0].FullName).Width | Should -Be 296
+        @($r.Warnings | Where-Object { "$_" -like '*280×256 gives a 296×256 image*' }).Count | Should -Be 1
+    }
+
+    It 'a side whose decoder latent is odd (diffusers fails there too) is InvalidImageSize naming the nearest sides; nothing written' {
+        $dir = Join-Path $TestDrive 'odd'
+        $r = Invoke-Capture { New-WuerstchenImage 'a fox' -Width 1067 -Height 256 -PriorSteps 1 -DecoderSteps 1 -ModelPath $CascadeModels -OutputPath $dir }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImageSize,*'
+        $r.Errors[0].TargetObject | Should -Be 1067
+        "$($r.Errors[0])" | Should -Match 'decoder latent of 277.*1066 or 1110'
+        Test-Path $dir | Should -BeFalse
+    }
+
+    It 'a decoder exported before skips were resized is DecoderNeedsReexport off the grid (not ONNX Runtime''s shape error), and fine on it' {
+        # the same folder with the decoder's "wuerstchen.skips" metadata key renamed (same length: still a valid file)
+        $old = Join-Path $TestDrive 'old-export'
+        Copy-Item $CascadeModels $old -Recurse
+        $onnx = Join-Path $old 'decoder/model.onnx'
+        $bytes = [IO.File]::ReadAllBytes($onnx)
+        $text = [Text.Encoding]::Latin1.GetString($bytes)
+        $at = $text.IndexOf('wuerstchen.skips', [StringComparison]::Ordinal)
+        $at | Should -BeGreaterThan 0
+        $bytes[$at + 'wuerstchen.skips'.Length - 1] = [byte][char]'z'
+        [IO.File]::WriteAllBytes($onnx, $bytes)
+        $j = Get-CascadeJob 's-off-grid'
+        $j.ModelPath = $old
+        $r = Invoke-Capture { New-WuerstchenImage @j -DecoderSteps 1 -OutputPath (Join-Path $TestDrive 'reexport') -WarningAction SilentlyContinue }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'DecoderNeedsReexport,*'
+        "$($r.Errors[0])" | Should -Match 're-export it with models/export, or use sides in 128-pixel steps'
+        Test-Path (Join-Path $TestDrive 'reexport') | Should -BeFalse
+        $ok = New-WuerstchenImage 'a fox' -Width 256 -Height 256 -PriorSteps 1 -DecoderSteps 1 -ModelPath $old -OutputPath (Join-Path $TestDrive 'grid')
+        $ok.Width | Should -Be 256
     }
 
     It 'pads prompts with the tokenizer''s "!" (id 0), as the reference tokenizer does' {

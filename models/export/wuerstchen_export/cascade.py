@@ -16,6 +16,7 @@ from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
 from .onnx_io import export_network, write_onnx_model
+from .patches import size_agnostic_skips
 from .runners import onnx_runner
 from .validation import _compare, _deterministic_torch
 
@@ -111,13 +112,15 @@ def cascade_inputs(name, dims, seed):
 
         def prior(b, h, w, r=None):
             return (randn(b, 16, h, w), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 77, d), torch.zeros(b, 1, i))
-        return prior(2, 6, 6), [prior(1, 6, 9), prior(3, 12, 8, torch.tensor([1.0, 0.5, 0.0123]))]
+        return prior(2, 6, 6), [prior(1, 6, 9), prior(3, 12, 8, torch.tensor([1.0, 0.5, 0.0123])), prior(1, 7, 5)]
     if name == "decoder":
         p = dims["pooled_width"]
 
         def decoder(b, h4, w4, h, w, r=None):
             return (randn(b, 4, h4, w4), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 16, h, w) * 3)
-        return decoder(2, 64, 64, 6, 6), [decoder(1, 64, 96, 6, 9), decoder(2, 32, 64, 3, 6, torch.tensor([1.0, 0.0833]))]
+        # the last case: an odd size whose skips disagree after the stride-2 stages (diffusers resizes them; the export must too)
+        return decoder(2, 64, 64, 6, 6), [decoder(1, 64, 96, 6, 9), decoder(2, 32, 64, 3, 6, torch.tensor([1.0, 0.0833])),
+                                          decoder(1, 74, 42, 7, 4)]
     return make_inputs(name, dims, seed)
 
 
@@ -144,8 +147,11 @@ class CascadeExport:
             with torch.no_grad(), _deterministic_torch():
                 original = [self._outputs(wrapper(*(t.to(self.device) for t in c))) for c in cases]
         meta = {"wuerstchen.network": name, "wuerstchen.family": FAMILY.name, "wuerstchen.dtype": dtype}
+        if name in ("prior", "decoder"):
+            meta["wuerstchen.skips"] = "resized"  # size_agnostic_skips below; the module checks it off the 128-pixel grid
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
-        path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name))
+        with size_agnostic_skips(wrapper):  # odd latent sizes (sides off the 128-pixel grid) run as in diffusers
+            path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name))
         if dtype == "fp16":
             path, info["external_data"] = self._convert_fp16(name, path, meta)
         self.networks[name] = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-EXPORTER_VERSION = "1.1.0"
+EXPORTER_VERSION = "1.2.0"  # 1.2.0: Stable Cascade skips resized for any size (wuerstchen.skips), fp16 for Stable Cascade
 CONTRACT_ENV = "WUERSTCHEN_MODEL_CONTRACT"
 # Initializer bytes above which weights go to model.onnx.data (protobuf's hard limit is 2 GiB).
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000

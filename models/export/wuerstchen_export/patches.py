@@ -105,3 +105,43 @@ def export_attention_processors(module):
             m.set_processor(p)
 
 
+
+
+def _up_decode_resizing_every_skip(self, level_outputs, r_embed, clip):
+    """StableCascadeUNet._up_decode (inference path) with the skip resize made unconditional. diffusers resizes x to
+    its skip's size only when they differ (odd latent sizes, where a stride-2 stage floored); a trace fixes that test
+    to the example's sizes, so the graph would fail on the sizes that need it. Resized to the size it already has,
+    x is unchanged: bilinear with align_corners samples exactly at the source pixels (weights 1 and 0)."""
+    from diffusers.models.unets.unet_stable_cascade import SDCascadeAttnBlock, SDCascadeResBlock, SDCascadeTimestepBlock
+    x = level_outputs[0]
+    for i, (up_block, upscaler, repmap) in enumerate(zip(self.up_blocks, self.up_upscalers, self.up_repeat_mappers)):
+        for j in range(len(repmap) + 1):
+            for k, block in enumerate(up_block):
+                if isinstance(block, SDCascadeResBlock):
+                    skip = level_outputs[i] if k == 0 and i > 0 else None
+                    if skip is not None:
+                        x = F.interpolate(x.float(), skip.shape[-2:], mode="bilinear", align_corners=True).to(x.dtype)
+                    x = block(x, skip)
+                elif isinstance(block, SDCascadeAttnBlock):
+                    x = block(x, clip)
+                elif isinstance(block, SDCascadeTimestepBlock):
+                    x = block(x, r_embed)
+                else:
+                    x = block(x)
+            if j < len(repmap):
+                x = repmap[j](x)
+        x = upscaler(x)
+    return x
+
+
+@contextlib.contextmanager
+def size_agnostic_skips(module):
+    """While tracing: every StableCascadeUNet inside resizes its skips unconditionally (see above); restored afterwards."""
+    patched = [m for m in module.modules() if type(m).__name__ == "StableCascadeUNet" and hasattr(m, "_up_decode")]
+    for m in patched:
+        m._up_decode = types.MethodType(_up_decode_resizing_every_skip, m)
+    try:
+        yield len(patched)
+    finally:
+        for m in patched:
+            del m._up_decode  # the class's method again

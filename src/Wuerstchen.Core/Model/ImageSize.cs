@@ -1,8 +1,9 @@
 namespace Wuerstchen.Core;
 
 /// <summary>
-/// The size rules of Würstchen v2 (reference §9.1): h = ceil(H / 42.67), H4 = floor(h · 10.67), and the
-/// decoder only works when H is a multiple of 128 pixels (h a multiple of 3, H4 a multiple of 32).
+/// The latent sizes of one image size (reference §9.1): prior h = ceil(H / 42.67), decoder H4 = floor(h · 10.67),
+/// image 4 · H4 (Stage A up-samples 4×). For 128-pixel steps the image is exactly H; for the other sizes Stable Cascade
+/// runs, it is what diffusers' pipelines give (1000 → 1024).
 /// </summary>
 public readonly record struct LatentSize(int PriorWidth, int PriorHeight, int DecoderWidth, int DecoderHeight)
 {
@@ -12,19 +13,23 @@ public readonly record struct LatentSize(int PriorWidth, int PriorHeight, int De
     public int OutputHeight => 4 * DecoderHeight;
 }
 
+/// <summary>
+/// Which image sides a model runs: 128 to 4096 pixels, within that the family's <see cref="SizeRule"/> (the contract's
+/// "sizes": Würstchen v2 in 128-pixel steps, Stable Cascade any side whose decoder latent is even).
+/// </summary>
 public static class ImageSize
 {
+    /// <summary>The 128-pixel grid every family runs exactly (completers and the image → embedding size use it).</summary>
     public const int Step = 128;
     public const int Min = 128;
     public const int Max = 4096;
 
-    /// <summary>Latent sizes for a validated pixel size.</summary>
+    /// <summary>Latent sizes for a pixel size, checked against the folder's family.</summary>
     public static LatentSize Compute(int width, int height, ModelConfig config)
     {
-        Validate(width, "Width");
-        Validate(height, "Height");
-        int h = (int)Math.Ceiling(height / config.ResolutionMultiple);
-        int w = (int)Math.Ceiling(width / config.ResolutionMultiple);
+        Validate(width, "Width", config);
+        Validate(height, "Height", config);
+        int h = PriorLatent(height, config), w = PriorLatent(width, config);
         return new LatentSize(w, h, (int)(w * config.LatentDimScale), (int)(h * config.LatentDimScale));
     }
 
@@ -36,43 +41,72 @@ public static class ImageSize
         return new LatentSize(priorWidth, priorHeight, dw, dh);
     }
 
-    /// <summary>Rejects sizes that do not give a working decoder, naming the nearest valid sizes.</summary>
-    public static void Validate(int value, string parameterName)
+    /// <summary>The range every family shares, checked before a model is known (the family's rule comes with the model).</summary>
+    public static void ValidateRange(int value, string parameterName)
     {
-        if (value >= Min && value <= Max && value % Step == 0)
-        {
-            return;
-        }
-
-        string message;
         if (value < Min)
         {
-            message = $"{parameterName} {value} is too small: Würstchen images are {Min} to {Max} pixels in {Step}-pixel steps; the nearest valid size is {Min}.";
-        }
-        else if (value > Max)
-        {
-            message = $"{parameterName} {value} is too large: Würstchen images are {Min} to {Max} pixels in {Step}-pixel steps; the nearest valid size is {Max}.";
-        }
-        else
-        {
-            var (lower, upper) = Nearest(value);
-            message = $"{parameterName} {value} is not a multiple of {Step}: the Würstchen decoder only works in {Step}-pixel steps. Nearest valid sizes: {lower} or {upper}.";
+            throw Invalid(value, $"{parameterName} {value} is too small: images are {Min} to {Max} pixels; the nearest valid size is {Min}.");
         }
 
-        throw new WuerstchenException("InvalidImageSize", WuerstchenErrorKind.InvalidArgument,
-            message, value);
+        if (value > Max)
+        {
+            throw Invalid(value, $"{parameterName} {value} is too large: images are {Min} to {Max} pixels; the nearest valid size is {Max}.");
+        }
     }
 
-    /// <summary>The valid sizes just below and just above a value (clamped to the range).</summary>
-    public static (int Lower, int Upper) Nearest(int value)
+    /// <summary>Würstchen v2's rule (128-pixel steps), for callers without a model folder.</summary>
+    public static void Validate(int value, string parameterName) => Validate(value, parameterName, ModelConfig.Default);
+
+    /// <summary>Rejects sizes the family's decoder cannot take, naming the nearest valid sizes.</summary>
+    public static void Validate(int value, string parameterName, ModelConfig config)
     {
-        int lower = Math.Clamp(value / Step * Step, Min, Max);
-        int upper = Math.Clamp((int)Math.Min((long)lower + Step, Max), Min, Max);
-        if (value <= Min)
+        ValidateRange(value, parameterName);
+        var rule = config.Family.Sizes;
+        if (value % rule.Step != 0)
         {
-            return (Min, Min);
+            var (lower, upper) = Nearest(value, config);
+            throw Invalid(value, $"{parameterName} {value} is not a multiple of {rule.Step}: the {config.Family.DisplayName} decoder only works in {rule.Step}-pixel steps. Nearest valid sizes: {lower} or {upper}.");
         }
 
-        return (lower, upper);
+        if (!IsValid(value, config))
+        {
+            var (lower, upper) = Nearest(value, config);
+            int h4 = DecoderLatent(value, config);
+            throw Invalid(value, $"{parameterName} {value} gives a decoder latent of {h4}, which the {config.Family.DisplayName} decoder cannot take "
+                + $"(it must be a multiple of {rule.DecoderLatentMultiple}; diffusers' pipeline fails there too). Nearest valid sizes: {lower} or {upper}.");
+        }
     }
+
+    /// <summary>Whether the family's decoder runs this side (range, step and decoder latent).</summary>
+    public static bool IsValid(int value, ModelConfig config)
+    {
+        var rule = config.Family.Sizes;
+        return value >= Min && value <= Max && value % rule.Step == 0 && DecoderLatent(value, config) % rule.DecoderLatentMultiple == 0;
+    }
+
+    /// <summary>The valid sides just below and just above a value (each clamped to the range).</summary>
+    public static (int Lower, int Upper) Nearest(int value, ModelConfig config)
+    {
+        int start = Math.Clamp(value, Min, Max);
+        int lower = start, upper = start;
+        while (lower > Min && !IsValid(lower, config))
+        {
+            lower--;
+        }
+
+        while (upper < Max && !IsValid(upper, config))
+        {
+            upper++;
+        }
+
+        return (IsValid(lower, config) ? lower : upper, IsValid(upper, config) ? upper : lower);
+    }
+
+    private static int PriorLatent(int side, ModelConfig config) => (int)Math.Ceiling(side / config.ResolutionMultiple);
+
+    private static int DecoderLatent(int side, ModelConfig config) => (int)(PriorLatent(side, config) * config.LatentDimScale);
+
+    private static WuerstchenException Invalid(int value, string message) =>
+        new("InvalidImageSize", WuerstchenErrorKind.InvalidArgument, message, value);
 }

@@ -36,15 +36,22 @@ public sealed record NetworkSpec(string Folder, StageKind Kind, string Half, boo
 public sealed record FamilyDefaults(int PriorSteps, int DecoderSteps, float PriorGuidanceScale, float DecoderGuidanceScale, bool CustomTimesteps);
 
 /// <summary>
+/// Which image sides a family's pipelines run (the contract's "sizes"): multiples of <see cref="Step"/> whose decoder
+/// latent floor(ceil(H / resolution_multiple) · latent_dim_scale) is a multiple of <see cref="DecoderLatentMultiple"/>.
+/// </summary>
+public sealed record SizeRule(int Step, int DecoderLatentMultiple);
+
+/// <summary>
 /// A model family (Würstchen v2, Stable Cascade) as docs/spec/model-contract.json describes it: which networks a
 /// folder holds, what feeds each input, the tokenizer folders, the defaults and constants. The pipeline, the
 /// validator and the cmdlets read this description; there is no per-family copy of the pipeline.
 /// </summary>
 public sealed class ModelFamily
 {
-    private ModelFamily(string name, string displayName, IReadOnlyList<NetworkSpec> networks, FamilyDefaults defaults,
+    private ModelFamily(string name, string displayName, IReadOnlyList<NetworkSpec> networks, FamilyDefaults defaults, SizeRule sizes,
         IReadOnlyDictionary<string, double> constantDefaults, IReadOnlyDictionary<string, string> pipelines)
     {
+        Sizes = sizes;
         Name = name;
         DisplayName = displayName;
         Networks = networks;
@@ -65,6 +72,9 @@ public sealed class ModelFamily
     public IReadOnlyList<NetworkSpec> Networks { get; }
 
     public FamilyDefaults Defaults { get; }
+
+    /// <summary>Which image sides the family's pipelines run (v2: 128-pixel steps; Stable Cascade: any with an even decoder latent).</summary>
+    public SizeRule Sizes { get; }
 
     /// <summary>The constants' defaults by model_index.json key.</summary>
     public IReadOnlyDictionary<string, double> ConstantDefaults { get; }
@@ -104,9 +114,11 @@ public sealed class ModelFamily
         var d = family.GetProperty("defaults");
         var defaults = new FamilyDefaults(d.GetProperty("prior_steps").GetInt32(), d.GetProperty("decoder_steps").GetInt32(),
             d.GetProperty("prior_guidance_scale").GetSingle(), d.GetProperty("decoder_guidance_scale").GetSingle(), d.GetProperty("custom_timesteps").GetBoolean());
+        var z = family.GetProperty("sizes");
+        var sizes = new SizeRule(z.GetProperty("step").GetInt32(), z.GetProperty("decoder_latent_multiple").GetInt32());
         var constants = family.GetProperty("constants").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetProperty("default").GetDouble(), StringComparer.Ordinal);
         var pipelines = family.GetProperty("pipelines").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal);
-        return new ModelFamily(name, family.GetProperty("display_name").GetString()!, networks, defaults, constants, pipelines);
+        return new ModelFamily(name, family.GetProperty("display_name").GetString()!, networks, defaults, sizes, constants, pipelines);
     }
 
     /// <summary>The pipeline role of a network: a text encoder that serves both halves is the prior's (the decoder's may fall back to it).</summary>

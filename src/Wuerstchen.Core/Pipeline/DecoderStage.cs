@@ -42,7 +42,7 @@ public sealed class DecoderStage
         var first = embeddings[0];
         int rows = embeddings.Count;
         var size = ImageSize.FromPrior(first.LatentWidth, first.LatentHeight, model.Config);
-        CheckDecoderSize(size, first);
+        CheckDecoderSize(size, first, model.Family);
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
         var (noise, seed) = DecoderNoise(embeddings, settings, perRow);
         var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
@@ -96,6 +96,7 @@ public sealed class DecoderStage
 
         var spec = _sessions.Model.Family.Required(StageKind.Decoder);
         using var lease = _sessions.Lease(spec);
+        CheckSkipResize(lease.Session, size);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
         DiffusionSampler.Run(network, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, feeds.Inputs,
@@ -175,13 +176,33 @@ public sealed class DecoderStage
         }
     }
 
-    private static void CheckDecoderSize(LatentSize size, WuerstchenEmbedding e)
+    /// <summary>
+    /// Off the 128-pixel grid (decoder latent not a multiple of 32) the decoder's skips disagree after its stride-2
+    /// stages and must be resized, as diffusers does; a traced graph does that only if the exporter made the resize
+    /// unconditional, which it records as "wuerstchen.skips" = "resized". An older export fails inside ONNX Runtime
+    /// with a shape error: say what to do instead.
+    /// </summary>
+    private static void CheckSkipResize(OnnxSession session, LatentSize size)
     {
-        // the real decoder needs H4 and W4 divisible by 32 (PixelUnshuffle 2 × three stride-2 stages, reference §6.1/§9.1)
-        if (size.DecoderHeight % 32 != 0 || size.DecoderWidth % 32 != 0)
+        if ((size.DecoderHeight % 32 != 0 || size.DecoderWidth % 32 != 0) && session.Metadata("wuerstchen.skips") != "resized")
         {
+            throw new WuerstchenException("DecoderNeedsReexport", WuerstchenErrorKind.InvalidArgument,
+                $"A {size.OutputWidth}×{size.OutputHeight} image (decoder latent {size.DecoderWidth}×{size.DecoderHeight}) needs a decoder exported with "
+                + $"resized skips, and '{session.Path}' was exported before that: re-export it with models/export, or use sides in 128-pixel steps.",
+                $"{size.OutputWidth}x{size.OutputHeight}");
+        }
+    }
+
+    private static void CheckDecoderSize(LatentSize size, WuerstchenEmbedding e, ModelFamily family)
+    {
+        // the family's decoder needs H4 and W4 divisible by its multiple: v2 32 (PixelUnshuffle 2 × three stride-2
+        // stages, reference §6.1/§9.1), Stable Cascade 2 (its PixelUnshuffle; the contract's "sizes")
+        int multiple = family.Sizes.DecoderLatentMultiple;
+        if (size.DecoderHeight % multiple != 0 || size.DecoderWidth % multiple != 0)
+        {
+            string sides = family.Sizes.Step == ImageSize.Step ? "multiples of 3 (images in 128-pixel steps)" : $"such that the decoder latent is a multiple of {multiple}";
             throw new WuerstchenException("InvalidImageSize", WuerstchenErrorKind.InvalidArgument,
-                $"An embedding of {e.LatentHeight}×{e.LatentWidth} gives a decoder latent of {size.DecoderHeight}×{size.DecoderWidth}, which the decoder cannot process; embedding sides must be multiples of 3 (images in 128-pixel steps).", e);
+                $"An embedding of {e.LatentHeight}×{e.LatentWidth} gives a decoder latent of {size.DecoderHeight}×{size.DecoderWidth}, which the {family.DisplayName} decoder cannot process; embedding sides must be {sides}.", e);
         }
     }
 }

@@ -42,8 +42,9 @@ public sealed record PriorSettings
             }
         }
 
-        ImageSize.Validate(Width, "Width");
-        ImageSize.Validate(Height, "Height");
+        // the range here; the family's size rule (v2's 128-pixel steps …) with the model: CheckSize
+        ImageSize.ValidateRange(Width, "Width");
+        ImageSize.ValidateRange(Height, "Height");
         if (ImagesPerPrompt < 1 || ImagesPerPrompt > MaxImagesPerPrompt)
         {
             throw new WuerstchenException("InvalidImagesPerPrompt", WuerstchenErrorKind.InvalidArgument,
@@ -53,6 +54,9 @@ public sealed record PriorSettings
         SamplingChecks.Steps(PriorSteps, PriorTimesteps, "PriorSteps", "PriorTimesteps");
         SamplingChecks.Guidance(PriorGuidanceScale, "PriorGuidanceScale");
     }
+
+    /// <summary>The latent sizes of Width × Height with this model; the family's size rule is checked here.</summary>
+    public LatentSize CheckSize(ModelConfig config) => ImageSize.Compute(Width, Height, config);
 
     /// <summary>The family's defaults for what was left null; refuses custom timesteps where the family's pipelines ignore them.</summary>
     public PriorSettings WithDefaults(ModelFamily family)

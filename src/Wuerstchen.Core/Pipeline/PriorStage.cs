@@ -22,7 +22,14 @@ internal sealed class PriorStage
         var model = _sessions.Model;
         settings = settings.WithDefaults(model.Family);
         settings.Validate();
-        var size = ImageSize.Compute(settings.Width, settings.Height, model.Config);
+        var size = settings.CheckSize(model.Config);
+        if (size.OutputWidth != settings.Width || size.OutputHeight != settings.Height)
+        {
+            // Stable Cascade runs sides off the 128-pixel grid as diffusers does: the image is 4 · floor(ceil(H / 42.67) · 10.67)
+            _sessions.Warning?.Invoke($"{settings.Width}×{settings.Height} gives a {size.OutputWidth}×{size.OutputHeight} image with {model.Family.DisplayName} "
+                + $"(latents of ceil(side / {model.Config.ResolutionMultiple}) as diffusers' pipelines make them); 128-pixel steps give exactly the size asked for.");
+        }
+
         int n = settings.ImagesPerPrompt;
         int rows = settings.Prompts.Count * n;
         var rowPrompts = Enumerable.Range(0, rows).Select(r => settings.Prompts[r / n]).ToArray();

@@ -37,6 +37,10 @@ public sealed class OnnxSession : IDisposable
 
     public bool HasInput(string name) => Inputs.ContainsKey(name);
 
+    /// <summary>A value the exporter wrote into the file's metadata (e.g. "wuerstchen.skips"), or null.</summary>
+    public string? Metadata(string key) =>
+        _session.ModelMetadata.CustomMetadataMap.TryGetValue(key, out var value) ? value : null;
+
     /// <summary>Fixed size of an axis of an input or output, or null when it is dynamic.</summary>
     public int? FixedDimension(string name, int axis)
     {

@@ -110,6 +110,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
             // the model and the family's rules (e.g. no custom timesteps for Stable Cascade) before anything is written
             var model = OpenModel();
             prior.WithDefaults(model.Family).Validate();
+            prior.CheckSize(model.Config); // the family's sizes (v2: 128-pixel steps)
             decoder.WithDefaults(model.Family).Validate();
             outputs.EnsureFolder();
             string activity = $"New-WuerstchenImage #{_call}";
