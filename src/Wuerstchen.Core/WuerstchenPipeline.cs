@@ -69,7 +69,7 @@ public sealed class WuerstchenPipeline
     /// </summary>
     public WuerstchenEmbedding EncodeImage(string path, int? width, int? height, long seed, CancellationToken cancellationToken = default)
     {
-        var spec = Model.Family.Required(StageKind.Effnet); // Stable Cascade has no image encoder: say so before reading the image
+        var spec = Model.Family.Required(NetworkKind.Effnet); // Stable Cascade has no image encoder: say so before reading the image
         var (iw, ih) = IO.ImageLoader.Identify(path);
         var fit = IO.ImageFit.Choose(iw, ih, width, height); // the aspect ratio kept, near the training area
         var size = ImageSize.Compute(fit.Width, fit.Height, Model.Config);
@@ -87,7 +87,7 @@ public sealed class WuerstchenPipeline
             data = new EffnetNetwork(lease.Session, sessions.Buffers).Encode(pixels, size, cancellationToken);
         }
 
-        sessions.Release(StageKind.Effnet);
+        sessions.Release(NetworkKind.Effnet);
         var parameters = new GenerationParameters
         {
             Seed = seed,

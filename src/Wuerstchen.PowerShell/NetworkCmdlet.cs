@@ -26,7 +26,7 @@ public abstract class NetworkCmdlet : ModelCmdlet
     public SwitchParameter LowMemory { get; set; }
 
     // where each stage's progress sits on the batch bar, so the bar moves during the stages
-    private static readonly Dictionary<string, (int From, int To)> StageShare = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, (int From, int To)> PhaseShare = new(StringComparer.Ordinal)
     {
         ["Prior"] = (0, 50),
         ["Decoder"] = (50, 90),
@@ -97,9 +97,9 @@ public abstract class NetworkCmdlet : ModelCmdlet
         private readonly EngineContext _context;
         private readonly int _parent;
         private readonly string _activity;
-        private readonly Stopwatch _stageClock = new();
+        private readonly Stopwatch _phaseClock = new();
         private int _lastPercent = -1;
-        private string _lastStage = "";
+        private string _lastPhase = "";
 
         public StageReporter(EngineContext context, int parent, string activity)
         {
@@ -112,48 +112,48 @@ public abstract class NetworkCmdlet : ModelCmdlet
         {
             if (load.Elapsed is not { } elapsed)
             {
-                _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: loading", $"Loading {load.Stage}…") { ParentActivityId = _parent }, wait: true);
+                _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: loading", $"Loading {load.Network}…") { ParentActivityId = _parent }, wait: true);
                 return;
             }
 
             _context.WriteVerbose(load.Cached
-                ? $"{load.Stage} network: cached session ({load.Provider})."
-                : $"{load.Stage} network loaded on {load.Provider} in {elapsed.TotalSeconds:0.00} s.");
+                ? $"{load.Network} network: cached session ({load.Provider})."
+                : $"{load.Network} network loaded on {load.Provider} in {elapsed.TotalSeconds:0.00} s.");
             // Ctrl+C during a load: ONNX Runtime cannot be interrupted there, but nothing more runs once it returns
             _context.Cancellation.ThrowIfCancellationRequested();
         }
 
         public void Step(PipelineProgress p)
         {
-            if (p.Stage != _lastStage)
+            if (p.Phase != _lastPhase)
             {
-                _stageClock.Restart();
+                _phaseClock.Restart();
             }
 
             int percent = p.TotalSteps == 0 ? 100 : p.Step * 100 / p.TotalSteps;
-            if (percent == _lastPercent && p.Stage == _lastStage)
+            if (percent == _lastPercent && p.Phase == _lastPhase)
             {
                 return;
             }
 
             _lastPercent = percent;
-            _lastStage = p.Stage;
-            _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: {p.Stage}",
-                $"{p.Stage} step {p.Step} of {p.TotalSteps} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})")
+            _lastPhase = p.Phase;
+            _context.WriteProgress(new ProgressRecord(_parent + 1, $"{_activity}: {p.Phase}",
+                $"{p.Phase} step {p.Step} of {p.TotalSteps} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})")
             {
                 ParentActivityId = _parent,
                 PercentComplete = Math.Clamp(percent, 0, 100),
                 RecordType = p.IsLast ? ProgressRecordType.Completed : ProgressRecordType.Processing,
             });
-            if (StageShare.TryGetValue(p.Stage, out var share))
+            if (PhaseShare.TryGetValue(p.Phase, out var share))
             {
                 int overall = share.From + (share.To - share.From) * Math.Clamp(percent, 0, 100) / 100;
-                _context.WriteProgress(BatchRecord(_parent, _activity, $"{p.Stage} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})", Math.Min(overall, 99), false));
+                _context.WriteProgress(BatchRecord(_parent, _activity, $"{p.Phase} ({p.Rows} image{(p.Rows == 1 ? "" : "s")})", Math.Min(overall, 99), false));
             }
 
             if (p.Step >= p.TotalSteps)
             {
-                _context.WriteVerbose($"{p.Stage}: {p.TotalSteps} step{(p.TotalSteps == 1 ? "" : "s")} for {p.Rows} image{(p.Rows == 1 ? "" : "s")} in {_stageClock.Elapsed.TotalSeconds:0.00} s.");
+                _context.WriteVerbose($"{p.Phase}: {p.TotalSteps} step{(p.TotalSteps == 1 ? "" : "s")} for {p.Rows} image{(p.Rows == 1 ? "" : "s")} in {_phaseClock.Elapsed.TotalSeconds:0.00} s.");
             }
         }
     }

@@ -18,21 +18,21 @@ internal static partial class Program
         Console.WriteLine("== per-call time of each network (plain ONNX Runtime session, 1 warm-up + median of 3) ==");
         int rows = o.Images;
         int pb = measured.PriorBatch, db = measured.DecoderBatch;
-        var cases = new (StageKind Kind, int Batch, (string Name, long[] Shape, bool Ids)[] Inputs)[]
+        var cases = new (NetworkKind Kind, int Batch, (string Name, long[] Shape, bool Ids)[] Inputs)[]
         {
-            (StageKind.PriorTextEncoder, 2, new[] { ("input_ids", new long[] { 2, 77 }, true), ("attention_mask", new long[] { 2, 77 }, true) }),
-            (StageKind.Prior, pb, new[]
+            (NetworkKind.PriorTextEncoder, 2, new[] { ("input_ids", new long[] { 2, 77 }, true), ("attention_mask", new long[] { 2, 77 }, true) }),
+            (NetworkKind.Prior, pb, new[]
             {
                 ("sample", new long[] { pb, 16, size.PriorHeight, size.PriorWidth }, false), ("timestep_ratio", new long[] { pb }, false),
                 ("clip_text", new long[] { pb, 77, o.Spec.PriorTextWidth }, false),
             }),
-            (StageKind.DecoderTextEncoder, 1, new[] { ("input_ids", new long[] { 1, 77 }, true), ("attention_mask", new long[] { 1, 77 }, true) }),
-            (StageKind.Decoder, db, new[]
+            (NetworkKind.DecoderTextEncoder, 1, new[] { ("input_ids", new long[] { 1, 77 }, true), ("attention_mask", new long[] { 1, 77 }, true) }),
+            (NetworkKind.Decoder, db, new[]
             {
                 ("sample", new long[] { db, 4, size.DecoderHeight, size.DecoderWidth }, false), ("timestep_ratio", new long[] { db }, false),
                 ("effnet", new long[] { db, 16, size.PriorHeight, size.PriorWidth }, false), ("clip_text", new long[] { db, 77, o.Spec.DecoderTextWidth }, false),
             }),
-            (StageKind.Vqgan, 1, new[] { ("sample", new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth }, false) }),
+            (NetworkKind.Vqgan, 1, new[] { ("sample", new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth }, false) }),
         };
         var threads = new List<int> { o.Threads };
         if (!cuda && o.Threads != 1)
@@ -45,14 +45,14 @@ internal static partial class Program
             var line = $"  {ModelFolder.FolderName(kind),-22} batch {batch,-2} [{string.Join(",", inputs[0].Shape)}]";
             foreach (int t in threads)
             {
-                if (t == 1 && kind is not (StageKind.Prior or StageKind.Decoder))
+                if (t == 1 && kind is not (NetworkKind.Prior or NetworkKind.Decoder))
                 {
                     continue;
                 }
 
                 var ms = TimeNetwork(model.NetworkPath(kind), inputs, cuda, o.Device, t);
                 line += $"  {ms,8:F1} ms/call ({(cuda ? "CUDA" : t > 0 ? $"{t} thread{(t > 1 ? "s" : "")}" : $"default threads")})";
-                if (t == 1 && kind is StageKind.Prior or StageKind.Decoder && (long)o.Width * o.Height >= 1024 * 1024)
+                if (t == 1 && kind is NetworkKind.Prior or NetworkKind.Decoder && (long)o.Width * o.Height >= 1024 * 1024)
                 {
                     // the stand-ins are sized so that a call at 1024² costs at least 50 ms on one core
                     line += ms >= 50 ? " ≥ 50 ms on one core" : " < 50 ms on one core: make it heavier (--prior-channels/--decoder-channels)";

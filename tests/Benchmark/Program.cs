@@ -100,7 +100,7 @@ internal static partial class Program
         }
 
         string provider;
-        using (var lease = cache.Acquire(StageKind.Prior, model.NetworkPath(StageKind.Prior), execution, Warn))
+        using (var lease = cache.Acquire(NetworkKind.Prior, model.NetworkPath(NetworkKind.Prior), execution, Warn))
         {
             provider = lease.Session.Provider;
         }
@@ -151,7 +151,7 @@ internal static partial class Program
         var sw = Stopwatch.StartNew();
         StandInModels.Write(modelDir, tokenizers, o.Spec);
         Console.WriteLine($"stand-in networks: {o.Spec} → {modelDir} (written in {sw.Elapsed.TotalSeconds:F1} s)");
-        foreach (StageKind kind in Enum.GetValues<StageKind>())
+        foreach (NetworkKind kind in Enum.GetValues<NetworkKind>())
         {
             var file = new FileInfo(Path.Combine(modelDir, ModelFolder.FolderName(kind), "model.onnx"));
             Console.WriteLine($"  {ModelFolder.FolderName(kind),-22} {file.Length / 1048576.0,7:F2} MB");
@@ -219,7 +219,7 @@ internal static partial class Program
     private static void CheckSessionsAndContract(ModelFolder model, SessionCache cache, ExecutionOptions execution, Action<string> Warn)
     {
         // sessions alone: all five networks through a fresh cache, then through the warm one
-        var stages = new[] { StageKind.PriorTextEncoder, StageKind.Prior, StageKind.DecoderTextEncoder, StageKind.Decoder, StageKind.Vqgan };
+        var stages = new[] { NetworkKind.PriorTextEncoder, NetworkKind.Prior, NetworkKind.DecoderTextEncoder, NetworkKind.Decoder, NetworkKind.Vqgan };
         var fresh = new SessionCache();
         var coldAcquire = AcquireAll(fresh, model, stages, execution, Warn);
         var warmAcquire = AcquireAll(cache, model, stages, execution, Warn);
@@ -262,7 +262,7 @@ internal static partial class Program
         var pipeline = new WuerstchenPipeline(model, execution, cache)
         {
             Warning = warn,
-            Progress = p => snapshots.Add(Take(p.Stage, p.Step)),
+            Progress = p => snapshots.Add(Take(p.Phase, p.Step)),
         };
 
         Runs.Reset();
@@ -311,7 +311,7 @@ internal static partial class Program
             decoder.DecoderGuidanceScale > 1f ? 2 * rows : rows);
     }
 
-    private static TimeSpan AcquireAll(SessionCache cache, ModelFolder model, StageKind[] stages, ExecutionOptions execution, Action<string> warn)
+    private static TimeSpan AcquireAll(SessionCache cache, ModelFolder model, NetworkKind[] stages, ExecutionOptions execution, Action<string> warn)
     {
         var leases = new List<SessionLease>();
         long start = Stopwatch.GetTimestamp();

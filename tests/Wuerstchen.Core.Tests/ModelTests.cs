@@ -88,19 +88,19 @@ public class ModelTests
     {
         var cache = new SessionCache();
         var path = Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx");
-        using (var a = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
-        using (var b = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var a = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var b = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
         {
-            Assert.Same(a.Stage, b.Stage);
+            Assert.Same(a.Session, b.Session);
             Assert.Equal(1, cache.LoadCount);
             Assert.Equal(1, cache.Clear());
             // still usable while leased
-            Assert.True(a.Stage.HasInput("sample"));
+            Assert.True(a.Session.HasInput("sample"));
         }
 
-        using var c = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu);
+        using var c = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu);
         Assert.Equal(2, cache.LoadCount);
-        Assert.Equal("CPU", c.Stage.Provider);
+        Assert.Equal("CPU", c.Session.Provider);
     }
 
     [Fact]
@@ -110,8 +110,8 @@ public class ModelTests
         var path = Path.Combine(TestPaths.StandinModels, "prior", "model.onnx");
         Parallel.For(0, 16, _ =>
         {
-            using var lease = cache.Acquire(StageKind.Prior, path, ExecutionOptions.Cpu);
-            Assert.True(lease.Stage.HasInput("clip_text"));
+            using var lease = cache.Acquire(NetworkKind.Prior, path, ExecutionOptions.Cpu);
+            Assert.True(lease.Session.HasInput("clip_text"));
         });
         Assert.Equal(1, cache.LoadCount);
     }
@@ -124,7 +124,7 @@ public class ModelTests
         var devices = new DeviceSelector();
         var vqgan = Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx");
         var cuda = new ExecutionOptions { Provider = ExecutionProviderKind.Cuda, DeviceId = 63 };
-        var ex = Assert.Throws<WuerstchenException>(() => devices.Open(StageKind.Vqgan, vqgan, cuda));
+        var ex = Assert.Throws<WuerstchenException>(() => devices.Open(NetworkKind.Vqgan, vqgan, cuda));
         Assert.Equal("CudaUnavailable", ex.ErrorId);
         Assert.Contains("CUDA 13", ex.Message);
         Assert.Contains("device 63", ex.Message);
@@ -132,8 +132,8 @@ public class ModelTests
         Assert.All(DeviceSelector.MissingCudaLibraries(), missing => Assert.Contains(missing, ex.Message));
         var warnings = new List<string>();
         var auto = cuda with { Provider = ExecutionProviderKind.Auto };
-        using var first = devices.Open(StageKind.Vqgan, vqgan, auto, warnings.Add);
-        using var again = devices.Open(StageKind.Prior, Path.Combine(TestPaths.StandinModels, "prior", "model.onnx"), auto, warnings.Add);
+        using var first = devices.Open(NetworkKind.Vqgan, vqgan, auto, warnings.Add);
+        using var again = devices.Open(NetworkKind.Prior, Path.Combine(TestPaths.StandinModels, "prior", "model.onnx"), auto, warnings.Add);
         Assert.Equal("CPU", first.Provider);
         Assert.Equal("CPU", again.Provider);
         var warning = Assert.Single(warnings); // once per selector and device

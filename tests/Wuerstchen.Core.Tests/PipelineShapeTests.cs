@@ -33,12 +33,12 @@ public class PipelineShapeTests
         var path = Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx");
         int checks = 0;
         void Check(OnnxSession stage) => checks++;
-        using (var lease = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var lease = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
         {
             lease.EnsureChecked("contract", Check);
         }
 
-        using (var lease = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var lease = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
         {
             lease.EnsureChecked("contract", Check);
             lease.EnsureChecked("another contract", Check);
@@ -46,7 +46,7 @@ public class PipelineShapeTests
 
         Assert.Equal(2, checks);
 
-        using (var lease = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var lease = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
         {
             Assert.Throws<InvalidOperationException>(() => lease.EnsureChecked("failing", _ => throw new InvalidOperationException()));
             lease.EnsureChecked("failing", Check); // not recorded as passed: checked again
@@ -54,7 +54,7 @@ public class PipelineShapeTests
 
         Assert.Equal(3, checks);
         cache.Clear();
-        using (var lease = cache.Acquire(StageKind.Vqgan, path, ExecutionOptions.Cpu))
+        using (var lease = cache.Acquire(NetworkKind.Vqgan, path, ExecutionOptions.Cpu))
         {
             lease.EnsureChecked("contract", Check); // a new session is checked again
         }
@@ -73,7 +73,7 @@ public class PipelineShapeTests
         loads.Clear();
         pipeline.RunPrior(settings);
 
-        Assert.Equal(new[] { StageKind.Prior, StageKind.Prior, StageKind.PriorTextEncoder, StageKind.PriorTextEncoder }, first.Select(l => l.Stage));
+        Assert.Equal(new[] { NetworkKind.Prior, NetworkKind.Prior, NetworkKind.PriorTextEncoder, NetworkKind.PriorTextEncoder }, first.Select(l => l.Network));
         Assert.Equal(new TimeSpan?[] { null }, first.Where((_, i) => i % 2 == 0).Select(l => l.Elapsed).Distinct());
         Assert.All(first.Where((_, i) => i % 2 == 1), l => Assert.False(l.Cached));
         Assert.All(loads.Where((_, i) => i % 2 == 1), l => Assert.True(l.Cached));

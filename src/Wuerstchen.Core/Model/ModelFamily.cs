@@ -24,7 +24,7 @@ public sealed record PortSpec(string Name, bool IsInteger, IReadOnlyList<object>
 }
 
 /// <summary>One network of a family: its folder, its role in the pipeline and its ports.</summary>
-public sealed record NetworkSpec(string Folder, StageKind Kind, string Half, bool Optional, string? Fallback, string? Tokenizer,
+public sealed record NetworkSpec(string Folder, NetworkKind Kind, string Half, bool Optional, string? Fallback, string? Tokenizer,
     IReadOnlyList<PortSpec> Inputs, IReadOnlyList<PortSpec> Outputs)
 {
     public IEnumerable<PortSpec> Ports => Inputs.Concat(Outputs);
@@ -82,18 +82,18 @@ public sealed class ModelFamily
     /// <summary>The diffusers pipeline class of each half ("prior", "decoder").</summary>
     public IReadOnlyDictionary<string, string> Pipelines { get; }
 
-    public NetworkSpec? Network(StageKind kind) => Networks.FirstOrDefault(n => n.Kind == kind);
+    public NetworkSpec? Network(NetworkKind kind) => Networks.FirstOrDefault(n => n.Kind == kind);
 
-    public NetworkSpec Required(StageKind kind) => Network(kind)
+    public NetworkSpec Required(NetworkKind kind) => Network(kind)
         ?? throw new WuerstchenException("NetworkNotInFamily", WuerstchenErrorKind.InvalidOperation,
-            $"{DisplayName} models have no {kind} network" + (kind == StageKind.Effnet
+            $"{DisplayName} models have no {kind} network" + (kind == NetworkKind.Effnet
                 ? " (the image encoder of Stage C is not part of its diffusers pipelines), so an embedding cannot be made from an image with this model; use -Prompt."
                 : "."), kind);
 
     public NetworkSpec? ByFolder(string folder) => Networks.FirstOrDefault(n => n.Folder == folder);
 
     /// <summary>The tokenizer folder a text encoder reads.</summary>
-    public string TokenizerFolder(StageKind textEncoder) =>
+    public string TokenizerFolder(NetworkKind textEncoder) =>
         Required(textEncoder).Tokenizer
         ?? throw new InvalidOperationException($"The contract gives the {Name} text encoder no tokenizer.");
 
@@ -122,14 +122,14 @@ public sealed class ModelFamily
     }
 
     /// <summary>The pipeline role of a network: a text encoder that serves both halves is the prior's (the decoder's may fall back to it).</summary>
-    private static StageKind KindOf(string role, string half) => (role, half) switch
+    private static NetworkKind KindOf(string role, string half) => (role, half) switch
     {
-        ("text_encoder", "prior" or "both") => StageKind.PriorTextEncoder,
-        ("text_encoder", "decoder") => StageKind.DecoderTextEncoder,
-        ("diffusion", "prior") => StageKind.Prior,
-        ("diffusion", "decoder") => StageKind.Decoder,
-        ("vqgan", _) => StageKind.Vqgan,
-        ("effnet", _) => StageKind.Effnet,
+        ("text_encoder", "prior" or "both") => NetworkKind.PriorTextEncoder,
+        ("text_encoder", "decoder") => NetworkKind.DecoderTextEncoder,
+        ("diffusion", "prior") => NetworkKind.Prior,
+        ("diffusion", "decoder") => NetworkKind.Decoder,
+        ("vqgan", _) => NetworkKind.Vqgan,
+        ("effnet", _) => NetworkKind.Effnet,
         _ => throw new InvalidOperationException($"The model contract has a network of role '{role}' in half '{half}', which the module does not know."),
     };
 

@@ -45,13 +45,13 @@ public sealed class ModelFolder
     public ModelFamily Family => Config.Family;
 
     /// <summary>The Würstchen v2 folder name of a network (the default family), for tools that only know v2 folders.</summary>
-    public static string FolderName(StageKind kind) => ModelContract.Current.DefaultFamily.Required(kind).Folder;
+    public static string FolderName(NetworkKind kind) => ModelContract.Current.DefaultFamily.Required(kind).Folder;
 
     /// <summary>
     /// The file of a network. A network the family lets fall back to another (Stable Cascade's decoder text encoder,
     /// written only when the decoder repo's weights differ from the prior's) is the other's file when absent.
     /// </summary>
-    public string NetworkPath(StageKind kind) => Path.Combine(Root, Resolve(Family.Required(kind)).Folder, "model.onnx");
+    public string NetworkPath(NetworkKind kind) => Path.Combine(Root, Resolve(Family.Required(kind)).Folder, "model.onnx");
 
     /// <summary>The network whose file serves <paramref name="spec"/>: itself, or its fallback when its own file is absent.</summary>
     public NetworkSpec Resolve(NetworkSpec spec) =>
@@ -59,7 +59,7 @@ public sealed class ModelFolder
             ? Family.ByFolder(fallback) ?? throw new InvalidOperationException($"The contract names an unknown fallback '{fallback}'.")
             : spec;
 
-    public string TokenizerFolder(StageKind textEncoder) => Path.Combine(Root, Family.TokenizerFolder(textEncoder));
+    public string TokenizerFolder(NetworkKind textEncoder) => Path.Combine(Root, Family.TokenizerFolder(textEncoder));
 
     /// <summary>
     /// The pad id: model_index.json's pad_token_id when it sets one, else the pad token the tokenizer folder's
@@ -97,10 +97,10 @@ public sealed class ModelFolder
     }
 
     /// <summary>
-    /// The tokenizer a text encoder (<see cref="StageKind.PriorTextEncoder"/> or <see cref="StageKind.DecoderTextEncoder"/>)
+    /// The tokenizer a text encoder (<see cref="NetworkKind.PriorTextEncoder"/> or <see cref="NetworkKind.DecoderTextEncoder"/>)
     /// reads, loaded once per <paramref name="cache"/> (default: the module's, <see cref="SessionCache.Shared"/>).
     /// </summary>
-    public ClipTokenizer Tokenizer(StageKind textEncoder, TokenizerCache? cache = null)
+    public ClipTokenizer Tokenizer(NetworkKind textEncoder, TokenizerCache? cache = null)
     {
         var tokenizers = cache ?? SessionCache.Shared.Tokenizers;
         var folder = TokenizerFolder(textEncoder);

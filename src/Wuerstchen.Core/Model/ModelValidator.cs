@@ -36,7 +36,7 @@ public static class ModelValidator
         foreach (var network in family.Networks)
         {
             bool needed = network.Half switch { "both" => true, "prior" => priorHalf, _ => decoderHalf };
-            if (network.Optional ? network.Kind != StageKind.Effnet && !Present(network) : !needed)
+            if (network.Optional ? network.Kind != NetworkKind.Effnet && !Present(network) : !needed)
             {
                 continue; // a network that falls back to another (Stable Cascade's decoder text encoder) is only checked when present
             }
@@ -85,11 +85,11 @@ public static class ModelValidator
                 return result;
             }
 
-            if (network.Kind is StageKind.PriorTextEncoder or StageKind.DecoderTextEncoder)
+            if (network.Kind is NetworkKind.PriorTextEncoder or NetworkKind.DecoderTextEncoder)
             {
                 MeasureTextWidths(model, network, session, result, widths, cache.Tokenizers, ct);
             }
-            else if (network.Kind is StageKind.Prior or StageKind.Decoder)
+            else if (network.Kind is NetworkKind.Prior or NetworkKind.Decoder)
             {
                 CheckTextWidths(model, network, session, result, widths);
             }
@@ -148,7 +148,7 @@ public static class ModelValidator
         }
     }
 
-    private static ModelCheckResult CheckTokenizer(ModelFolder model, StageKind textEncoder, string folderName, TokenizerCache tokenizers)
+    private static ModelCheckResult CheckTokenizer(ModelFolder model, NetworkKind textEncoder, string folderName, TokenizerCache tokenizers)
     {
         var folder = model.TokenizerFolder(textEncoder);
         var result = new ModelCheckResult { Stage = Display(folderName), Path = folder };

@@ -51,14 +51,14 @@ public sealed class DecoderStage
         {
             noise.Next(latents);
             Sample(embeddings, settings, size, noise, latents, cancellationToken);
-            _sessions.Release(StageKind.Decoder, StageKind.DecoderTextEncoder);
-            using (var lease = _sessions.Lease(StageKind.Vqgan))
+            _sessions.Release(NetworkKind.Decoder, NetworkKind.DecoderTextEncoder);
+            using (var lease = _sessions.Lease(NetworkKind.Vqgan))
             {
                 images = new VqganNetwork(lease.Session, model.Config.VqganScaleFactor, _sessions.Buffers)
                     .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken);
             }
 
-            _sessions.Release(StageKind.Vqgan);
+            _sessions.Release(NetworkKind.Vqgan);
         }
         finally
         {
@@ -94,7 +94,7 @@ public sealed class DecoderStage
             embeddings[r].Data.CopyTo(effnet, r * embRow);
         }
 
-        var spec = _sessions.Model.Family.Required(StageKind.Decoder);
+        var spec = _sessions.Model.Family.Required(NetworkKind.Decoder);
         using var lease = _sessions.Lease(spec);
         CheckSkipResize(lease.Session, size);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);

@@ -53,14 +53,14 @@ internal sealed class NetworkSessions
         return lease;
     }
 
-    public SessionLease Lease(StageKind kind) => Lease(Model.Family.Required(kind));
+    public SessionLease Lease(NetworkKind kind) => Lease(Model.Family.Required(kind));
 
     /// <summary>The text encoder behind a lease, with the tokenizer it reads.</summary>
     public TextEncoderNetwork TextEncoder(SessionLease lease, NetworkSpec spec) =>
         new(lease.Session, Model.Tokenizer(spec.Kind, _cache.Tokenizers), Model.Config.MaxLength);
 
     /// <summary>Low memory: drops the sessions of a finished stage's networks (the next call loads them again).</summary>
-    public void Release(params StageKind[] kinds)
+    public void Release(params NetworkKind[] kinds)
     {
         if (!_lowMemory)
         {

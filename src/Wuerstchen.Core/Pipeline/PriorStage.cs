@@ -39,7 +39,7 @@ internal sealed class PriorStage
         try
         {
             Sample(settings, rowPrompts, size, generator, latents, cancellationToken);
-            _sessions.Release(StageKind.Prior, StageKind.PriorTextEncoder);
+            _sessions.Release(NetworkKind.Prior, NetworkKind.PriorTextEncoder);
             ToDecoderSpace(latents, model.Config);
             return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows));
         }
@@ -55,7 +55,7 @@ internal sealed class PriorStage
         int rows = rowPrompts.Length;
         float guidance = settings.PriorGuidanceScale!.Value;
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
-        var spec = _sessions.Model.Family.Required(StageKind.Prior);
+        var spec = _sessions.Model.Family.Required(NetworkKind.Prior);
         using var lease = _sessions.Lease(spec);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         using var feeds = ConditioningFeeds.Build(_sessions, network, rowPrompts, negatives, null, ct);

@@ -76,7 +76,7 @@ public sealed class DeviceSelector
     });
 
     /// <summary>Opens one network, checking the file first so a missing, empty or corrupt file gives a clear error.</summary>
-    public OnnxSession Open(StageKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
+    public OnnxSession Open(NetworkKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
     {
         CheckFile(kind, path);
         if (execution.Provider == ExecutionProviderKind.Cpu)
@@ -116,7 +116,7 @@ public sealed class DeviceSelector
         return cpu ?? OpenOnCpu(kind, path, execution, observer);
     }
 
-    internal static void CheckFile(StageKind kind, string path)
+    internal static void CheckFile(NetworkKind kind, string path)
     {
         var info = new FileInfo(path);
         if (!info.Exists)
@@ -134,7 +134,7 @@ public sealed class DeviceSelector
 
     private static string FirstLine(string? s) => (s ?? "unknown reason").Split('\n')[0].Trim();
 
-    private static OnnxSession OpenOnCpu(StageKind kind, string path, ExecutionOptions execution, IRunObserver? observer)
+    private static OnnxSession OpenOnCpu(NetworkKind kind, string path, ExecutionOptions execution, IRunObserver? observer)
     {
         try
         {
@@ -148,7 +148,7 @@ public sealed class DeviceSelector
     }
 
     /// <summary>One session; an OnnxRuntimeException (CUDA options or session creation) is the caller's to classify.</summary>
-    private static OnnxSession Create(StageKind kind, string path, ExecutionOptions execution, bool useCuda, IRunObserver? observer)
+    private static OnnxSession Create(NetworkKind kind, string path, ExecutionOptions execution, bool useCuda, IRunObserver? observer)
     {
         using var options = new SessionOptions
         {

@@ -13,7 +13,7 @@ public sealed class OnnxSession : IDisposable
     private readonly InferenceSession _session;
     private readonly IRunObserver? _observer;
 
-    internal OnnxSession(StageKind kind, string path, InferenceSession session, string provider, IRunObserver? observer = null)
+    internal OnnxSession(NetworkKind kind, string path, InferenceSession session, string provider, IRunObserver? observer = null)
     {
         _observer = observer;
         Kind = kind;
@@ -24,7 +24,7 @@ public sealed class OnnxSession : IDisposable
         Outputs = session.OutputMetadata;
     }
 
-    public StageKind Kind { get; }
+    public NetworkKind Kind { get; }
 
     public string Path { get; }
 

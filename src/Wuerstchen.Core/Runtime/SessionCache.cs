@@ -46,7 +46,7 @@ public sealed class SessionCache
 
     public int Count => _entries.Count;
 
-    public SessionLease Acquire(StageKind kind, string path, ExecutionOptions execution, Action<string>? warn = null)
+    public SessionLease Acquire(NetworkKind kind, string path, ExecutionOptions execution, Action<string>? warn = null)
     {
         DeviceSelector.CheckFile(kind, path);
         var full = Path.GetFullPath(path);

@@ -16,9 +16,6 @@ public sealed class SessionLease : IDisposable
     /// <summary>The ONNX Runtime session of the leased network.</summary>
     public OnnxSession Session { get; }
 
-    /// <summary>The same as <see cref="Session"/>: its name before "stage" came to mean only a pipeline half; kept for scripts and tests.</summary>
-    public OnnxSession Stage => Session;
-
     /// <summary>
     /// Runs <paramref name="check"/> on the session the first time it is leased for <paramref name="contract"/> (a
     /// session's ports cannot change while it lives, so a passed check holds for every later run); a failed check

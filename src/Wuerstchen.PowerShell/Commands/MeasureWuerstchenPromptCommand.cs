@@ -31,7 +31,7 @@ public sealed class MeasureWuerstchenPromptCommand : ModelCmdlet
         Guarded(() =>
         {
             var model = OpenModel();
-            var tokenizer = model.Tokenizer(StageKind.PriorTextEncoder);
+            var tokenizer = model.Tokenizer(NetworkKind.PriorTextEncoder);
             foreach (var p in Prompt)
             {
                 var t = tokenizer.Encode(p ?? "");

@@ -1,7 +1,7 @@
 namespace Wuerstchen.Core;
 
 /// <summary>The networks of a model folder (model-contract.md).</summary>
-public enum StageKind
+public enum NetworkKind
 {
     PriorTextEncoder,
     Prior,
