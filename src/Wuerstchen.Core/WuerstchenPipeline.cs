@@ -50,7 +50,6 @@ public sealed class WuerstchenPipeline
     {
         // both halves' settings are checked before the prior runs (e.g. custom decoder timesteps on Stable Cascade)
         prior.WithDefaults(Model.Family).Validate();
-        prior.CheckSize(Model.Config);
         decoder.WithDefaults(Model.Family).Validate();
         if (decoder.Seed is not null)
         {

@@ -82,7 +82,7 @@ public static class ImageSize
     public static bool IsValid(int value, ModelConfig config)
     {
         var rule = config.Family.Sizes;
-        return value >= Min && value <= Max && value % rule.Step == 0 && DecoderLatent(value, config) % rule.DecoderLatentMultiple == 0;
+        return value >= Min && value <= Max && value % rule.Step == 0 && rule.DecoderTakes(DecoderLatent(value, config));
     }
 
     /// <summary>The valid sides just below and just above a value (each clamped to the range).</summary>

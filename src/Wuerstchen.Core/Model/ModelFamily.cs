@@ -39,7 +39,11 @@ public sealed record FamilyDefaults(int PriorSteps, int DecoderSteps, float Prio
 /// Which image sides a family's pipelines run (the contract's "sizes"): multiples of <see cref="Step"/> whose decoder
 /// latent floor(ceil(H / resolution_multiple) · latent_dim_scale) is a multiple of <see cref="DecoderLatentMultiple"/>.
 /// </summary>
-public sealed record SizeRule(int Step, int DecoderLatentMultiple);
+public sealed record SizeRule(int Step, int DecoderLatentMultiple)
+{
+    /// <summary>Whether the family's decoder takes a decoder latent side of <paramref name="decoderLatent"/>.</summary>
+    public bool DecoderTakes(int decoderLatent) => decoderLatent % DecoderLatentMultiple == 0;
+}
 
 /// <summary>
 /// A model family (Würstchen v2, Stable Cascade) as docs/spec/model-contract.json describes it: which networks a

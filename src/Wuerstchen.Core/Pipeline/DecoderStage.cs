@@ -177,14 +177,15 @@ public sealed class DecoderStage
     }
 
     /// <summary>
-    /// Off the 128-pixel grid (decoder latent not a multiple of 32) the decoder's skips disagree after its stride-2
+    /// Off the 128-pixel grid (an image side not a multiple of 128) the decoder's skips disagree after its stride-2
     /// stages and must be resized, as diffusers does; a traced graph does that only if the exporter made the resize
     /// unconditional, which it records as "wuerstchen.skips" = "resized". An older export fails inside ONNX Runtime
     /// with a shape error: say what to do instead.
     /// </summary>
     private static void CheckSkipResize(OnnxSession session, LatentSize size)
     {
-        if ((size.DecoderHeight % 32 != 0 || size.DecoderWidth % 32 != 0) && session.Metadata("wuerstchen.skips") != "resized")
+        bool onGrid = size.OutputWidth % ImageSize.Step == 0 && size.OutputHeight % ImageSize.Step == 0;
+        if (!onGrid && session.Metadata("wuerstchen.skips") != "resized")
         {
             throw new WuerstchenException("DecoderNeedsReexport", WuerstchenErrorKind.InvalidArgument,
                 $"A {size.OutputWidth}×{size.OutputHeight} image (decoder latent {size.DecoderWidth}×{size.DecoderHeight}) needs a decoder exported with "
@@ -197,10 +198,10 @@ public sealed class DecoderStage
     {
         // the family's decoder needs H4 and W4 divisible by its multiple: v2 32 (PixelUnshuffle 2 × three stride-2
         // stages, reference §6.1/§9.1), Stable Cascade 2 (its PixelUnshuffle; the contract's "sizes")
-        int multiple = family.Sizes.DecoderLatentMultiple;
-        if (size.DecoderHeight % multiple != 0 || size.DecoderWidth % multiple != 0)
+        var rule = family.Sizes;
+        if (!rule.DecoderTakes(size.DecoderHeight) || !rule.DecoderTakes(size.DecoderWidth))
         {
-            string sides = family.Sizes.Step == ImageSize.Step ? "multiples of 3 (images in 128-pixel steps)" : $"such that the decoder latent is a multiple of {multiple}";
+            string sides = rule.Step == ImageSize.Step ? "multiples of 3 (images in 128-pixel steps)" : $"such that the decoder latent is a multiple of {rule.DecoderLatentMultiple}";
             throw new WuerstchenException("InvalidImageSize", WuerstchenErrorKind.InvalidArgument,
                 $"An embedding of {e.LatentHeight}×{e.LatentWidth} gives a decoder latent of {size.DecoderHeight}×{size.DecoderWidth}, which the {family.DisplayName} decoder cannot process; embedding sides must be {sides}.", e);
         }
