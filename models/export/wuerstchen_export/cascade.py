@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from .contract import DEFAULT_RTOL, ExportError, family, log
+from .contract import DEFAULT_RTOL, EXTERNAL_DATA_THRESHOLD, ExportError, family, log
 from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
@@ -132,6 +132,7 @@ class CascadeExport:
     def __init__(self, args, out_dir, device, dtypes):
         self.args, self.out_dir, self.device, self.dtypes = args, out_dir, device, dtypes
         self.opset = args.opset
+        self.external_mode = getattr(args, "external_data", "auto")
         self.networks, self.failures_ = {}, {}
         self.constants_read, self.constants_weak = set(), set()
 
@@ -151,9 +152,10 @@ class CascadeExport:
             meta["wuerstchen.skips"] = "resized"  # size_agnostic_skips below; the module checks it off the 128-pixel grid
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
         with size_agnostic_skips(wrapper):  # odd latent sizes (sides off the 128-pixel grid) run as in diffusers
-            path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name))
+            path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name),
+                                        external=self.external_mode)
         if dtype == "fp16":
-            path, info["external_data"] = self._convert_fp16(name, path, meta)
+            path, info["external_data"] = self._convert_fp16(name, path, meta, self.external_mode)
         self.networks[name] = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}
         log(f"[{name}] written {name}/model.onnx" + (" (+ model.onnx.data)" if info["external_data"] else "")
             + f" in {info['export_seconds']} s")
@@ -162,14 +164,15 @@ class CascadeExport:
         return path
 
     @staticmethod
-    def _convert_fp16(name, path, meta):
+    def _convert_fp16(name, path, meta, external_mode="auto"):
         import onnx
         model = onnx.load(path)
         converted = convert_to_fp16(model)
         del model
         log(f"[{name}] converted to float16 at the ONNX level (fp32 islands: timestep embedding, norm statistics, softmax)")
         return write_onnx_model(converted, os.path.dirname(path),
-                                dict(meta, **{"wuerstchen.fp16": "onnx-level conversion with fp32 islands"}))
+                                dict(meta, **{"wuerstchen.fp16": "onnx-level conversion with fp32 islands"}),
+                                0 if external_mode == "always" else EXTERNAL_DATA_THRESHOLD)
 
     @staticmethod
     def _outputs(out):

@@ -47,11 +47,18 @@ def parse_args(argv):
                    help="ONNX runner for validation: onnxruntime, else onnx.reference, else the built-in interpreter")
     p.add_argument("--ort-provider", action="append", help="onnxruntime provider(s) for validation (default CPU; CUDA for fp16 on a GPU)")
     p.add_argument("--rtol", type=float, help="validation tolerance on max|onnx-torch|/max|torch| (default 1e-3 fp32, 3e-2 fp16)")
+    p.add_argument("--external-data", choices=["auto", "always"],
+                   default=os.environ.get("WUERSTCHEN_EXPORT_EXTERNAL_DATA", "auto"),
+                   help="auto: weights in model.onnx.data only for networks over ~1.8 GB; always: every network takes "
+                        "that path (torch's one-file-per-tensor layout merged into model.onnx.data), to test it on small "
+                        "networks (default from $WUERSTCHEN_EXPORT_EXTERNAL_DATA, else auto)")
     p.add_argument("--self-test", action="store_true", help="export + validate small stand-in networks (no download)")
     args = p.parse_args(argv)
     args.parts = [s.strip() for s in args.parts.split(",") if s.strip()]
     if any(s not in ("prior", "decoder") for s in args.parts):
         p.error("--parts takes prior and/or decoder")
+    if args.external_data not in ("auto", "always"):
+        p.error(f"--external-data (or $WUERSTCHEN_EXPORT_EXTERNAL_DATA) takes auto or always, not {args.external_data!r}")
     if args.validator == "builtin":
         args.validator = "interpreter"
     if not args.self_test and not args.output:
@@ -107,6 +114,7 @@ def main(argv=None):
                         dict(DEFAULT_RTOL, **_rtol_override(args)), args.ort_provider,
                         {k: (v or "") for k, v in source.items()})
     exporter.onnx_fp16 = onnx_fp16
+    exporter.external_mode = args.external_data
     constants = export_real(args, exporter)
     write_model_index(out_dir, args.name, constants, source, dtypes, exporter)
     print_disk_usage(out_dir)

@@ -30,6 +30,7 @@ class Exporter:
         self.results = {}
         self.networks = {}
         self.external_threshold = {}    # network -> bytes (self-test forces external data on some networks)
+        self.external_mode = "auto"     # "always": every network through the > 2 GB path (--external-data always)
         self.hidden = {}
         self.onnx_fp16 = set()          # fp16 networks traced in fp32 and converted in ONNX (no fp16 kernels needed)
         os.makedirs(self.out_dir, exist_ok=True)
@@ -72,7 +73,8 @@ class Exporter:
         wrapper = self.wrap(name, module)
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
                                     self._metadata(name), patch_resize=(name == "decoder"),
-                                    external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
+                                    external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD),
+                                    external=self.external_mode)
         runner_kind = self.runner_kind
         if name in self.onnx_fp16:
             path, info["external_data"] = self._convert_fp16(name, path)
@@ -119,8 +121,8 @@ class Exporter:
         converted = convert_to_fp16(model)
         del model
         log(f"[{name}] converted to float16 at the ONNX level (fp32 islands: r-embedding, norm statistics, softmax)")
-        return write_onnx_model(converted, os.path.dirname(path), meta,
-                                self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD))
+        threshold = 0 if self.external_mode == "always" else self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD)
+        return write_onnx_model(converted, os.path.dirname(path), meta, threshold)
 
     def failures(self):
         return {k: v for k, v in self.results.items() if not v["ok"]}

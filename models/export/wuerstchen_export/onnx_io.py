@@ -18,6 +18,7 @@ from .patches import export_attention_processors
 # ======================================================================================================
 
 _LAYER_NORM_FIX_DONE = False
+INLINE_LIMIT = 1024  # tensors smaller than this stay in model.onnx (torch's own threshold for its external files)
 
 
 def _torch_version_tuple():
@@ -104,32 +105,120 @@ def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD)
     return path, external
 
 
+def _attribute_tensors(graph):
+    """Every tensor held in a node attribute (Constant's value among them), in subgraphs too."""
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _attribute_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _attribute_tensors(sub)
+
+
+def _all_tensors(model):
+    yield from model.graph.initializer
+    yield from _attribute_tensors(model.graph)
+
+
+def _external_info(tensor):
+    return {e.key: e.value for e in tensor.external_data}
+
+
+def _external_range(tensor, source_dir):
+    """(file, offset, length) of a tensor stored outside the model."""
+    info = _external_info(tensor)
+    src = os.path.join(source_dir, info["location"])
+    start = int(info.get("offset", 0))
+    length = int(info["length"]) if "length" in info else os.path.getsize(src) - start
+    return src, start, length
+
+
+def _read_inline(tensor, source_dir):
+    """Moves a tensor's external bytes into raw_data."""
+    import onnx
+    src, start, length = _external_range(tensor, source_dir)
+    with open(src, "rb") as f:
+        f.seek(start)
+        data = f.read(length)
+    if len(data) != length:
+        raise ExportError(f"external data of {tensor.name or 'a constant'} is truncated in {src}")
+    del tensor.external_data[:]
+    tensor.data_location = onnx.TensorProto.DEFAULT
+    tensor.raw_data = data
+
+
+def _constants_to_initializers(model, source_dir):
+    """Above 2 GB torch writes Constant-node attributes to files of their own too (e.g. the ones/zeros of a
+    LayerNorm without affine: '/prior/blocks.0/norm/Constant_attr::value'); the merge used to move only initializers,
+    leaving those pointing at files it never wrote. A Constant whose value is in such a file becomes an initializer of
+    the same name when it is large (it then joins the weights in model.onnx.data), else it is read back inline, as is
+    any other attribute tensor stored outside (a subgraph's). Returns how many were moved."""
+    import onnx
+    moved, keep = 0, []
+    for node in model.graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+        if (node.op_type == "Constant" and value is not None and value.data_location == onnx.TensorProto.EXTERNAL
+                and _external_range(value, source_dir)[2] >= INLINE_LIMIT):
+            init = model.graph.initializer.add()
+            init.CopyFrom(value)
+            init.name = node.output[0]
+            moved += 1
+        else:
+            keep.append(node)
+    if moved:
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+    for t in _attribute_tensors(model.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            _read_inline(t, source_dir)
+            moved += 1
+    return moved
+
+
+def _check_one_data_file(model, location="model.onnx.data"):
+    """No tensor may point anywhere but the one data file (a stray file name is a folder ONNX Runtime refuses)."""
+    import onnx
+    stray = sorted({_external_info(t).get("location", "") for t in _all_tensors(model)
+                    if t.data_location == onnx.TensorProto.EXTERNAL} - {location})
+    if stray:
+        raise ExportError(f"tensors still stored outside {location}: {stray[:3]}")
+
+
+def _copy_range(out, src, start, length, name):
+    with open(src, "rb") as f:
+        f.seek(start)
+        left = length
+        while left > 0:
+            chunk = f.read(min(left, 64 << 20))
+            if not chunk:
+                raise ExportError(f"external data of {name} is truncated in {src}")
+            out.write(chunk)
+            left -= len(chunk)
+
+
 def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
-    """For a model whose weights torch already wrote as external files (> 2 GB): copy them, chunk by chunk, into
-    one folder/model.onnx.data and point the initializers there, without loading the weights into memory."""
+    """For a model whose tensors torch already wrote as external files (> 2 GB): copy them, chunk by chunk, into
+    one folder/model.onnx.data and point the tensors there, without loading the weights into memory. Constant
+    nodes whose value torch wrote to a file become initializers first (see _constants_to_initializers)."""
     import onnx
     path, data = _prepare_folder(folder, metadata, model)
+    _constants_to_initializers(model, source_dir)
     offset = 0
     with open(data, "wb") as out:
         for t in model.graph.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL and _external_range(t, source_dir)[2] < INLINE_LIMIT:
+                _read_inline(t, source_dir)  # shapes and scalars stay in the graph, where shape inference reads them
+                continue
             if t.data_location == onnx.TensorProto.EXTERNAL:
-                info = {e.key: e.value for e in t.external_data}
-                src = os.path.join(source_dir, info["location"])
-                start = int(info.get("offset", 0))
-                length = int(info["length"]) if "length" in info else os.path.getsize(src) - start
+                src, start, length = _external_range(t, source_dir)
                 pad = (-offset) % align
                 out.write(b"\0" * pad)
                 offset += pad
-                with open(src, "rb") as f:
-                    f.seek(start)
-                    left = length
-                    while left > 0:
-                        chunk = f.read(min(left, 64 << 20))
-                        if not chunk:
-                            raise ExportError(f"external data of {t.name} is truncated in {src}")
-                        out.write(chunk)
-                        left -= len(chunk)
-            elif t.HasField("raw_data") and len(t.raw_data) >= 1024:
+                _copy_range(out, src, start, length, t.name)
+            elif t.HasField("raw_data") and len(t.raw_data) >= INLINE_LIMIT:
                 pad = (-offset) % align
                 out.write(b"\0" * pad)
                 offset += pad
@@ -144,9 +233,23 @@ def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
                 entry = t.external_data.add()
                 entry.key, entry.value = k, v
             offset += length
+    _check_one_data_file(model)
     onnx.save_model(model, path)
     onnx.checker.check_model(path)
     return path, True
+
+
+def split_like_torch(model_path, split_dir):
+    """Re-saves an inline model as torch.onnx.export writes one above 2 GB: one file per tensor, Constant-node
+    attributes included. --external-data always sends every network through this layout and the streaming merge,
+    so that the path real-size networks take is exercised on small ones (the self-test and CI)."""
+    import onnx
+    model = onnx.load(model_path)
+    os.makedirs(split_dir, exist_ok=True)
+    onnx.save_model(model, os.path.join(split_dir, "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=False, size_threshold=0, convert_attribute=True)
+    del model
+    return onnx.load(os.path.join(split_dir, "model.onnx"), load_external_data=False)
 
 
 def _set_static_output_dims(model, axes, shapes):
@@ -164,9 +267,10 @@ def _set_static_output_dims(model, axes, shapes):
 
 
 def export_network(name, wrapper, example, out_dir, opset, device, metadata, patch_resize=False,
-                   external_threshold=EXTERNAL_DATA_THRESHOLD, io=None):
+                   external_threshold=EXTERNAL_DATA_THRESHOLD, io=None, external="auto"):
     """torch.onnx.export (TorchScript exporter, dynamic axes) into a scratch folder, then rewrite the model
-    into out_dir/name with its weights inline or in one external data file."""
+    into out_dir/name with its weights inline or in one external data file. external="always": every network
+    takes the > 2 GB path (torch's one-file-per-tensor layout, then the streaming merge), whatever its size."""
     import onnx
     input_names, output_names, axes = io or IO[name]  # io: another family's (names, outputs, axes)
     scratch = tempfile.mkdtemp(prefix=f".export-{name}-", dir=out_dir)
@@ -192,7 +296,13 @@ def export_network(name, wrapper, example, out_dir, opset, device, metadata, pat
             if counter.replaced == 0:
                 log(f"  warning: {name}: no antialiased bicubic interpolate was seen while exporting")
         model = onnx.load(tmp_path, load_external_data=False)
-        torch_wrote_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+        source_dir = scratch
+        torch_wrote_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model))
+        if external == "always" and not torch_wrote_external:
+            del model
+            source_dir = os.path.join(scratch, "split")
+            model = split_like_torch(tmp_path, source_dir)
+            torch_wrote_external = True
         _set_static_output_dims(model, axes, out_shapes)
         got_in = [i.name for i in model.graph.input]
         got_out = [o.name for o in model.graph.output]
@@ -200,7 +310,7 @@ def export_network(name, wrapper, example, out_dir, opset, device, metadata, pat
             raise ExportError(f"{name}: exported graph has inputs {got_in} / outputs {got_out}, expected "
                               f"{input_names} / {output_names} (an input the network ignores is dropped by the exporter)")
         if torch_wrote_external:  # > 2 GB: torch wrote one file per tensor into the scratch folder
-            path, external = write_onnx_model_streaming(model, scratch, os.path.join(out_dir, name), metadata)
+            path, external = write_onnx_model_streaming(model, source_dir, os.path.join(out_dir, name), metadata)
         else:
             path, external = write_onnx_model(model, os.path.join(out_dir, name), metadata, external_threshold)
         info["external_data"] = external

@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from ..aa_check import check_aa_resize, print_aa_check
-from ..contract import CONTRACT_DEFAULTS, DEFAULT_RTOL, NETWORK_ORDER, log
+from ..contract import CONTRACT_DEFAULTS, DEFAULT_RTOL, IO, NETWORK_ORDER, log
 from ..driver import export_real
 from ..exporter import Exporter, _half_supported, _rtol_override, resolve_device
 from ..folder import _versions, print_disk_usage, write_model_index
 from ..inputs import make_inputs
-from ..onnx_io import write_onnx_model_streaming
+from ..onnx_io import split_like_torch, write_onnx_model_streaming
 from ..patches import install_fp32_r_embedding
 from ..runners import onnx_runner
 from ..selftest.standins import StandinPrior, _Out, _standin_loaders, build_standins
@@ -70,25 +70,22 @@ def _check_validator_catches_errors(exporter, nets, dims):
     return (not res["ok"]), res
 
 
-def _check_streaming_writer(folder, runner_kind):
-    """The >2 GB path (torch writes one file per tensor; we merge them into model.onnx.data without loading them)
-    on a small model: re-save vqgan with per-tensor files, merge, and compare outputs."""
-    import onnx
+def _check_streaming_writer(folder, runner_kind, dims):
+    """The >2 GB path (torch writes one file per tensor, Constant-node attributes included; we merge them into
+    model.onnx.data without loading them) on a small model: re-save the prior (its LayerNorms without affine
+    export Constant nodes) in that layout, merge, and compare outputs."""
     work = tempfile.mkdtemp(prefix="stream-check-")
     try:
-        src = onnx.load(os.path.join(folder, "vqgan", "model.onnx"))
-        per_tensor = os.path.join(work, "split")
-        os.makedirs(per_tensor)
-        onnx.save_model(src, os.path.join(per_tensor, "model.onnx"), save_as_external_data=True,
-                        all_tensors_to_one_file=False, size_threshold=0)
-        n_files = len(os.listdir(per_tensor)) - 1
-        split = onnx.load(os.path.join(per_tensor, "model.onnx"), load_external_data=False)
-        path, _ = write_onnx_model_streaming(split, per_tensor, os.path.join(work, "merged"), {"check": "1"})
+        inline = os.path.join(folder, "prior", "model.onnx")
+        split = split_like_torch(inline, os.path.join(work, "split"))
+        n_files = len(os.listdir(os.path.join(work, "split"))) - 1
+        path, _ = write_onnx_model_streaming(split, os.path.join(work, "split"), os.path.join(work, "merged"), {"check": "1"})
         files = sorted(os.listdir(os.path.dirname(path)))
-        x = np.random.RandomState(0).randn(1, 4, 16, 24).astype(np.float32)
-        a = onnx_runner(os.path.join(folder, "vqgan", "model.onnx"), runner_kind)[0]({"sample": x})["image"]
-        b = onnx_runner(path, runner_kind)[0]({"sample": x})["image"]
-        same = files == ["model.onnx", "model.onnx.data"] and np.array_equal(a, b)
+        _, cases = make_inputs("prior", dims, seed=3)
+        feeds = dict(zip(IO["prior"][0], (t.numpy() for t in cases[0])))
+        a = onnx_runner(inline, runner_kind)[0](feeds)
+        b = onnx_runner(path, runner_kind)[0](feeds)
+        same = files == ["model.onnx", "model.onnx.data"] and all(np.array_equal(a[k], b[k]) for k in a)
         return same, n_files, files
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -158,6 +155,7 @@ def run_self_test(args):
                             args.ort_provider, {k: v for k, v in source.items() if isinstance(v, str)})
         # the real prior, decoder and bigG text encoder exceed 2 GB: exercise the external-data path on them
         exporter.external_threshold = {"prior_text_encoder": 0, "prior": 0, "decoder": 0}
+        exporter.external_mode = getattr(args, "external_data", "auto")
         if dtype == "fp16" and onnx_level:
             exporter.onnx_fp16 = set(NETWORK_ORDER)
         constants = export_real(run_args, exporter, load_prior, load_decoder, backbone_factory)
@@ -181,7 +179,7 @@ def run_self_test(args):
             summary.append("negative control (vqgan weights perturbed by 2% must fail validation): "
                            + (f"caught, rel error {res.get('rel', float('nan')):.2e}" if caught else "NOT caught"))
             ok &= caught
-            same, n_files, files = _check_streaming_writer(folder, args.validator)
+            same, n_files, files = _check_streaming_writer(folder, args.validator, dims)
             summary.append(f"external-data merge (torch's one-file-per-tensor output -> model.onnx.data): {n_files} files"
                            f" -> {files}, outputs " + ("identical: ok" if same else "DIFFER: FAILED"))
             ok &= same
