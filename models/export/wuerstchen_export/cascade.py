@@ -15,6 +15,7 @@ from .contract import DEFAULT_RTOL, EXTERNAL_DATA_THRESHOLD, ExportError, family
 from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
+from .memory import measured
 from .onnx_io import export_network, write_onnx_model
 from .patches import size_agnostic_skips
 from .runners import onnx_runner
@@ -133,10 +134,15 @@ class CascadeExport:
         self.args, self.out_dir, self.device, self.dtypes = args, out_dir, device, dtypes
         self.opset = args.opset
         self.external_mode = getattr(args, "external_data", "auto")
-        self.networks, self.failures_ = {}, {}
+        self.networks, self.failures_, self.figures = {}, {}, {}
         self.constants_read, self.constants_weak = set(), set()
 
     def export(self, name, wrapper, dims):
+        """Exports and validates one network; logs its peak resident memory and time."""
+        with measured(name, self.figures, log):
+            return self._export(name, wrapper, dims)
+
+    def _export(self, name, wrapper, dims):
         """Traces in float32 (a float16 network is converted afterwards, at the ONNX level) and validates the file
         against the unpatched module's float32 outputs."""
         dtype = self.dtypes[name]

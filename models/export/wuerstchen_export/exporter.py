@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from .contract import EXPORTER_VERSION, EXTERNAL_DATA_THRESHOLD, NETWORK_ORDER, log, torch_dtype
 from .inputs import make_inputs
 from .fp16 import convert_to_fp16
+from .memory import measured
 from .onnx_io import export_network, write_onnx_model
 from .patches import install_fp16_safety, install_fp32_r_embedding
 from .validation import _deterministic_torch, validate_network
@@ -30,6 +31,7 @@ class Exporter:
         self.results = {}
         self.networks = {}
         self.external_threshold = {}    # network -> bytes (self-test forces external data on some networks)
+        self.figures = {}               # network -> seconds and peak memory (export + validation)
         self.external_mode = "auto"     # "always": every network through the > 2 GB path (--external-data always)
         self.hidden = {}
         self.onnx_fp16 = set()          # fp16 networks traced in fp32 and converted in ONNX (no fp16 kernels needed)
@@ -66,6 +68,11 @@ class Exporter:
             return [wrapper(*(t.to(self.device) for t in case)).float().cpu().numpy() for case in cases]
 
     def export(self, name, module, dims):
+        """Exports and validates one network; logs its peak resident memory and time (export + validation)."""
+        with measured(name, self.figures, log):
+            return self._export(name, module, dims)
+
+    def _export(self, name, module, dims):
         dtype = self.dtypes[name]
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
         example, cases = make_inputs(name, dims, seed=NETWORK_ORDER.index(name) + 7)

@@ -1,0 +1,55 @@
+"""Peak memory of the export, per network: the figure a user needs to know whether a machine can export a model.
+Linux keeps the process's peak resident set (VmHWM) and resets it when "5" is written to /proc/self/clear_refs,
+so each network's peak is measured on its own; elsewhere the figure is the process's peak so far."""
+import contextlib
+import resource
+import sys
+import time
+
+
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_bytes():
+    """The peak resident set since the last reset_peak() (Linux), else since the process started."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def current_bytes():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def gb(n):
+    return f"{n / 1e9:.2f} GB"
+
+
+@contextlib.contextmanager
+def measured(name, figures, log):
+    """Records figures[name] = seconds and peak resident memory of the block, and logs them."""
+    started, before = time.time(), current_bytes()
+    reset_peak()
+    yield
+    peak, seconds = peak_bytes(), time.time() - started
+    figures[name] = {"seconds": round(seconds, 1), "peak_rss_bytes": peak, "rss_before_bytes": before}
+    log(f"[{name}] done in {seconds:.0f} s; peak resident memory {gb(peak)} ({gb(before)} before this network)")
