@@ -56,6 +56,44 @@ internal static unsafe class Native
         return best;
     }
 
+    /// <summary>Resets the process's peak resident set (VmHWM) so that the next phase's peak is its own (Linux; false elsewhere).</summary>
+    public static bool ResetPeakResident()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Peak resident bytes since the last reset (VmHWM), else the process's peak working set.</summary>
+    public static long PeakResidentBytes() => StatusBytes("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
+
+    /// <summary>Resident bytes now (VmRSS), else the working set.</summary>
+    public static long ResidentBytes() => StatusBytes("VmRSS:") ?? Environment.WorkingSet;
+
+    private static long? StatusBytes(string key)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+            {
+                return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return null;
+    }
+
     [DllImport("libc.so.6", EntryPoint = "getrusage")]
     private static extern int GetRusage(int who, long* usage);
 }

@@ -25,6 +25,15 @@ internal sealed class Options
     public float DecoderGuidance { get; private set; }
     public int Repeat { get; private set; } = 5;
     public string? ModelDir { get; private set; }
+
+    /// <summary>--model: an exported model folder measured at its real size (load, steps, memory) instead of the stand-ins.</summary>
+    public string? RealModel { get; private set; }
+
+    /// <summary>--low-memory: the real-size mode also generates with LowMemory (each stage's sessions released when it is done).</summary>
+    public bool LowMemory { get; private set; }
+
+    /// <summary>--load-variants: the real-size mode also loads each network with other ONNX Runtime session options.</summary>
+    public bool LoadVariants { get; private set; }
     public string? TokenizerDir { get; private set; }
     public bool NoCalibrate { get; private set; }
     public bool NoProfile { get; private set; }
@@ -38,17 +47,23 @@ internal sealed class Options
                          [--width N] [--height N] [--images N] [--prompt TEXT] [--seed N]
                          [--prior-steps N] [--prior-guidance G] [--decoder-steps N] [--decoder-guidance G]
                          [--repeat N] [--models DIR] [--tokenizers DIR] [--no-calibrate] [--no-profile] [--no-gc] [--strict]
+                         [--model EXPORTED_FOLDER [--low-memory] [--load-variants]]
                          [--prior-channels N] [--prior-layers N] [--decoder-channels N] [--decoder-layers N] [--decoder-kernel 1|3]
           defaults: Auto (CUDA when it loads, else CPU), 1024×1024, 4 images, prior 8 steps guidance 4, decoder 4 steps guidance 0,
                     5 warm calls after the cold one (figures: their median); --quick = 512×512, 1 image. --strict exits 1 when a target is missed;
               --no-gc skips the full garbage collection before each call.
+          --model: measure a real exported folder instead of the stand-ins: reading its files once, each network's load time and
+                   memory, ms per prior and decoder step and the peak resident memory of one generation (defaults then: 512×512,
+                   1 image, prior 3 steps, decoder 3 steps; --repeat N warm generations after the first); --low-memory adds a
+                   generation with LowMemory; --load-variants loads each network with other session options too.
         """;
 
     public static Options Parse(string[] args)
     {
         var o = new Options();
         bool quick = false;
-        int? width = null, height = null, images = null;
+        int? width = null, height = null, images = null, repeat = null;
+        (int? prior, int? decoder) steps = (null, null);
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i].ToLowerInvariant();
@@ -66,13 +81,16 @@ internal sealed class Options
                 case "--images": images = Int(); break;
                 case "--prompt": o.Prompt = Next(); break;
                 case "--seed": o.Seed = long.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--prior-steps": o.PriorSteps = Int(); break;
+                case "--prior-steps": o.PriorSteps = Int(); steps.prior = o.PriorSteps; break;
                 case "--prior-guidance": o.PriorGuidance = Float(); break;
-                case "--decoder-steps": o.DecoderSteps = Int(); break;
+                case "--decoder-steps": o.DecoderSteps = Int(); steps.decoder = o.DecoderSteps; break;
                 case "--decoder-guidance": o.DecoderGuidance = Float(); break;
-                case "--repeat": o.Repeat = Math.Max(1, Int()); break;
+                case "--repeat": o.Repeat = Math.Max(0, Int()); repeat = o.Repeat; break;
                 case "--models": o.ModelDir = Path.GetFullPath(Next()); break;
                 case "--tokenizers": o.TokenizerDir = Path.GetFullPath(Next()); break;
+                case "--model": o.RealModel = Path.GetFullPath(Next()); break;
+                case "--low-memory": o.LowMemory = true; break;
+                case "--load-variants": o.LoadVariants = true; break;
                 case "--no-calibrate": o.NoCalibrate = true; break;
                 case "--no-profile": o.NoProfile = true; break;
                 case "--strict": o.Strict = true; break;
@@ -87,9 +105,20 @@ internal sealed class Options
             }
         }
 
-        o.Width = width ?? (quick ? 512 : 1024);
-        o.Height = height ?? (quick ? 512 : 1024);
-        o.Images = images ?? (quick ? 1 : 4);
+        bool small = quick || o.RealModel is not null;
+        o.Width = width ?? (small ? 512 : 1024);
+        o.Height = height ?? (small ? 512 : 1024);
+        o.Images = images ?? (small ? 1 : 4);
+        if (o.RealModel is not null)
+        {
+            o.PriorSteps = steps.prior ?? 3;
+            o.DecoderSteps = steps.decoder ?? 3;
+            o.Repeat = repeat ?? 0;
+        }
+        else
+        {
+            o.Repeat = Math.Max(1, o.Repeat); // the stand-in mode reports the median of the warm calls
+        }
         if (o.PriorSteps < 1 || o.DecoderSteps < 1)
         {
             throw new ArgumentException("--prior-steps and --decoder-steps must be at least 1.");

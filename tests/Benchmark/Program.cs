@@ -46,7 +46,7 @@ internal static partial class Program
 
         try
         {
-            return Run(o);
+            return o.RealModel is null ? Run(o) : RunRealSize(o);
         }
         catch (WuerstchenException ex)
         {

@@ -1,3 +1,4 @@
+import copy
 import math
 import shutil
 import tempfile
@@ -33,7 +34,7 @@ class ValidationTests(unittest.TestCase):
         folder = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, folder, True)
         exporter = Exporter(folder, 17, torch.device("cpu"), {"prior": "fp32"}, True, "auto", {"fp32": 1e-3}, None, {})
-        exporter.export("prior", self.nets["prior"], self.dims)
+        exporter.export("prior", copy.deepcopy(self.nets["prior"]), self.dims)  # the export releases its weights
         return exporter.results["prior"]
 
     def test_correct_patch_validates_against_the_unpatched_module(self):

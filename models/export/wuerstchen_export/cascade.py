@@ -5,6 +5,7 @@ vqgan/, and decoder_text_encoder/ only when the decoder repo's encoder weights d
 
 Every network is validated against the original, unpatched diffusers/transformers module in float32. The wrappers only
 select inputs and outputs: StableCascadeUNet's sca/crp/pixels stay the zeros the pipelines use, inside the graph."""
+import hashlib
 import json
 import os
 
@@ -15,7 +16,7 @@ from .contract import DEFAULT_RTOL, EXTERNAL_DATA_THRESHOLD, ExportError, family
 from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
-from .memory import measured
+from .memory import measured, release_weights
 from .onnx_io import export_network, write_onnx_model
 from .patches import size_agnostic_skips
 from .runners import onnx_runner
@@ -160,6 +161,9 @@ class CascadeExport:
         with size_agnostic_skips(wrapper):  # odd latent sizes (sides off the 128-pixel grid) run as in diffusers
             path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name),
                                         external=self.external_mode)
+        kept = release_weights(wrapper)  # validation compares with `original`: only the ONNX copy is needed now
+        if kept:
+            log(f"[{name}] {kept}")
         if dtype == "fp16":
             path, info["external_data"] = self._convert_fp16(name, path, meta, self.external_mode)
         self.networks[name] = {"path": f"{name}/model.onnx", "dtype": dtype, "external_data": info["external_data"]}
@@ -220,9 +224,19 @@ def _load_text_encoder(repo):
     return model.float().eval()
 
 
+def weights_digest(module):
+    """SHA-256 over every weight's name, dtype, shape and bytes: whether two text encoders are the same network, decided
+    without keeping the first one's weights (they are released once its export is written)."""
+    h = hashlib.sha256()
+    for key, t in module.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
 def _same_weights(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    return weights_digest(a) == weights_digest(b)
 
 
 def _scheduler(pipe):
@@ -267,11 +281,11 @@ def export_cascade(args, out_dir, device, dtypes):
     log(f"diffusers {diffusers.__version__}, torch {torch.__version__}")
     exp = CascadeExport(args, out_dir, device, dtypes)
     constants = dict(FAMILY.constants)
-    prior_te, ids = None, None
+    prior_te_digest, ids = None, None
     if "prior" in args.parts:
-        prior_te, ids = _export_prior_half(exp, args, constants)
+        prior_te_digest, ids = _export_prior_half(exp, args, constants)
     if "decoder" in args.parts:
-        ids = _export_decoder_half(exp, args, constants, prior_te) or ids
+        ids = _export_decoder_half(exp, args, constants, prior_te_digest) or ids
     for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
         constants[key] = ids[key]   # from the tokenizer: laion's bigG pads with "!" (id 0), not 49407
         exp.constants_read.add(key)
@@ -308,12 +322,13 @@ def _export_prior_half(exp, args, constants):
     for key, want in (("clip_text_in_channels", "text_width"), ("clip_text_pooled_in_channels", "pooled_width")):
         if int(prior.config[key]) != dims[want]:
             raise ExportError(f"prior {key} {prior.config[key]} != the text encoder's {want} {dims[want]}")
+    te_digest = weights_digest(te)  # the decoder half compares its encoder with this one after te is released
     exp.export("text_encoder", TextEncoderWrapper(te), dims)
     exp.export("prior", PriorWrapper(prior), dims)
-    return te, ids
+    return te_digest, ids
 
 
-def _export_decoder_half(exp, args, constants, prior_te):
+def _export_decoder_half(exp, args, constants, prior_te_digest):
     """decoder/, vqgan/, decoder_text_encoder/ when its weights differ (or text_encoder/ + tokenizer/ for a
     decoder-only export into a new folder); returns the tokenizer ids when this half wrote the tokenizer."""
     from diffusers import StableCascadeDecoderPipeline
@@ -322,7 +337,7 @@ def _export_decoder_half(exp, args, constants, prior_te):
     constants["vqgan_scale_factor"] = float(pipe.vqgan.config.scale_factor)
     exp.constants_read |= {"latent_dim_scale", "vqgan_scale_factor"}
     ids = None
-    if prior_te is None:
+    if prior_te_digest is None:
         # the decoder repo's scheduler and tokenizer are the same as the prior's in every published pair; weak, so an
         # earlier prior export's values win when both halves are exported separately into one folder
         constants["scheduler_s"], constants["scheduler_scaler"] = _scheduler(pipe)
@@ -333,11 +348,11 @@ def _export_decoder_half(exp, args, constants, prior_te):
     if int(pipe.decoder.config.clip_text_pooled_in_channels) != d["pooled_width"]:
         raise ExportError(f"decoder clip_text_pooled_in_channels {pipe.decoder.config.clip_text_pooled_in_channels} "
                           f"!= the decoder text encoder's projection_dim {d['pooled_width']}")
-    if prior_te is not None and _same_weights(prior_te, te):
+    if prior_te_digest is not None and weights_digest(te) == prior_te_digest:
         log("[decoder_text_encoder] the decoder repo's text encoder has the prior's weights: the decoder uses text_encoder/")
     else:
         # different weights (or a decoder-only run beside an existing text_encoder/): the decoder gets its own
-        beside = prior_te is not None or os.path.isdir(os.path.join(exp.out_dir, "text_encoder"))
+        beside = prior_te_digest is not None or os.path.isdir(os.path.join(exp.out_dir, "text_encoder"))
         exp.export("decoder_text_encoder" if beside else "text_encoder", TextEncoderWrapper(te), d)
     exp.export("decoder", DecoderWrapper(pipe.decoder), d)
     exp.export("vqgan", VqganWrapper(pipe.vqgan), {})

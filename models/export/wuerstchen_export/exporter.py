@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from .contract import EXPORTER_VERSION, EXTERNAL_DATA_THRESHOLD, NETWORK_ORDER, log, torch_dtype
 from .inputs import make_inputs
 from .fp16 import convert_to_fp16
-from .memory import measured
+from .memory import measured, release_weights
 from .onnx_io import export_network, write_onnx_model
 from .patches import install_fp16_safety, install_fp32_r_embedding
-from .validation import _deterministic_torch, validate_network
+from .validation import _deterministic_torch, reference_outputs, validate_network
 from .wrappers import plain_wrapper
 
 # ======================================================================================================
@@ -32,7 +32,8 @@ class Exporter:
         self.networks = {}
         self.external_threshold = {}    # network -> bytes (self-test forces external data on some networks)
         self.figures = {}               # network -> seconds and peak memory (export + validation)
-        self.external_mode = "auto"     # "always": every network through the > 2 GB path (--external-data always)
+        self.external_mode = "auto"
+        self.release_weights = True     # free each torch network once its ONNX file is written (memory.release_weights)     # "always": every network through the > 2 GB path (--external-data always)
         self.hidden = {}
         self.onnx_fp16 = set()          # fp16 networks traced in fp32 and converted in ONNX (no fp16 kernels needed)
         os.makedirs(self.out_dir, exist_ok=True)
@@ -78,10 +79,15 @@ class Exporter:
         example, cases = make_inputs(name, dims, seed=NETWORK_ORDER.index(name) + 7)
         original = self.original_outputs(name, module, cases)
         wrapper = self.wrap(name, module)
+        expected = reference_outputs(wrapper, cases, self.device) if self.validate else None
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
                                     self._metadata(name), patch_resize=(name == "decoder"),
                                     external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD),
                                     external=self.external_mode)
+        if self.release_weights:
+            kept = release_weights(wrapper)  # validation and the float16 conversion then hold only the ONNX copy
+            if kept:
+                log(f"[{name}] {kept}")
         runner_kind = self.runner_kind
         if name in self.onnx_fp16:
             path, info["external_data"] = self._convert_fp16(name, path)
@@ -99,7 +105,7 @@ class Exporter:
                                                if dtype == "fp16" and str(self.device).startswith("cuda")
                                                else ["CPUExecutionProvider"])
             res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], runner_kind, providers,
-                                  original=original)
+                                  original=original, expected=expected)
             self.results[name] = res
             if "max_abs" in res:
                 entry["validation"] = {"max_abs": float(f"{res['max_abs']:.3e}"), "rel": float(f"{res['rel']:.3e}"),

@@ -53,3 +53,14 @@ def measured(name, figures, log):
     peak, seconds = peak_bytes(), time.time() - started
     figures[name] = {"seconds": round(seconds, 1), "peak_rss_bytes": peak, "rss_before_bytes": before}
     log(f"[{name}] done in {seconds:.0f} s; peak resident memory {gb(peak)} ({gb(before)} before this network)")
+
+
+def release_weights(module):
+    """Frees a torch module's weights once its ONNX file is written (the parameters move to the meta device), so that
+    validation and the float16 conversion do not hold a second copy of a multi-GB network beside the ONNX one. The
+    module cannot run afterwards: everything that needs its outputs computes them before the export."""
+    try:
+        module.to("meta")
+    except (RuntimeError, NotImplementedError, TypeError) as ex:  # an old torch without meta tensors: keep the weights
+        return f"weights kept ({type(ex).__name__})"
+    return None

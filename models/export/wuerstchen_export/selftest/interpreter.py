@@ -1,5 +1,8 @@
 """A small ONNX interpreter on torch CPU kernels (validation where no ONNX runtime is installed)."""
 
+import os
+import warnings
+
 import numpy as np
 import torch
 
@@ -33,14 +36,37 @@ class OnnxInterpreter(ElementwiseOps, ShapeOps, LinalgOps):
     def __init__(self, path_or_model):
         import onnx
         from onnx import numpy_helper
-        model = onnx.load(path_or_model) if isinstance(path_or_model, str) else path_or_model
+        base = None
+        if isinstance(path_or_model, str):
+            # external data is memory-mapped, not loaded: a multi-GB network is validated with one (file-backed) copy
+            model, base = onnx.load(path_or_model, load_external_data=False), os.path.dirname(os.path.abspath(path_or_model))
+        else:
+            model = path_or_model
         self.model = model
         self.graph = model.graph
         self.opset = max([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] or [17])
-        self.consts = {t.name: torch.from_numpy(np.array(numpy_helper.to_array(t))) for t in self.graph.initializer}
+        self.consts = {t.name: self._initializer(t, base, numpy_helper) for t in self.graph.initializer}
         self.inputs = [i for i in self.graph.input if i.name not in self.consts]
         self.output_names = [o.name for o in self.graph.output]
         self._numpy_helper = numpy_helper
+
+    @staticmethod
+    def _initializer(t, base, numpy_helper):
+        import onnx
+        if t.data_location != onnx.TensorProto.EXTERNAL or base is None:
+            return torch.from_numpy(np.array(numpy_helper.to_array(t)))
+        info = {e.key: e.value for e in t.external_data}
+        dtype, shape = _onnx_np_dtype(t.data_type), tuple(int(d) for d in t.dims)
+        if dtype is None:
+            raise ExportError(f"initializer {t.name}: element type {t.data_type} is not supported")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count == 0:
+            return torch.from_numpy(np.zeros(shape, dtype=dtype))
+        data = np.memmap(os.path.join(base, info["location"]), dtype=dtype, mode="r", offset=int(info.get("offset", 0)),
+                         shape=(count,))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # read-only: the operators never write into their inputs
+            return torch.from_numpy(data).reshape(shape)
 
     def _check_feed(self, name, arr, vi):
         tt = vi.type.tensor_type
