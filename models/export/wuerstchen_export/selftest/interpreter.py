@@ -54,7 +54,12 @@ class OnnxInterpreter(ElementwiseOps, ShapeOps, LinalgOps):
     def _initializer(t, base, numpy_helper):
         import onnx
         if t.data_location != onnx.TensorProto.EXTERNAL or base is None:
-            return torch.from_numpy(np.array(numpy_helper.to_array(t)))
+            arr = numpy_helper.to_array(t)
+            if not arr.flags.writeable or not arr.flags.c_contiguous:
+                arr = np.array(arr)
+            if base is not None:
+                t.ClearField("raw_data")  # a model this interpreter loaded: the array holds the values now, one copy
+            return torch.from_numpy(arr)
         info = {e.key: e.value for e in t.external_data}
         dtype, shape = _onnx_np_dtype(t.data_type), tuple(int(d) for d in t.dims)
         if dtype is None:
