@@ -91,6 +91,27 @@ class ExternalDataMergeTests(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(out)), ["norms"], "no scratch folder may be left behind")
 
 
+    def test_data_file_offsets_let_onnx_runtime_memory_map_on_every_os(self):
+        from onnx import helper, numpy_helper
+        from wuerstchen_export.onnx_io import write_onnx_model
+        weights = {"big": np.ones((1024, 513), np.float32), "small": np.ones((3, 700), np.float32),
+                   "big2": np.ones((600, 600), np.float32)}
+        nodes = [helper.make_node("ReduceSum", [n], [n + "_s"], keepdims=0) for n in weights]
+        graph = helper.make_graph(nodes, "g", [], [helper.make_tensor_value_info(n + "_s", onnx.TensorProto.FLOAT, [])
+                                                  for n in weights],
+                                  [numpy_helper.from_array(a, n) for n, a in weights.items()])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+        path, external = write_onnx_model(model, os.path.join(self.tmp, "aligned"), {"t": "1"}, threshold=0)
+        self.assertTrue(external)
+        offsets = {t.name: (int({e.key: e.value for e in t.external_data}["offset"]), t.raw_data)
+                   for t in onnx.load(path, load_external_data=False).graph.initializer}
+        self.assertEqual(offsets["big"][0] % 65536, 0)   # Windows' allocation granularity, for tensors of 1 MiB and more
+        self.assertEqual(offsets["big2"][0] % 65536, 0)
+        self.assertEqual(offsets["small"][0] % 4096, 0)  # the page size elsewhere
+        got = onnx_runner(path, "interpreter")[0]({})
+        self.assertEqual(float(got["big_s"]), 1024 * 513)
+
+
 class ExternalDataInTheModuleTests(unittest.TestCase):
     """The stand-ins exported inline and with --external-data always render the same file in the built module."""
 

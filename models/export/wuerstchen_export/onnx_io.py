@@ -92,12 +92,11 @@ def write_onnx_model(model, folder, metadata, threshold=EXTERNAL_DATA_THRESHOLD)
     """Save an in-memory model to folder/model.onnx, with all weights in folder/model.onnx.data when they exceed
     the threshold."""
     import onnx
-    path, _ = _prepare_folder(folder, metadata, model)
     external = _initializer_bytes(model) > threshold
-    if external:
-        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location="model.onnx.data", size_threshold=1024, convert_attribute=False)
+    if external:  # the same aligned layout as a merged > 2 GB export (ONNX Runtime memory-maps aligned tensors)
+        path, _ = write_onnx_model_streaming(model, None, folder, metadata)
     else:
+        path, _ = _prepare_folder(folder, metadata, model)
         onnx.save_model(model, path)
     # full_check: strict type inference, which catches what onnxruntime refuses at load time (e.g. an operator whose
     # inputs a float16 conversion left with different types) and the built-in interpreter would run regardless
@@ -199,13 +198,23 @@ def _copy_range(out, src, start, length, name):
             left -= len(chunk)
 
 
-def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
+def _alignment(length):
+    """Where a tensor starts in model.onnx.data. ONNX Runtime memory-maps external data on the CPU (no copy, pages
+    shared with the file cache) only where a tensor's offset is a multiple of the allocation granularity: 4 KiB on
+    Linux and macOS, 64 KiB on Windows. Tensors of 1 MiB and more (nearly all of the bytes) start on 64 KiB, the rest
+    on 4 KiB, so little space is padding."""
+    return 65536 if length >= 1 << 20 else 4096
+
+
+def write_onnx_model_streaming(model, source_dir, folder, metadata):
     """For a model whose tensors torch already wrote as external files (> 2 GB): copy them, chunk by chunk, into
     one folder/model.onnx.data and point the tensors there, without loading the weights into memory. Constant
-    nodes whose value torch wrote to a file become initializers first (see _constants_to_initializers)."""
+    nodes whose value torch wrote to a file become initializers first (see _constants_to_initializers). Inline
+    tensors of 1 KiB and more move to the data file too (source_dir None: an in-memory model)."""
     import onnx
     path, data = _prepare_folder(folder, metadata, model)
-    _constants_to_initializers(model, source_dir)
+    if source_dir is not None:
+        _constants_to_initializers(model, source_dir)
     offset = 0
     with open(data, "wb") as out:
         for t in model.graph.initializer:
@@ -214,12 +223,12 @@ def write_onnx_model_streaming(model, source_dir, folder, metadata, align=4096):
                 continue
             if t.data_location == onnx.TensorProto.EXTERNAL:
                 src, start, length = _external_range(t, source_dir)
-                pad = (-offset) % align
+                pad = (-offset) % _alignment(length)
                 out.write(b"\0" * pad)
                 offset += pad
                 _copy_range(out, src, start, length, t.name)
             elif t.HasField("raw_data") and len(t.raw_data) >= INLINE_LIMIT:
-                pad = (-offset) % align
+                pad = (-offset) % _alignment(len(t.raw_data))
                 out.write(b"\0" * pad)
                 offset += pad
                 length = len(t.raw_data)
