@@ -73,6 +73,29 @@ internal static unsafe class Native
     /// <summary>Peak resident bytes since the last reset (VmHWM), else the process's peak working set.</summary>
     public static long PeakResidentBytes() => StatusBytes("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
 
+    /// <summary>Anonymous resident bytes now (RssAnon: heap, arenas, pre-packed weights; not memory-mapped files), else 0.</summary>
+    public static long AnonymousBytes() => StatusBytes("RssAnon:") ?? 0;
+
+    /// <summary>glibc's malloc_trim(0): freed heap pages go back to the OS (no-op elsewhere).</summary>
+    public static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [DllImport("libc.so.6", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
     /// <summary>Resident bytes now (VmRSS), else the working set.</summary>
     public static long ResidentBytes() => StatusBytes("VmRSS:") ?? Environment.WorkingSet;
 

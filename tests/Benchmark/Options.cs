@@ -34,6 +34,11 @@ internal sealed class Options
 
     /// <summary>--load-variants: the real-size mode also loads each network with other ONNX Runtime session options.</summary>
     public bool LoadVariants { get; private set; }
+
+    /// <summary>--prepacking on|off and --optimization all|extended|basic|off: the engine's session options for this run.</summary>
+    public bool Prepacking { get; private set; } = ExecutionOptions.DefaultPrepacking;
+
+    public GraphOptimizationLevel Optimization { get; private set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
     public string? TokenizerDir { get; private set; }
     public bool NoCalibrate { get; private set; }
     public bool NoProfile { get; private set; }
@@ -47,15 +52,16 @@ internal sealed class Options
                          [--width N] [--height N] [--images N] [--prompt TEXT] [--seed N]
                          [--prior-steps N] [--prior-guidance G] [--decoder-steps N] [--decoder-guidance G]
                          [--repeat N] [--models DIR] [--tokenizers DIR] [--no-calibrate] [--no-profile] [--no-gc] [--strict]
-                         [--model EXPORTED_FOLDER [--low-memory] [--load-variants]]
+                         [--model EXPORTED_FOLDER [--low-memory] [--load-variants]] [--prepacking on|off] [--optimization all|extended|basic|off]
                          [--prior-channels N] [--prior-layers N] [--decoder-channels N] [--decoder-layers N] [--decoder-kernel 1|3]
           defaults: Auto (CUDA when it loads, else CPU), 1024×1024, 4 images, prior 8 steps guidance 4, decoder 4 steps guidance 0,
                     5 warm calls after the cold one (figures: their median); --quick = 512×512, 1 image. --strict exits 1 when a target is missed;
               --no-gc skips the full garbage collection before each call.
           --model: measure a real exported folder instead of the stand-ins: reading its files once, each network's load time and
                    memory, ms per prior and decoder step and the peak resident memory of one generation (defaults then: 512×512,
-                   1 image, prior 3 steps, decoder 3 steps; --repeat N warm generations after the first); --low-memory adds a
-                   generation with LowMemory; --load-variants loads each network with other session options too.
+                   1 image, prior 3 steps, decoder 3 steps; --repeat N warm generations after the first); --low-memory generates
+                   with LowMemory instead (run it as its own process: memory figures are per process); --load-variants
+                   loads each network with other session options too.
         """;
 
     public static Options Parse(string[] args)
@@ -91,6 +97,13 @@ internal sealed class Options
                 case "--model": o.RealModel = Path.GetFullPath(Next()); break;
                 case "--low-memory": o.LowMemory = true; break;
                 case "--load-variants": o.LoadVariants = true; break;
+                case "--prepacking": o.Prepacking = Next().ToLowerInvariant() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--prepacking takes on or off, not '{v}'.") }; break;
+                case "--optimization": o.Optimization = Next().ToLowerInvariant() switch
+                {
+                    "all" => GraphOptimizationLevel.ORT_ENABLE_ALL, "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                    "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC, "off" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                    var v => throw new ArgumentException($"--optimization takes all, extended, basic or off, not '{v}'."),
+                }; break;
                 case "--no-calibrate": o.NoCalibrate = true; break;
                 case "--no-profile": o.NoProfile = true; break;
                 case "--strict": o.Strict = true; break;

@@ -16,38 +16,41 @@ internal static partial class Program
     private static int RunRealSize(Options o)
     {
         var model = ModelFolder.Open(o.RealModel!);
-        var execution = new ExecutionOptions { Provider = o.Provider, DeviceId = o.Device, IntraOpThreads = o.Threads };
+        var execution = new ExecutionOptions
+        {
+            Provider = o.Provider, DeviceId = o.Device, IntraOpThreads = o.Threads, Prepacking = o.Prepacking, Optimization = o.Optimization,
+        };
         var kinds = model.Family.Networks.Select(n => n.Kind).Where(k => File.Exists(model.NetworkPath(k))).ToList();
         Console.WriteLine("== Wuerstchen benchmark: real-size model ==");
         Console.WriteLine($"machine: {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, {Environment.ProcessorCount} logical CPUs, "
             + $"{Bytes(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)} memory, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine($"model: {model.Root} ({model.Family.DisplayName}); run: {o.Width}×{o.Height}, 1 prompt × {o.Images} images, prior {o.PriorSteps} steps (guidance {F(o.PriorGuidance, 1)}), "
-            + $"decoder {o.DecoderSteps} steps (guidance {F(o.DecoderGuidance, 1)}), provider {o.Provider}, intra-op threads {(o.Threads > 0 ? o.Threads.ToString() : "default")}");
+            + $"decoder {o.DecoderSteps} steps (guidance {F(o.DecoderGuidance, 1)}), provider {o.Provider}, intra-op threads {(o.Threads > 0 ? o.Threads.ToString() : "default")}, "
+            + $"prepacking {(o.Prepacking ? "on" : "off")}, optimization {o.Optimization}");
 
         ReadOnce(model, kinds);
-        LoadEach(model, kinds, execution);
-        if (o.LoadVariants)
-        {
-            LoadVariants(model, kinds, o.Threads);
-        }
-
         var prior = new PriorSettings
         {
             Prompts = new[] { o.Prompt }, Width = o.Width, Height = o.Height, ImagesPerPrompt = o.Images, Seed = o.Seed,
             PriorSteps = o.PriorSteps, PriorGuidanceScale = o.PriorGuidance,
         };
         var decoder = new DecoderSettings { DecoderSteps = o.DecoderSteps, DecoderGuidanceScale = o.DecoderGuidance };
+
+        // the generation first, in a process that has loaded nothing yet: its peak is what a user's first image costs
         var cache = new SessionCache();
-        Generation(model, execution, cache, prior, decoder, "first generation (networks loaded on the way)", lowMemory: false);
+        Generation(model, execution, cache, prior, decoder, o.LowMemory
+            ? "first generation with LowMemory (each stage's sessions released when it is done)"
+            : "first generation (networks loaded on the way)", o.LowMemory);
         for (int i = 0; i < o.Repeat; i++)
         {
-            Generation(model, execution, cache, prior, decoder, $"warm generation {i + 1} (sessions cached)", lowMemory: false);
+            Generation(model, execution, cache, prior, decoder, $"warm generation {i + 1}", o.LowMemory);
         }
 
         cache.Clear();
-        if (o.LowMemory)
+        LoadEach(model, kinds, execution);
+        if (o.LoadVariants)
         {
-            Generation(model, execution, new SessionCache(), prior, decoder, "LowMemory generation (each stage's sessions released when it is done)", lowMemory: true);
+            LoadVariants(model, kinds, o.Threads);
         }
 
         return 0;
@@ -93,31 +96,36 @@ internal static partial class Program
     {
         Console.WriteLine();
         Console.WriteLine("== loading each network (the engine's session options), alone ==");
-        Console.WriteLine($"  {"network",-20} {"files",12} {"load",9} {"resident after",15} {"peak while loading",19}");
+        Console.WriteLine($"  {"network",-20} {"files",12} {"load",9} {"resident after",15} {"of it anonymous",15} {"peak while loading",19}");
         foreach (var kind in kinds)
         {
             long files = NetworkFiles(model, kind).Sum(f => new FileInfo(f).Length);
             var cache = new SessionCache();
             Settle();
-            long before = Native.ResidentBytes();
+            long before = Native.ResidentBytes(), anonymous = Native.AnonymousBytes();
             Native.ResetPeakResident();
             var sw = Stopwatch.StartNew();
             using (cache.Acquire(kind, model.NetworkPath(kind), execution))
             {
                 sw.Stop();
-                Console.WriteLine($"  {kind,-20} {Bytes(files),12} {F(sw.Elapsed.TotalSeconds, 1),7} s {"+" + Bytes(Native.ResidentBytes() - before),15} {"+" + Bytes(Native.PeakResidentBytes() - before),19}");
+                Console.WriteLine($"  {kind,-20} {Bytes(files),12} {F(sw.Elapsed.TotalSeconds, 1),7} s {"+" + Bytes(Native.ResidentBytes() - before),15} {"+" + Bytes(Native.AnonymousBytes() - anonymous),15} {"+" + Bytes(Native.PeakResidentBytes() - before),19}");
             }
 
             cache.Clear();
         }
     }
 
+    /// <summary>A full collection, then the freed native heap handed back to the OS, so that the next phase's growth is its own.</summary>
     private static void Settle()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+        Native.TrimNativeHeap();
     }
+
+    /// <summary>Resident now, as "anonymous + file-backed" (memory-mapped weights are file-backed: the OS can drop them).</summary>
+    private static string Resident() => $"{Bytes(Native.ResidentBytes())} ({Bytes(Native.AnonymousBytes())} anonymous)";
 
     /// <summary>One generation: ms per prior and decoder step (steps 2..n: step 1 also loads and encodes the text), each
     /// network load on the way, and the peak resident memory of the whole call.</summary>
@@ -154,16 +162,28 @@ internal static partial class Program
 
         foreach (var phase in new[] { "Prior", "Decoder" })
         {
-            var times = stamps.Where(s => s.Phase == phase).Select(s => s.Time).ToList();
-            var steps = times.Zip(times.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).OrderBy(t => t).ToList();
+            var steps = StepTimes(stamps, phase);
             Console.WriteLine(steps.Count == 0
                 ? $"  {phase.ToLowerInvariant()} step: n/a (give 2 or more steps)"
-                : $"  {phase.ToLowerInvariant()} step: {F(steps[steps.Count / 2], 0)} ms (median of steps 2..{times.Count}; min {F(steps[0], 0)}, max {F(steps[^1], 0)})");
+                : $"  {phase.ToLowerInvariant()} step: {StepMs(stamps, phase)} ms (median of steps 2..{steps.Count + 1}; min {F(steps[0], 0)}, max {F(steps[^1], 0)})");
         }
 
-        Console.WriteLine($"  total {F(total.TotalSeconds, 1)} s; peak resident memory {Bytes(peak)} (resident before: {Bytes(before)})");
-        Console.WriteLine($"SUMMARY {(lowMemory ? "low-memory" : "generation")}: {F(total.TotalSeconds, 1)} s, peak RSS {F(peak / 1e9, 2)} GB"
-            + $", loads {F(loads.Sum(l => l.Elapsed!.Value.TotalSeconds), 1)} s");
+        Console.WriteLine($"  total {F(total.TotalSeconds, 1)} s; peak resident memory {Bytes(peak)} (resident before: {Bytes(before)}; now {Resident()})");
+        Console.WriteLine($"SUMMARY {(lowMemory ? "low-memory generation" : "generation")} {prior.Width}x{prior.Height}: {F(total.TotalSeconds, 1)} s, "
+            + $"peak RSS {F(peak / 1e9, 2)} GB, loads {F(loads.Sum(l => l.Elapsed!.Value.TotalSeconds), 1)} s, prior step {StepMs(stamps, "Prior")} ms, decoder step {StepMs(stamps, "Decoder")} ms");
+    }
+
+    /// <summary>The intervals between consecutive progress reports of a phase, sorted (steps 2..n).</summary>
+    private static List<double> StepTimes(List<(string Phase, long Time)> stamps, string phase)
+    {
+        var times = stamps.Where(s => s.Phase == phase).Select(s => s.Time).ToList();
+        return times.Zip(times.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).OrderBy(t => t).ToList();
+    }
+
+    private static string StepMs(List<(string Phase, long Time)> stamps, string phase)
+    {
+        var steps = StepTimes(stamps, phase);
+        return steps.Count == 0 ? "n/a" : F(steps.Count % 2 == 1 ? steps[steps.Count / 2] : (steps[steps.Count / 2 - 1] + steps[steps.Count / 2]) / 2, 0);
     }
 
     /// <summary>Each network loaded with other session options (directly, not through the engine): load time and memory.</summary>
@@ -177,10 +197,15 @@ internal static partial class Program
             ("optimization off", s => s.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL),
             ("no prepacking", s => s.AddSessionConfigEntry("session.disable_prepacking", "1")),
             ("no CPU memory arena", s => s.EnableCpuMemArena = false),
+            ("no prepacking, basic", s =>
+            {
+                s.AddSessionConfigEntry("session.disable_prepacking", "1");
+                s.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC;
+            }),
         };
         Console.WriteLine();
         Console.WriteLine("== loading each network with other session options (CPU) ==");
-        Console.WriteLine($"  {"network",-20} {"options",-28} {"load",9} {"resident after",15} {"peak while loading",19}");
+        Console.WriteLine($"  {"network",-20} {"options",-28} {"load",9} {"resident after",15} {"of it anonymous",15} {"peak while loading",19}");
         foreach (var kind in kinds)
         {
             foreach (var (name, apply) in variants)
@@ -197,13 +222,13 @@ internal static partial class Program
 
                 apply(options);
                 Settle();
-                long before = Native.ResidentBytes();
+                long before = Native.ResidentBytes(), anonymous = Native.AnonymousBytes();
                 Native.ResetPeakResident();
                 var sw = Stopwatch.StartNew();
                 using (new InferenceSession(model.NetworkPath(kind), options))
                 {
                     sw.Stop();
-                    Console.WriteLine($"  {kind,-20} {name,-28} {F(sw.Elapsed.TotalSeconds, 1),7} s {"+" + Bytes(Native.ResidentBytes() - before),15} {"+" + Bytes(Native.PeakResidentBytes() - before),19}");
+                    Console.WriteLine($"  {kind,-20} {name,-28} {F(sw.Elapsed.TotalSeconds, 1),7} s {"+" + Bytes(Native.ResidentBytes() - before),15} {"+" + Bytes(Native.AnonymousBytes() - anonymous),15} {"+" + Bytes(Native.PeakResidentBytes() - before),19}");
                 }
             }
         }

@@ -140,10 +140,10 @@ class CascadeExport:
 
     def export(self, name, wrapper, dims):
         """Exports and validates one network; logs its peak resident memory and time."""
-        with measured(name, self.figures, log):
-            return self._export(name, wrapper, dims)
+        with measured(name, self.figures, log) as phases:
+            return self._export(name, wrapper, dims, phases)
 
-    def _export(self, name, wrapper, dims):
+    def _export(self, name, wrapper, dims, phases):
         """Traces in float32 (a float16 network is converted afterwards, at the ONNX level) and validates the file
         against the unpatched module's float32 outputs."""
         dtype = self.dtypes[name]
@@ -161,6 +161,7 @@ class CascadeExport:
         with size_agnostic_skips(wrapper):  # odd latent sizes (sides off the 128-pixel grid) run as in diffusers
             path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name),
                                         external=self.external_mode)
+        phases.mark("export")
         kept = release_weights(wrapper)  # validation compares with `original`: only the ONNX copy is needed now
         if kept:
             log(f"[{name}] {kept}")
@@ -171,6 +172,7 @@ class CascadeExport:
             + f" in {info['export_seconds']} s")
         if original is not None:
             self._validate(name, path, cases, original)
+            phases.mark("validation")
         return path
 
     @staticmethod

@@ -70,10 +70,10 @@ class Exporter:
 
     def export(self, name, module, dims):
         """Exports and validates one network; logs its peak resident memory and time (export + validation)."""
-        with measured(name, self.figures, log):
-            return self._export(name, module, dims)
+        with measured(name, self.figures, log) as phases:
+            return self._export(name, module, dims, phases)
 
-    def _export(self, name, module, dims):
+    def _export(self, name, module, dims, phases):
         dtype = self.dtypes[name]
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
         example, cases = make_inputs(name, dims, seed=NETWORK_ORDER.index(name) + 7)
@@ -84,6 +84,7 @@ class Exporter:
                                     self._metadata(name), patch_resize=(name == "decoder"),
                                     external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD),
                                     external=self.external_mode)
+        phases.mark("export")
         if self.release_weights:
             kept = release_weights(wrapper)  # validation and the float16 conversion then hold only the ONNX copy
             if kept:
@@ -106,6 +107,7 @@ class Exporter:
                                                else ["CPUExecutionProvider"])
             res = validate_network(name, wrapper, path, cases, self.device, self.rtol[dtype], runner_kind, providers,
                                   original=original, expected=expected)
+            phases.mark("validation")
             self.results[name] = res
             if "max_abs" in res:
                 entry["validation"] = {"max_abs": float(f"{res['max_abs']:.3e}"), "rel": float(f"{res['rel']:.3e}"),

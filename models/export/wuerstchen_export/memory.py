@@ -44,15 +44,30 @@ def gb(n):
     return f"{n / 1e9:.2f} GB"
 
 
+class _Phases:
+    """Peaks of the phases of one network (trace + write, validation, ...): mark() closes a phase."""
+
+    def __init__(self):
+        self.peaks = []
+
+    def mark(self, label):
+        self.peaks.append((label, peak_bytes()))
+        reset_peak()
+
+
 @contextlib.contextmanager
 def measured(name, figures, log):
-    """Records figures[name] = seconds and peak resident memory of the block, and logs them."""
+    """Records figures[name] = seconds, peak resident memory of the block and of each phase marked in it, and logs them."""
     started, before = time.time(), current_bytes()
     reset_peak()
-    yield
-    peak, seconds = peak_bytes(), time.time() - started
-    figures[name] = {"seconds": round(seconds, 1), "peak_rss_bytes": peak, "rss_before_bytes": before}
-    log(f"[{name}] done in {seconds:.0f} s; peak resident memory {gb(peak)} ({gb(before)} before this network)")
+    phases = _Phases()
+    yield phases
+    phases.mark("rest")
+    peak, seconds = max(p for _, p in phases.peaks), time.time() - started
+    figures[name] = {"seconds": round(seconds, 1), "peak_rss_bytes": peak, "rss_before_bytes": before,
+                     "phase_peaks": {label: p for label, p in phases.peaks}}
+    parts = ", ".join(f"{label} {gb(p)}" for label, p in phases.peaks if label != "rest" or len(phases.peaks) == 1)
+    log(f"[{name}] done in {seconds:.0f} s; peak resident memory {gb(peak)} ({parts}; {gb(before)} before this network)")
 
 
 def release_weights(module):

@@ -152,9 +152,14 @@ public sealed class DeviceSelector
     {
         using var options = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = execution.Optimization,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        if (!execution.Prepacking)
+        {
+            options.AddSessionConfigEntry("session.disable_prepacking", "1");
+        }
+
         if (execution.IntraOpThreads > 0)
         {
             options.IntraOpNumThreads = execution.IntraOpThreads;
