@@ -18,7 +18,7 @@ from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
 from .memory import measured, release_weights
 from .onnx_io import export_network, write_onnx_model
-from .patches import size_agnostic_skips
+from .patches import pretranspose_linears, size_agnostic_skips
 from .runners import onnx_runner
 from .validation import _compare, _deterministic_torch
 
@@ -158,6 +158,7 @@ class CascadeExport:
         if name in ("prior", "decoder"):
             meta["wuerstchen.skips"] = "resized"  # size_agnostic_skips below; the module checks it off the 128-pixel grid
         log(f"[{name}] exporting ({dtype}, opset {self.opset}, device {self.device})")
+        pretranspose_linears(wrapper)  # after `original`: the export's peak stays near one copy of the weights
         with size_agnostic_skips(wrapper):  # odd latent sizes (sides off the 128-pixel grid) run as in diffusers
             path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device, meta, io=FAMILY.io(name),
                                         external=self.external_mode)

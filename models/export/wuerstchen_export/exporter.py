@@ -9,7 +9,7 @@ from .inputs import make_inputs
 from .fp16 import convert_to_fp16
 from .memory import measured, release_weights
 from .onnx_io import export_network, write_onnx_model
-from .patches import install_fp16_safety, install_fp32_r_embedding
+from .patches import install_fp16_safety, install_fp32_r_embedding, pretranspose_linears
 from .validation import _deterministic_torch, reference_outputs, validate_network
 from .wrappers import plain_wrapper
 
@@ -80,6 +80,7 @@ class Exporter:
         original = self.original_outputs(name, module, cases)
         wrapper = self.wrap(name, module)
         expected = reference_outputs(wrapper, cases, self.device) if self.validate else None
+        pretranspose_linears(wrapper)  # after the outputs: the export's peak stays near one copy of the weights
         path, info = export_network(name, wrapper, example, self.out_dir, self.opset, self.device,
                                     self._metadata(name), patch_resize=(name == "decoder"),
                                     external_threshold=self.external_threshold.get(name, EXTERNAL_DATA_THRESHOLD),

@@ -145,3 +145,26 @@ def size_agnostic_skips(module):
     finally:
         for m in patched:
             del m._up_decode  # the class's method again
+
+
+def _linear_pretransposed(self, x):
+    y = torch.matmul(x, self.weight_t)
+    return y if self.bias is None else y + self.bias
+
+
+def pretranspose_linears(module):
+    """Stores every nn.Linear's weight transposed ([in, out]) and computes x @ Wᵀ from it, one layer at a time.
+    torch.onnx.export writes a Linear on a 3-D input as MatMul(x, Transpose(W)) and constant folding then makes
+    Wᵀ a second tensor beside W for every layer: the export held two copies of a network's weights at its peak
+    (8 GB for the 4 GB v2 prior, ~29 GB for the 14.4 GB Stable Cascade prior). Transposed here, each copy replaces
+    its original at once, so the peak stays near one copy. The exported graph is the same (MatMul with Wᵀ as an
+    initializer); the module is exported and released afterwards, never used again. Returns how many were changed."""
+    n = 0
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear) and isinstance(m.weight, torch.nn.Parameter) and m.weight.dim() == 2:
+            wt = m.weight.detach().t().contiguous()
+            del m.weight  # the original goes now: at most one layer is held twice
+            m.weight_t = torch.nn.Parameter(wt, requires_grad=False)
+            m.forward = types.MethodType(_linear_pretransposed, m)
+            n += 1
+    return n
