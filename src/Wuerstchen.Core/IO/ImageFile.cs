@@ -55,12 +55,15 @@ public static class ImageFile
     /// </summary>
     public static IReadOnlyDictionary<string, string> ReadParameters(string path)
     {
-        var info = Image.Identify(path, out var format) ?? throw new InvalidDataException($"'{path}' is not an image.");
+        // the format from the first bytes only: identifying a PNG would inflate its text chunks without limit
+        var bytes = BoundedFile.ReadAllBytes(path, ImageLoader.MaxFileBytes, "an image");
+        var format = Image.DetectFormat(bytes);
         if (format is PngFormat)
         {
-            return PngImage.ReadText(path);
+            return PngText.Read(path);
         }
 
+        var info = Image.Identify(bytes) ?? throw new InvalidDataException($"'{path}' is not an image.");
         return XmpParameters.Read(info.Metadata.XmpProfile?.GetDocument());
     }
 }

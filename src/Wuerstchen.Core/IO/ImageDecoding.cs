@@ -1,0 +1,42 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Pbm;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
+using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Memory;
+using SixLabors.ImageSharp.Metadata;
+
+namespace Wuerstchen.Core.IO;
+
+/// <summary>
+/// The ImageSharp configuration user images are decoded with: only what an embedding needs, so a file cannot make the
+/// decoder do work its header does not show. One frame of an animated GIF or a multi-page TIFF (each further frame
+/// would be decoded at the full canvas size: 40 one-pixel frames of an 8000×8000 GIF are 40 × 256 MB); no PNG text
+/// chunks (a zTXt/iTXt chunk inflates without limit; its eXIf orientation goes with them — PNG photos rarely carry
+/// one). JPEG keeps its metadata: its EXIF orientation turns the picture, and its segments are at most 64 KB each.
+/// Its own instance: ImageSharp's default configuration is shared by everything in the process.
+/// </summary>
+internal static class ImageDecoding
+{
+    public static readonly Configuration Configuration = Create();
+
+    /// <summary>A fresh configuration; <paramref name="allocator"/> lets a test count what decoding allocates.</summary>
+    public static Configuration Create(MemoryAllocator? allocator = null)
+    {
+        var c = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(), new BmpConfigurationModule(),
+            new PbmConfigurationModule(), new TgaConfigurationModule(), new TiffConfigurationModule(), new WebpConfigurationModule());
+        c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
+        c.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First, MaxFrames = 1, IgnoreMetadata = true });
+        c.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+        if (allocator is not null)
+        {
+            c.MemoryAllocator = allocator;
+        }
+
+        return c;
+    }
+}
