@@ -106,7 +106,7 @@ public static class EmbeddingFile
         var result = new WuerstchenEmbedding[n];
         for (int i = 0; i < n; i++)
         {
-            var parameters = GenerationParameters.FromSidecarRow(rows?[i], i) with
+            var parameters = (rows?[i] ?? GenerationParameters.FromSidecarRow(null, i)) with
             {
                 Width = size.OutputWidth,
                 Height = size.OutputHeight,
@@ -131,7 +131,8 @@ public static class EmbeddingFile
         return shape;
     }
 
-    private static JsonNode?[]? ReadSidecar(string path, int n)
+    /// <summary>Each row's parameters from the sidecar (null when there is none), all parsed here so any fault is this file's error.</summary>
+    private static GenerationParameters[]? ReadSidecar(string path, int n)
     {
         var sidecar = SidecarPath(path);
         if (!File.Exists(sidecar))
@@ -142,7 +143,8 @@ public static class EmbeddingFile
         try
         {
             var node = JsonNode.Parse(BoundedFile.ReadAllText(sidecar, MaxSidecarBytes, "an embedding sidecar"));
-            if (node?["format"]?.GetValue<string>() != Format || node["embeddings"] is not JsonArray rows)
+            if (node is not JsonObject top || top["format"] is not JsonValue format || !format.TryGetValue<string>(out var f) || f != Format
+                || top["embeddings"] is not JsonArray rows)
             {
                 throw new InvalidDataException($"it is not a '{Format}' sidecar.");
             }
@@ -152,12 +154,19 @@ public static class EmbeddingFile
                 throw new InvalidDataException($"it describes {rows.Count} embeddings but the .npy holds {n}.");
             }
 
-            return rows.ToArray();
+            var result = new GenerationParameters[n];
+            for (int i = 0; i < n; i++)
+            {
+                result[i] = GenerationParameters.FromSidecarRow(rows[i] as JsonObject ?? throw new InvalidDataException($"its row {i} is not a JSON object."), i);
+            }
+
+            return result;
         }
-        catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException)
+        // ArgumentException: a repeated key, which JsonNode reports only when the object is read
+        catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException or ArgumentException)
         {
             throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
-                $"The metadata file '{sidecar}' could not be read: {ex.Message}", sidecar, ex);
+                $"The metadata file '{sidecar}' could not be read: {TextExcerpt.Of(ex.Message, 300)}", sidecar, ex);
         }
     }
 }

@@ -30,9 +30,9 @@ public static class PngText
         int pos = Signature.Length;
         while (pos + 8 <= bytes.Length)
         {
-            uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(pos));
+            long length = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(pos));
             var type = Encoding.ASCII.GetString(bytes, pos + 4, 4);
-            if (length > (uint)(bytes.Length - pos - 12))
+            if (length > bytes.Length - pos - 12L)
             {
                 throw new InvalidDataException($"'{path}' is cut short inside its '{TextExcerpt.Of(type)}' chunk.");
             }
