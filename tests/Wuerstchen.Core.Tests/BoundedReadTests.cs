@@ -98,6 +98,22 @@ public class BoundedReadTests
     }
 
     [Fact]
+    public void ANetworkFileThatIsAFifoIsRefusedAsNotARegularFile()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var temp = new TempFolder();
+        var onnx = temp["model.onnx"];
+        MakeFifo(onnx);
+        var ex = Caught(() => new SessionCache().Acquire(NetworkKind.Vqgan, onnx, ExecutionOptions.Cpu).Dispose(), onnx);
+        Assert.Equal("InvalidModelFile", ex.ErrorId);
+        Assert.Contains("not a regular file (it is a FIFO", ex.Message);
+    }
+
+    [Fact]
     public void TokenizerRefusesAnOversizedVocabularyBeforeReadingIt()
     {
         using var temp = new TempFolder();

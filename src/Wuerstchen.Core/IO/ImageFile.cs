@@ -62,7 +62,7 @@ public static class ImageFile
         var format = Image.DetectFormat(bytes);
         if (format is PngFormat)
         {
-            return PngText.Read(path);
+            return PngText.Read(path, bytes);
         }
 
         try

@@ -18,9 +18,11 @@ public static class PngText
 
     /// <summary>Keyword → text of every text chunk (a repeated keyword keeps its last text).</summary>
     /// <exception cref="InvalidDataException">Not a PNG, a chunk cut short, or a text larger than <see cref="MaxTextBytes"/>.</exception>
-    public static Dictionary<string, string> Read(string path)
+    public static Dictionary<string, string> Read(string path) => Read(path, BoundedFile.ReadAllBytes(path, ImageLoader.MaxFileBytes, "a PNG image"));
+
+    /// <summary>The text chunks of <paramref name="bytes"/>, the file <paramref name="path"/> names (for messages).</summary>
+    internal static Dictionary<string, string> Read(string path, byte[] bytes)
     {
-        var bytes = BoundedFile.ReadAllBytes(path, ImageLoader.MaxFileBytes, "a PNG image");
         if (bytes.Length < Signature.Length || !bytes.AsSpan(0, Signature.Length).SequenceEqual(Signature))
         {
             throw new InvalidDataException($"'{path}' is not a PNG image (its signature is missing).");
