@@ -7,7 +7,6 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Formats.Webp;
-using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 
 namespace Wuerstchen.Core.IO;
@@ -24,19 +23,13 @@ internal static class ImageDecoding
 {
     public static readonly Configuration Configuration = Create();
 
-    /// <summary>A fresh configuration; <paramref name="allocator"/> lets a test count what decoding allocates.</summary>
-    public static Configuration Create(MemoryAllocator? allocator = null)
+    private static Configuration Create()
     {
         var c = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(), new BmpConfigurationModule(),
             new PbmConfigurationModule(), new TgaConfigurationModule(), new TiffConfigurationModule(), new WebpConfigurationModule());
         c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
         c.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First, MaxFrames = 1, IgnoreMetadata = true });
         c.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
-        if (allocator is not null)
-        {
-            c.MemoryAllocator = allocator;
-        }
-
         return c;
     }
 }

@@ -26,7 +26,8 @@ public static class ImageLoader
             CheckSize(path, info.Width, info.Height);
             CheckComplete(path, bytes, format?.Name);
             // EXIF orientations 5-8 turn the picture by 90°: report the size it is shown at
-            var orientation = info.Metadata.ExifProfile?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
+            var exif = info.Metadata.ExifProfile ?? PngExif(path, bytes, format);
+            var orientation = exif?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
             return orientation is >= 5 and <= 8 ? (info.Height, info.Width) : (info.Width, info.Height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
@@ -39,17 +40,15 @@ public static class ImageLoader
     /// Resizes (bilinear with antialiasing) so the image covers width×height, centre-crops to it and returns
     /// [3,height,width] RGB in [0,1] normalised with the ImageNet mean and standard deviation.
     /// </summary>
-    public static float[] LoadNormalized(string path, int width, int height) => LoadNormalized(path, width, height, ImageDecoding.Configuration);
-
-    /// <summary>As above, decoding with <paramref name="configuration"/> (a test's, to count what is allocated).</summary>
-    internal static float[] LoadNormalized(string path, int width, int height, Configuration configuration)
+    public static float[] LoadNormalized(string path, int width, int height)
     {
         var bytes = ReadFile(path); // read once: what is identified is what is decoded
         Identify(path, bytes);
         try
         {
-            using var image = Image.Load<Rgb24>(configuration, bytes);
+            using var image = Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out var format);
             CheckSize(path, image.Width, image.Height);
+            image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
             image.Mutate(x => x.AutoOrient()); // camera photos: honour the EXIF orientation first
             double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
             int rw = Math.Max(width, (int)Math.Round(image.Width * scale));
@@ -88,6 +87,10 @@ public static class ImageLoader
         });
         return result;
     }
+
+    /// <summary>A PNG's eXIf chunk: ImageDecoding skips PNG metadata (for its text chunks), and the orientation must stay.</summary>
+    private static SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile? PngExif(string path, byte[] bytes, SixLabors.ImageSharp.Formats.IImageFormat? format) =>
+        format is SixLabors.ImageSharp.Formats.Png.PngFormat && PngText.Exif(path, bytes) is { } raw ? new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile(raw) : null;
 
     /// <summary>The file's bytes, through <see cref="BoundedFile"/>: a regular file of at most <see cref="MaxFileBytes"/>.</summary>
     private static byte[] ReadFile(string path)

@@ -23,12 +23,43 @@ public static class PngText
     /// <summary>The text chunks of <paramref name="bytes"/>, the file <paramref name="path"/> names (for messages).</summary>
     internal static Dictionary<string, string> Read(string path, byte[] bytes)
     {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (type, offset, length) in Chunks(path, bytes))
+        {
+            if (type is "tEXt" or "zTXt" or "iTXt" && Text(path, type, bytes.AsSpan(offset, length)) is { } text)
+            {
+                result[text.Keyword] = text.Value;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The raw EXIF of an eXIf chunk, or null. The image decoder skips a PNG's metadata (for its text chunks), so the
+    /// EXIF orientation of a PNG photo is taken from here; it is never compressed, so it is bounded by the file.
+    /// </summary>
+    internal static byte[]? Exif(string path, byte[] bytes)
+    {
+        foreach (var (type, offset, length) in Chunks(path, bytes))
+        {
+            if (type == "eXIf")
+            {
+                return bytes.AsSpan(offset, length).ToArray();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Each chunk's type and data (offset, length) up to IEND; a chunk cut short is an InvalidDataException.</summary>
+    private static IEnumerable<(string Type, int Offset, int Length)> Chunks(string path, byte[] bytes)
+    {
         if (bytes.Length < Signature.Length || !bytes.AsSpan(0, Signature.Length).SequenceEqual(Signature))
         {
             throw new InvalidDataException($"'{path}' is not a PNG image (its signature is missing).");
         }
 
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
         int pos = Signature.Length;
         while (pos + 8 <= bytes.Length)
         {
@@ -39,21 +70,14 @@ public static class PngText
                 throw new InvalidDataException($"'{path}' is cut short inside its '{TextExcerpt.Of(type)}' chunk.");
             }
 
-            var data = bytes.AsSpan(pos + 8, (int)length);
-            if (type is "tEXt" or "zTXt" or "iTXt" && Text(path, type, data) is { } text)
-            {
-                result[text.Keyword] = text.Value;
-            }
-
+            yield return (type, pos + 8, (int)length);
             if (type == "IEND")
             {
-                break;
+                yield break;
             }
 
             pos += 12 + (int)length;
         }
-
-        return result;
     }
 
     /// <summary>One text chunk; null when it is malformed (ignored, as a PNG reader does with a broken ancillary chunk).</summary>
