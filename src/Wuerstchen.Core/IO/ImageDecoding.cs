@@ -14,9 +14,10 @@ namespace Wuerstchen.Core.IO;
 /// <summary>
 /// The ImageSharp configuration user images are decoded with: only what an embedding needs, so a file cannot make the
 /// decoder do work its header does not show. One frame of an animated GIF or a multi-page TIFF (each further frame
-/// would be decoded at the full canvas size: 40 one-pixel frames of an 8000×8000 GIF are 40 × 256 MB); no PNG text
-/// chunks (a zTXt/iTXt chunk inflates without limit; its eXIf orientation goes with them — PNG photos rarely carry
-/// one). JPEG keeps its metadata: its EXIF orientation turns the picture, and its segments are at most 64 KB each.
+/// would be decoded at the full canvas size: 40 one-pixel frames of an 8000×8000 GIF are 40 × 256 MB); no PNG
+/// metadata (a zTXt/iTXt chunk inflates without limit; the eXIf orientation, which goes with it, is read by
+/// <see cref="PngText.Exif"/>). JPEG keeps its metadata: its EXIF orientation turns the picture, and its segments are
+/// at most 64 KB each.
 /// Its own instance: ImageSharp's default configuration is shared by everything in the process.
 /// </summary>
 internal static class ImageDecoding
