@@ -19,6 +19,7 @@ public sealed class NativeRuntime
 {
     public const string CudaPathVariable = "WUERSTCHEN_CUDA_PATH";
     public const string VersionFileName = "onnxruntime.version";
+    private const long MaxVersionFileBytes = 64;
 
     private static readonly object Gate = new();
     private static NativeRuntime? _chosen;
@@ -142,6 +143,13 @@ public sealed class NativeRuntime
         if (!File.Exists(versionFile))
         {
             return requireVersionFile ? $"no {VersionFileName} there" : null;
+        }
+
+        // a version is a few bytes: anything else (a FIFO or device shows as 0 bytes, and would block or never end) is not opened
+        long length = new FileInfo(versionFile).Length;
+        if (length is 0 or > MaxVersionFileBytes)
+        {
+            return $"{VersionFileName} is {length} bytes, not a short text file holding a version";
         }
 
         // ONNX Runtime's C API is versioned by minor release: the managed part and the core library must agree

@@ -83,6 +83,21 @@ Describe 'Native runtime choice (CUDA companion)' {
         $explicit = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, (Split-Path (Join-Path $companion $Core)), $modules)
         $explicit.Source | Should -Be 'WUERSTCHEN_CUDA_PATH'
     }
+
+    It 'skips a companion whose onnxruntime.version is a FIFO, without opening it (opening one blocks until a writer comes)' -Skip:$IsWindows {
+        $modules = Join-Path $TestDrive 'modules3'
+        $native = New-Companion $modules '1.31.0' $null
+        $fifo = Join-Path $native 'onnxruntime.version'
+        mkfifo $fifo
+        $type = [Wuerstchen.PowerShell.Loading.NativeRuntime]
+        $job = Start-ThreadJob { param($t, $l, $m) $t::Choose($l, $null, $m) } -ArgumentList $type, $Layout, $modules
+        $inTime = Wait-Job $job -Timeout 10
+        if (-not $inTime) { [IO.File]::WriteAllText($fifo, '') } # unblock the reader, so the job can end
+        $c = Receive-Job $job -Wait -AutoRemoveJob
+        $inTime | Should -Not -BeNullOrEmpty -Because 'choosing the runtime must not block on a FIFO'
+        $c.Source | Should -Be 'Module'
+        $c.Skipped[0] | Should -Match 'onnxruntime\.version is 0 bytes'
+    }
 }
 
 Describe 'Installed as a user installs it' {

@@ -55,14 +55,30 @@ function Assert-NextCallWorks {
     Assert-NoTemporaryFile $dir
 }
 
-# A child pwsh (the same PowerShell as this one; as a dotnet tool the process is dotnet + pwsh.dll).
-function Invoke-ChildPwsh([string] $ScriptPath, [hashtable] $Parameters) {
-    $ErrorActionPreference = 'Continue'
+# A child pwsh (the same PowerShell as this one; as a dotnet tool the process is dotnet + pwsh.dll). With a timeout,
+# a child that has not finished by then (a read that blocks forever) is killed and reported, not waited for.
+function Invoke-ChildPwsh([string] $ScriptPath, [hashtable] $Parameters, [int] $TimeoutSeconds = 0) {
     $exe = [Environment]::ProcessPath
-    [string[]] $pre = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
-    $arguments = foreach ($k in $Parameters.Keys) { "-$k"; $Parameters[$k] }
-    $text = & $exe @pre -NoProfile -NonInteractive -File $ScriptPath @arguments 2>&1 | Out-String
-    [pscustomobject]@{ ExitCode = $LASTEXITCODE; Text = $text }
+    $start = [Diagnostics.ProcessStartInfo]::new($exe)
+    if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+    foreach ($a in @('-NoProfile', '-NonInteractive', '-File', $ScriptPath)) { $start.ArgumentList.Add($a) }
+    foreach ($k in $Parameters.Keys) { $start.ArgumentList.Add("-$k"); $start.ArgumentList.Add([string] $Parameters[$k]) }
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $start.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($start)
+    try {
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        $limit = if ($TimeoutSeconds -gt 0) { $TimeoutSeconds * 1000 } else { -1 }
+        $timedOut = -not $process.WaitForExit($limit)
+        if ($timedOut) { $process.Kill($true) }
+        $process.WaitForExit()
+        $text = $stdout.Result + $stderr.Result
+        if ($timedOut) { $text += "`nCHILD-TIMED-OUT after $TimeoutSeconds s" }
+        [pscustomobject]@{ ExitCode = $(if ($timedOut) { -1 } else { $process.ExitCode }); Text = $text; TimedOut = $timedOut }
+    }
+    finally { $process.Dispose() }
 }
 
 # The child's side: the same capture, results as JSON (one object per case), then a good call and a marker.
@@ -80,9 +96,13 @@ $cases = [System.Collections.Generic.List[object]]::new()
 function Capture([string] $Case, [string] $Out, [scriptblock] $Script) {
     $ErrorActionPreference = 'Continue'
     [GC]::Collect()
+    $peak = [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64
     $before = [GC]::GetTotalAllocatedBytes($true)
+    $watch = [Diagnostics.Stopwatch]::StartNew()
     $all = try { & $Script 2>&1 3>&1 } catch { $_ }
+    $seconds = $watch.Elapsed.TotalSeconds
     $allocated = [GC]::GetTotalAllocatedBytes($true) - $before
+    $peakGrowth = [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64 - $peak
     $cases.Add([pscustomobject]@{
         Case      = $Case
         Errors    = @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object {
@@ -91,6 +111,8 @@ function Capture([string] $Case, [string] $Out, [scriptblock] $Script) {
                 if ($_ -is [Wuerstchen.Core.ModelCheckResult]) { "$($_.Stage)=$($_.Status)" } elseif ($_ -is [IO.FileInfo]) { $_.Name } else { "$_" } })
         Files     = @(if ($Out -and (Test-Path -LiteralPath $Out)) { Get-ChildItem -LiteralPath $Out -Force -Recurse | ForEach-Object Name })
         Allocated = $allocated
+        PeakGrowth = $peakGrowth
+        Seconds   = $seconds
     })
 }
 function Copy-Model([string] $Name) {
@@ -107,13 +129,13 @@ ConvertTo-Json -InputObject $cases.ToArray() -Depth 6 | Set-Content -LiteralPath
 'CHILD-SURVIVED'
 '@
 
-function Invoke-ChildCases([string] $Name, [string] $Body) {
+function Invoke-ChildCases([string] $Name, [string] $Body, [int] $TimeoutSeconds = 0) {
     $work = Join-Path $TestDrive $Name
     $null = New-Item -ItemType Directory -Force $work
     $script = Join-Path $work 'child.ps1'
     Set-Content -LiteralPath $script -Value ($ChildPrelude + "`n" + $Body + "`n" + $ChildEpilogue) -Encoding utf8
     $result = Join-Path $work 'result.json'
-    $run = Invoke-ChildPwsh $script @{ ModulePath = $ModulePath; Models = $Models; Work = $work; Result = $result }
+    $run = Invoke-ChildPwsh $script @{ ModulePath = $ModulePath; Models = $Models; Work = $work; Result = $result } -TimeoutSeconds $TimeoutSeconds
     $byCase = @{}
     if (Test-Path $result) {
         foreach ($c in (Get-Content -LiteralPath $result -Raw | ConvertFrom-Json)) { $byCase[$c.Case] = $c }
@@ -121,22 +143,47 @@ function Invoke-ChildCases([string] $Name, [string] $Body) {
     [pscustomobject]@{ Work = $work; ExitCode = $run.ExitCode; Text = $run.Text; Cases = $byCase }
 }
 
+function Get-Crc32([byte[]] $Data) {
+    if (-not ('PesterCrc32' -as [type])) {
+        Add-Type -TypeDefinition 'public static class PesterCrc32 { public static uint Of(byte[] d) { uint c = uint.MaxValue; foreach (var b in d) { c ^= b; for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB88320u : c >> 1; } return ~c; } }'
+    }
+    [PesterCrc32]::Of($Data)
+}
+function Get-BigEndian([uint32] $Value) { $b = [BitConverter]::GetBytes($Value); [Array]::Reverse($b); $b }
+function Get-PngChunk([string] $Type, [byte[]] $Data) {
+    $typed = [byte[]] ([Text.Encoding]::ASCII.GetBytes($Type) + $Data)
+    [byte[]] ((Get-BigEndian $Data.Length) + $typed + (Get-BigEndian (Get-Crc32 $typed)))
+}
+
 # A PNG whose header claims Width×Height (correct CRCs, no pixel data): a decompression bomb's header.
 function New-PngHeaderOnly([string] $Path, [uint32] $Width, [uint32] $Height) {
-    function Get-Crc32([byte[]] $Data) {
-        $c = [uint32]::MaxValue
-        foreach ($b in $Data) {
-            $c = $c -bxor $b
-            for ($k = 0; $k -lt 8; $k++) { $c = if ($c -band 1) { ($c -shr 1) -bxor [uint32]3988292384 } else { $c -shr 1 } }
-        }
-        $c -bxor [uint32]::MaxValue
-    }
-    function Get-BigEndian([uint32] $Value) { $b = [BitConverter]::GetBytes($Value); [Array]::Reverse($b); $b }
-    function Get-Chunk([string] $Type, [byte[]] $Data) {
-        $typed = [Text.Encoding]::ASCII.GetBytes($Type) + $Data
-        [byte[]] ((Get-BigEndian $Data.Length) + $typed + (Get-BigEndian (Get-Crc32 $typed)))
-    }
     $ihdr = [byte[]] ((Get-BigEndian $Width) + (Get-BigEndian $Height) + [byte[]] (8, 2, 0, 0, 0))
-    $png = [byte[]] (0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A) + (Get-Chunk 'IHDR' $ihdr) + (Get-Chunk 'IEND' ([byte[]]::new(0)))
+    $png = [byte[]] (0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A) + (Get-PngChunk 'IHDR' $ihdr) + (Get-PngChunk 'IEND' ([byte[]]::new(0)))
     [IO.File]::WriteAllBytes($Path, [byte[]] $png)
+}
+
+# A good PNG ($Source) with a zTXt chunk inserted before IEND that inflates to $TextBytes bytes: a text-chunk bomb.
+function New-PngTextBomb([string] $Source, [string] $Path, [long] $TextBytes) {
+    $compressed = [IO.MemoryStream]::new()
+    $z = [IO.Compression.ZLibStream]::new($compressed, [IO.Compression.CompressionLevel]::SmallestSize, $true)
+    $block = [byte[]]::new(1MB)
+    for ($done = 0; $done -lt $TextBytes; $done += $block.Length) { $z.Write($block, 0, [Math]::Min($block.Length, $TextBytes - $done)) }
+    $z.Dispose()
+    $bytes = [IO.File]::ReadAllBytes($Source)
+    $iend = $bytes.Length - 12
+    $data = [byte[]] ([Text.Encoding]::Latin1.GetBytes("Comment`0`0") + $compressed.ToArray())
+    [IO.File]::WriteAllBytes($Path, [byte[]] ($bytes[0..($iend - 1)] + (Get-PngChunk 'zTXt' $data) + $bytes[$iend..($bytes.Length - 1)]))
+}
+
+# An animated GIF with a Width×Height canvas and $Frames one-pixel frames (the issue's 959-byte frame bomb at 8000×8000×40).
+function New-GifFrameBomb([string] $Path, [uint16] $Width, [uint16] $Height, [int] $Frames) {
+    $b = [Collections.Generic.List[byte]]::new()
+    $b.AddRange([Text.Encoding]::ASCII.GetBytes('GIF89a'))
+    $b.AddRange([BitConverter]::GetBytes($Width)); $b.AddRange([BitConverter]::GetBytes($Height))
+    $b.AddRange([byte[]] (0x80, 0, 0, 0, 0, 0, 255, 255, 255))
+    for ($i = 0; $i -lt $Frames; $i++) {
+        $b.AddRange([byte[]] (0x21, 0xF9, 0x04, 0x04, 0x01, 0x00, 0x00, 0x00, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0x02, 0x02, 0x44, 0x01, 0x00))
+    }
+    $b.Add(0x3B)
+    [IO.File]::WriteAllBytes($Path, $b.ToArray())
 }

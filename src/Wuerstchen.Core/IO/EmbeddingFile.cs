@@ -64,9 +64,14 @@ public static class EmbeddingFile
         }
     }
 
-    /// <summary>Largest sidecar accepted.</summary>
-    public const long MaxSidecarBytes = 64L << 20;
+    /// <summary>Largest sidecar accepted (a row is about 1 KB, 30 KB with a 10,000-character prompt).</summary>
+    public const long MaxSidecarBytes = 16L << 20;
 
+    /// <summary>
+    /// Reads an embedding file: the .npy header is checked (a float [N,16,h,w] whose data is exactly what the shape
+    /// says) before any row is allocated, then each row is read into its own array; the sidecar, when present, names
+    /// each row's parameters. Any problem is InvalidEmbeddingFile naming the file.
+    /// </summary>
     public static IReadOnlyList<WuerstchenEmbedding> Read(string path, ModelConfig? config = null)
     {
         config ??= ModelConfig.Default;
@@ -75,10 +80,19 @@ public static class EmbeddingFile
             throw new WuerstchenException("EmbeddingFileNotFound", WuerstchenErrorKind.ObjectNotFound, $"The embedding file '{path}' does not exist.", path);
         }
 
-        NpyArray array;
+        float[][] data;
+        int[] shape;
         try
         {
-            array = Npy.Read(path);
+            using var stream = BoundedFile.OpenRead(path, Npy.MaxFileBytes, "an embedding file", out _);
+            var header = Npy.ReadHeader(stream);
+            shape = CheckShape(path, header);
+            data = new float[shape[0]][];
+            for (int i = 0; i < data.Length; i++)
+            {
+                data[i] = new float[shape[1] * shape[2] * shape[3]];
+                Npy.ReadFloats(stream, header, data[i]);
+            }
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
         {
@@ -86,33 +100,39 @@ public static class EmbeddingFile
                 $"'{path}' is not a valid embedding file: {ex.Message}", path, ex);
         }
 
-        var shape = array.Shape.Length == 3 ? new[] { 1 }.Concat(array.Shape).ToArray() : array.Shape;
-        if (array.Floats is null || shape.Length != 4 || shape[0] < 1 || !EmbeddingShape.IsValidRow(shape.AsSpan(1)))
-        {
-            throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
-                $"'{path}' holds a {array.Descr} array of shape ({string.Join(", ", array.Shape)}); an embedding file holds float [N,16,h,w].", path);
-        }
-
         int n = shape[0], h = shape[2], w = shape[3];
         var rows = ReadSidecar(path, n);
         var size = ImageSize.FromPrior(w, h, config);
         var result = new WuerstchenEmbedding[n];
-        int per = 16 * h * w;
         for (int i = 0; i < n; i++)
         {
-            var parameters = GenerationParameters.FromSidecarRow(rows?[i], i) with
+            var parameters = (rows?[i] ?? GenerationParameters.FromSidecarRow(null, i)) with
             {
                 Width = size.OutputWidth,
                 Height = size.OutputHeight,
                 Source = "file:" + path,
             };
-            result[i] = parameters.ToEmbedding(new[] { 16, h, w }, array.Floats.AsSpan(i * per, per).ToArray()); // imported: no generator stream
+            result[i] = parameters.ToEmbedding(new[] { 16, h, w }, data[i]); // imported: no generator stream
         }
 
         return result;
     }
 
-    private static JsonNode?[]? ReadSidecar(string path, int n)
+    /// <summary>A float [N,16,h,w] (or [16,h,w], one row), from the header alone; a [16,h,w] header becomes [1,16,h,w].</summary>
+    private static int[] CheckShape(string path, NpyHeader header)
+    {
+        var shape = header.Shape.Length == 3 ? new[] { 1 }.Concat(header.Shape).ToArray() : header.Shape;
+        if (header.ItemSize == 1 || shape.Length != 4 || shape[0] < 1 || !EmbeddingShape.IsValidRow(shape.AsSpan(1)))
+        {
+            throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
+                $"'{path}' holds a {header.Descr} array of shape {header.ShapeText}; an embedding file holds float [N,16,h,w].", path);
+        }
+
+        return shape;
+    }
+
+    /// <summary>Each row's parameters from the sidecar (null when there is none), all parsed here so any fault is this file's error.</summary>
+    private static GenerationParameters[]? ReadSidecar(string path, int n)
     {
         var sidecar = SidecarPath(path);
         if (!File.Exists(sidecar))
@@ -122,13 +142,9 @@ public static class EmbeddingFile
 
         try
         {
-            if (new FileInfo(sidecar).Length > MaxSidecarBytes)
-            {
-                throw new InvalidDataException($"the sidecar is larger than {MaxSidecarBytes >> 20} MiB.");
-            }
-
-            var node = JsonNode.Parse(File.ReadAllText(sidecar));
-            if (node?["format"]?.GetValue<string>() != Format || node["embeddings"] is not JsonArray rows)
+            var node = JsonNode.Parse(BoundedFile.ReadAllText(sidecar, MaxSidecarBytes, "an embedding sidecar"));
+            if (node is not JsonObject top || top["format"] is not JsonValue format || !format.TryGetValue<string>(out var f) || f != Format
+                || top["embeddings"] is not JsonArray rows)
             {
                 throw new InvalidDataException($"it is not a '{Format}' sidecar.");
             }
@@ -138,12 +154,19 @@ public static class EmbeddingFile
                 throw new InvalidDataException($"it describes {rows.Count} embeddings but the .npy holds {n}.");
             }
 
-            return rows.ToArray();
+            var result = new GenerationParameters[n];
+            for (int i = 0; i < n; i++)
+            {
+                result[i] = GenerationParameters.FromSidecarRow(rows[i] as JsonObject ?? throw new InvalidDataException($"its row {i} is not a JSON object."), i);
+            }
+
+            return result;
         }
-        catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException)
+        // ArgumentException: a repeated key, which JsonNode reports only when the object is read
+        catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException or ArgumentException)
         {
             throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
-                $"The metadata file '{sidecar}' could not be read: {ex.Message}", sidecar, ex);
+                $"The metadata file '{sidecar}' could not be read: {TextExcerpt.Of(ex.Message, 300)}", sidecar, ex);
         }
     }
 }

@@ -53,14 +53,27 @@ public static class ImageFile
     /// The generation parameters stored in an image written here (PNG text chunks, or the XMP of a JPEG/WebP);
     /// empty when it has none.
     /// </summary>
+    /// <exception cref="InvalidDataException">Not an image, or a damaged one.</exception>
+    /// <exception cref="IOException">Missing, not a regular file, or larger than <see cref="ImageLoader.MaxFileBytes"/>.</exception>
     public static IReadOnlyDictionary<string, string> ReadParameters(string path)
     {
-        var info = Image.Identify(path, out var format) ?? throw new InvalidDataException($"'{path}' is not an image.");
+        // the format from the first bytes only: identifying a PNG would inflate its text chunks without limit
+        var bytes = BoundedFile.ReadAllBytes(path, ImageLoader.MaxFileBytes, "an image");
+        var format = Image.DetectFormat(bytes);
         if (format is PngFormat)
         {
-            return PngImage.ReadText(path);
+            return PngText.Read(path, bytes);
         }
 
-        return XmpParameters.Read(info.Metadata.XmpProfile?.GetDocument());
+        try
+        {
+            var info = Image.Identify(bytes) ?? throw new InvalidDataException($"'{path}' is not an image.");
+            return XmpParameters.Read(info.Metadata.XmpProfile?.GetDocument());
+        }
+        catch (Exception ex) when (ex is not (InvalidDataException or OperationCanceledException or StackOverflowException or AccessViolationException))
+        {
+            // ImageSharp (and the XMP parser) fail on a damaged file with many exception types: one type for scripts to catch
+            throw new InvalidDataException($"'{path}' could not be read: {TextExcerpt.Of(ex.Message, 200)}", ex);
+        }
     }
 }

@@ -15,17 +15,19 @@ public static class ImageLoader
     public const long MaxPixels = 64L << 20;
 
     /// <summary>The image's pixel size, read from its header only.</summary>
-    public static (int Width, int Height) Identify(string path)
+    public static (int Width, int Height) Identify(string path) => Identify(path, ReadFile(path));
+
+    private static (int Width, int Height) Identify(string path, byte[] bytes)
     {
-        CheckFile(path);
         try
         {
-            var info = Image.Identify(path, out var format) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+            var info = Image.Identify(ImageDecoding.Configuration, bytes, out var format) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
                 $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
             CheckSize(path, info.Width, info.Height);
-            CheckComplete(path, format?.Name);
+            CheckComplete(path, bytes, format?.Name);
             // EXIF orientations 5-8 turn the picture by 90°: report the size it is shown at
-            var orientation = info.Metadata.ExifProfile?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
+            var exif = info.Metadata.ExifProfile ?? PngExif(path, bytes, format);
+            var orientation = exif?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
             return orientation is >= 5 and <= 8 ? (info.Height, info.Width) : (info.Width, info.Height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
@@ -40,11 +42,13 @@ public static class ImageLoader
     /// </summary>
     public static float[] LoadNormalized(string path, int width, int height)
     {
-        Identify(path);
+        var bytes = ReadFile(path); // read once: what is identified is what is decoded
+        Identify(path, bytes);
         try
         {
-            using var image = Image.Load<Rgb24>(path);
+            using var image = Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out var format);
             CheckSize(path, image.Width, image.Height);
+            image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
             image.Mutate(x => x.AutoOrient()); // camera photos: honour the EXIF orientation first
             double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
             int rw = Math.Max(width, (int)Math.Round(image.Width * scale));
@@ -52,26 +56,7 @@ public static class ImageLoader
             image.Mutate(x => x
                 .Resize(new ResizeOptions { Size = new Size(rw, rh), Sampler = KnownResamplers.Triangle, Mode = ResizeMode.Stretch })
                 .Crop(new Rectangle((rw - width) / 2, (rh - height) / 2, width, height)));
-            var mean = new[] { 0.485f, 0.456f, 0.406f };
-            var std = new[] { 0.229f, 0.224f, 0.225f };
-            var result = new float[3 * width * height];
-            int plane = width * height;
-            image.ProcessPixelRows(rows =>
-            {
-                for (int y = 0; y < rows.Height; y++)
-                {
-                    var row = rows.GetRowSpan(y);
-                    for (int x = 0; x < row.Length; x++)
-                    {
-                        var p = row[x];
-                        int i = y * width + x;
-                        result[i] = (p.R / 255f - mean[0]) / std[0];
-                        result[plane + i] = (p.G / 255f - mean[1]) / std[1];
-                        result[2 * plane + i] = (p.B / 255f - mean[2]) / std[2];
-                    }
-                }
-            });
-            return result;
+            return Normalize(image, width, height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
@@ -79,18 +64,53 @@ public static class ImageLoader
         }
     }
 
-    private static void CheckFile(string path)
+    private static float[] Normalize(Image<Rgb24> image, int width, int height)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        var mean = new[] { 0.485f, 0.456f, 0.406f };
+        var std = new[] { 0.229f, 0.224f, 0.225f };
+        var result = new float[3 * width * height];
+        int plane = width * height;
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (int x = 0; x < row.Length; x++)
+                {
+                    var p = row[x];
+                    int i = y * width + x;
+                    result[i] = (p.R / 255f - mean[0]) / std[0];
+                    result[plane + i] = (p.G / 255f - mean[1]) / std[1];
+                    result[2 * plane + i] = (p.B / 255f - mean[2]) / std[2];
+                }
+            }
+        });
+        return result;
+    }
+
+    /// <summary>A PNG's eXIf chunk: ImageDecoding skips PNG metadata (for its text chunks), and the orientation must stay.</summary>
+    private static SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile? PngExif(string path, byte[] bytes, SixLabors.ImageSharp.Formats.IImageFormat? format) =>
+        format is SixLabors.ImageSharp.Formats.Png.PngFormat && PngText.Exif(path, bytes) is { } raw ? new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile(raw) : null;
+
+    /// <summary>The file's bytes, through <see cref="BoundedFile"/>: a regular file of at most <see cref="MaxFileBytes"/>.</summary>
+    private static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return BoundedFile.ReadAllBytes(path, MaxFileBytes, "an image");
+        }
+        catch (FileNotFoundException)
         {
             throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound, $"The image file '{path}' does not exist.", path);
         }
-
-        if (info.Length > MaxFileBytes)
+        catch (FileBoundException ex) when (ex.TooLarge)
         {
             throw new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,
-                $"The image file '{path}' is {info.Length >> 20} MiB; at most {MaxFileBytes >> 20} MiB are read.", path);
+                $"The image file '{path}' is {BoundedFile.Size(new FileInfo(path).Length)}; at most {BoundedFile.Size(MaxFileBytes)} are read.", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData, $"The image '{path}' could not be read: {ex.Message}", path, ex);
         }
     }
 
@@ -100,9 +120,8 @@ public static class ImageLoader
     /// JPEG an end-of-image marker after its last scan, GIF its trailer byte, WebP the length its RIFF header declares.
     /// (PNG: ImageSharp already fails on a missing IEND/CRC.)
     /// </summary>
-    private static void CheckComplete(string path, string? format)
+    private static void CheckComplete(string path, byte[] bytes, string? format)
     {
-        var bytes = File.ReadAllBytes(path); // bounded by MaxFileBytes (CheckFile)
         string? problem = format?.ToUpperInvariant() switch
         {
             "JPEG" => LastMarker(bytes, 0xD9) > LastMarker(bytes, 0xDA) ? null : "it has no end-of-image marker after its last scan",
@@ -153,10 +172,13 @@ public static class ImageLoader
         }
     }
 
+    /// <summary>
+    /// A failure of ImageSharp on this file. A hostile or damaged file makes its decoders throw many types (a fuzz pass
+    /// found NullReferenceException and ArgumentOutOfRangeException besides its own), so every exception but the
+    /// module's own and a cancellation is the file's fault, reported as InvalidImageFile.
+    /// </summary>
     private static bool IsDecodeFailure(Exception ex) =>
-        ex is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or NotSupportedException
-            or InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException or OutOfMemoryException
-            or IndexOutOfRangeException or InvalidOperationException;
+        ex is not (WuerstchenException or OperationCanceledException or StackOverflowException or AccessViolationException);
 
     private static WuerstchenException Invalid(string path, Exception ex) =>
         ex as WuerstchenException ?? new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,

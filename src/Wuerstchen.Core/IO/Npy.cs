@@ -8,6 +8,15 @@ namespace Wuerstchen.Core.IO;
 /// <summary>A numpy array read from or written to a .npy file.</summary>
 public sealed record NpyArray(string Descr, int[] Shape, float[]? Floats, byte[]? Bytes);
 
+/// <summary>A checked .npy header: the dtype, the shape (C order) and the data's size it promises.</summary>
+public sealed record NpyHeader(string Descr, int[] Shape, int ItemSize, long Count)
+{
+    public long DataBytes => Count * ItemSize;
+
+    /// <summary>numpy's way of writing the shape: "(1, 16, 24, 24)".</summary>
+    public string ShapeText => "(" + string.Join(", ", Shape) + ")";
+}
+
 /// <summary>
 /// Minimal, defensive .npy (format 1.0–3.0) reader and float32 writer. The header is validated and the
 /// payload size checked against the file before anything large is allocated; malformed input raises
@@ -63,16 +72,39 @@ public static partial class Npy
         }
     }
 
+    /// <summary>Largest .npy file read: the largest header and array accepted, in float64.</summary>
+    public const long MaxFileBytes = 12 + MaxHeaderLength + MaxElements * 8;
+
     public static NpyArray Read(string path)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = BoundedFile.OpenRead(path, MaxFileBytes, "an .npy file", out _);
         return Read(stream);
     }
 
     /// <summary>Reads float32/float16/float64 (as float) or uint8 arrays, C order.</summary>
     public static NpyArray Read(Stream stream)
     {
-        var (descr, fortran, shape) = ParseHeader(ReadHeader(stream));
+        var header = ReadHeader(stream);
+        if (header.ItemSize == 1)
+        {
+            var raw = new byte[header.DataBytes];
+            ReadExactly(stream, raw, "the data");
+            return new NpyArray(header.Descr, header.Shape, null, raw);
+        }
+
+        var floats = new float[header.Count];
+        ReadFloats(stream, header, floats);
+        return new NpyArray(header.Descr, header.Shape, floats, null);
+    }
+
+    /// <summary>
+    /// Reads and checks the header: format, dtype, C order, at most <see cref="MaxElements"/> values and — on a
+    /// seekable stream — exactly shape × item size bytes of data after it. Nothing the size of the data is allocated,
+    /// so a caller can check the shape before reading (<see cref="ReadFloats"/>).
+    /// </summary>
+    public static NpyHeader ReadHeader(Stream stream)
+    {
+        var (descr, fortran, shape) = ParseHeader(ReadHeaderText(stream));
         if (fortran)
         {
             throw new InvalidDataException("Fortran-ordered .npy arrays are not supported; save with numpy.ascontiguousarray.");
@@ -94,23 +126,63 @@ public static partial class Npy
             "f2" => 2,
             "f8" => 8,
             "u1" or "b1" => 1,
-            _ => throw new InvalidDataException($"unsupported dtype '{descr}'; float32, float16, float64 or uint8 are read."),
+            _ => throw new InvalidDataException($"unsupported dtype '{TextExcerpt.Of(descr)}'; float32, float16, float64 or uint8 are read."),
         };
-        long bytes = count * itemSize;
-        if (stream.CanSeek && stream.Length - stream.Position < bytes)
+        var header = new NpyHeader(descr, shape, itemSize, count);
+        if (stream.CanSeek)
         {
-            throw new InvalidDataException($"the file is truncated: the header promises {bytes} bytes of data but {stream.Length - stream.Position} remain.");
+            long remain = stream.Length - stream.Position;
+            if (remain < header.DataBytes)
+            {
+                throw new InvalidDataException($"the file is truncated: the header promises {header.DataBytes} bytes of data but {remain} remain.");
+            }
+
+            if (remain > header.DataBytes)
+            {
+                throw new InvalidDataException(
+                    $"the file has {remain} bytes of data after its header, but shape {header.ShapeText} of '{descr}' is {header.DataBytes} bytes; the header does not describe the data.");
+            }
         }
 
-        var raw = new byte[bytes];
-        ReadExactly(stream, raw, "the data");
-        return itemSize == 1
-            ? new NpyArray(descr, shape, null, raw)
-            : new NpyArray(descr, shape, ToFloats(raw, count, itemSize, bigEndian: descr[0] == '>'), null);
+        return header;
+    }
+
+    /// <summary>
+    /// Reads the next <paramref name="destination"/>.Length values of a float array as float32, converting 64 KiB at a
+    /// time (a float64 file never needs a buffer of its whole size).
+    /// </summary>
+    public static void ReadFloats(Stream stream, NpyHeader header, Span<float> destination)
+    {
+        int itemSize = header.ItemSize;
+        if (itemSize == 1)
+        {
+            throw new InvalidOperationException($"'{header.Descr}' is not a float dtype.");
+        }
+
+        bool bigEndian = header.Descr[0] == '>';
+        var chunk = new byte[(1 << 16) / itemSize * itemSize];
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int values = Math.Min(chunk.Length / itemSize, destination.Length - done);
+            ReadExactly(stream, chunk.AsSpan(0, values * itemSize), "the data");
+            for (int i = 0; i < values; i++)
+            {
+                var s = chunk.AsSpan(i * itemSize, itemSize);
+                destination[done + i] = itemSize switch
+                {
+                    4 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s),
+                    2 => (float)(bigEndian ? BinaryPrimitives.ReadHalfBigEndian(s) : BinaryPrimitives.ReadHalfLittleEndian(s)),
+                    _ => (float)(bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s)),
+                };
+            }
+
+            done += values;
+        }
     }
 
     /// <summary>The magic string, the version and the header text (Latin-1; UTF-8 from version 3).</summary>
-    private static string ReadHeader(Stream stream)
+    private static string ReadHeaderText(Stream stream)
     {
         Span<byte> prefix = stackalloc byte[8];
         ReadExactly(stream, prefix, "the magic string");
@@ -154,23 +226,6 @@ public static partial class Npy
         return (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(headerBytes);
     }
 
-    private static float[] ToFloats(byte[] raw, long count, int itemSize, bool bigEndian)
-    {
-        var floats = new float[count];
-        for (long i = 0; i < count; i++)
-        {
-            var s = raw.AsSpan((int)(i * itemSize), itemSize);
-            floats[i] = itemSize switch
-            {
-                4 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s),
-                2 => (float)(bigEndian ? BinaryPrimitives.ReadHalfBigEndian(s) : BinaryPrimitives.ReadHalfLittleEndian(s)),
-                _ => (float)(bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s)),
-            };
-        }
-
-        return floats;
-    }
-
     private static (string Descr, bool Fortran, int[] Shape) ParseHeader(string header)
     {
         var descr = DescrRegex().Match(header);
@@ -184,7 +239,7 @@ public static partial class Npy
         var d = descr.Groups[1].Value;
         if (d.Length < 3 || (d[0] != '<' && d[0] != '>' && d[0] != '|' && d[0] != '='))
         {
-            throw new InvalidDataException($"unsupported dtype '{d}'.");
+            throw new InvalidDataException($"unsupported dtype '{TextExcerpt.Of(d)}'.");
         }
 
         if (d[0] == '=')
@@ -204,7 +259,7 @@ public static partial class Npy
             var p = parts[i].TrimEnd('L');
             if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out dims[i]))
             {
-                throw new InvalidDataException($"the .npy shape entry '{parts[i]}' is not a non-negative integer.");
+                throw new InvalidDataException($"the .npy shape entry '{TextExcerpt.Of(parts[i])}' is not a non-negative integer.");
             }
         }
 

@@ -40,17 +40,6 @@ public static class PngImage
         return rgb;
     }
 
-    /// <summary>Reads the text chunks of a PNG (for tests and for users inspecting outputs).</summary>
-    public static IReadOnlyDictionary<string, string> ReadText(string path)
-    {
-        var info = Image.Identify(path) ?? throw new InvalidDataException($"'{path}' is not an image.");
-        var png = info.Metadata.GetPngMetadata();
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var t in png.TextData)
-        {
-            result[t.Keyword] = t.Value;
-        }
-
-        return result;
-    }
+    /// <summary>Reads the text chunks of a PNG (for tests and for users inspecting outputs), each bounded (<see cref="PngText"/>).</summary>
+    public static IReadOnlyDictionary<string, string> ReadText(string path) => PngText.Read(path);
 }

@@ -61,6 +61,9 @@ public sealed record ModelConfig
     /// (docs/spec/model-contract.json): a constant of the wrong type or out of range, or a metadata key of the wrong
     /// type, is an InvalidModelIndex error naming the key and the value; an unknown key (often a typo) is a warning.
     /// </summary>
+    /// <summary>Largest model_index.json read (the exporter writes about 1 KB).</summary>
+    public const long MaxIndexBytes = 1L << 20;
+
     public static ModelConfig Load(string folder, Action<string>? warn = null)
     {
         var path = Path.Combine(folder, "model_index.json");
@@ -73,13 +76,7 @@ public sealed record ModelConfig
         JsonDocument doc;
         try
         {
-            using var stream = File.OpenRead(path);
-            if (stream.Length > 1 << 20)
-            {
-                throw new InvalidDataException("model_index.json is larger than 1 MiB.");
-            }
-
-            doc = JsonDocument.Parse(stream);
+            doc = JsonDocument.Parse(IO.BoundedFile.ReadAllText(path, MaxIndexBytes, "a model_index.json"));
         }
         catch (Exception ex) when (ex is JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
@@ -129,7 +126,7 @@ public sealed record ModelConfig
         }
 
         return families.TryGetValue(name, out var family) ? family
-            : throw Invalid(path, $"the key 'family' holds \"{name}\", which this module does not know; it knows {string.Join(", ", families.Keys.Select(k => $"\"{k}\""))}. A newer module may support it.", name);
+            : throw Invalid(path, $"the key 'family' holds \"{IO.TextExcerpt.Of(name)}\", which this module does not know; it knows {string.Join(", ", families.Keys.Select(k => $"\"{k}\""))}. A newer module may support it.", name);
     }
 
     /// <summary>Checks each key against the contract; returns the constants' values by key.</summary>
@@ -160,7 +157,7 @@ public sealed record ModelConfig
             }
             else
             {
-                warn?.Invoke($"The model index '{path}' has the unknown key '{p.Name}', which is ignored (a typo?). Known keys: {string.Join(", ", contract.Constants.Keys.Concat(contract.MetadataTypes.Keys))}.");
+                warn?.Invoke($"The model index '{path}' has the unknown key '{IO.TextExcerpt.Of(p.Name)}', which is ignored (a typo?). Known keys: {string.Join(", ", contract.Constants.Keys.Concat(contract.MetadataTypes.Keys))}.");
             }
         }
 
@@ -181,7 +178,7 @@ public sealed record ModelConfig
     private static string Shown(JsonElement value)
     {
         var text = string.Join(" ", value.GetRawText().Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
-        return text.Length <= 80 ? text : text[..77] + "...";
+        return IO.TextExcerpt.Of(text);
     }
 
     private static WuerstchenException Invalid(string path, string what, object target) =>

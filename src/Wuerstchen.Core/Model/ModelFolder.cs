@@ -67,6 +67,8 @@ public sealed class ModelFolder
     /// positions carry the pad token's embedding into a prior that reads all 77 positions (Stable Cascade's bigG
     /// tokenizer pads with "!", id 0; v2's with &lt;|endoftext|&gt;, 49407).
     /// </summary>
+    private const long MaxSpecialTokensBytes = 1L << 20;
+
     private int PadTokenId(string folder)
     {
         if (Config.Gives("pad_token_id"))
@@ -76,12 +78,12 @@ public sealed class ModelFolder
 
         // read errors surface through Tokenizer's catch as InvalidTokenizer
         var map = Path.Combine(folder, "special_tokens_map.json");
-        if (!File.Exists(map) || new FileInfo(map).Length > 1 << 20)
+        if (!File.Exists(map))
         {
             return Config.PadTokenId;
         }
 
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(map));
+        using var doc = System.Text.Json.JsonDocument.Parse(IO.BoundedFile.ReadAllText(map, MaxSpecialTokensBytes, "a special_tokens_map.json"));
         if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object || !doc.RootElement.TryGetProperty("pad_token", out var pad))
         {
             return Config.PadTokenId;

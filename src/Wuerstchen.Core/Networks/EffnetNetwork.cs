@@ -39,6 +39,7 @@ internal sealed class EffnetNetwork
 
         var data = new float[16 * size.PriorHeight * size.PriorWidth];
         OnnxSession.ReadFloats(output, data);
+        OutputChecks.EnsureFinite(data, _session, $"for a {ew}×{eh} image");
         return data;
     }
 }

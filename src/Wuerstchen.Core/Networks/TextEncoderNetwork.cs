@@ -104,6 +104,7 @@ internal sealed class TextEncoderNetwork
         int perText = perToken ? maxLength * width : width;
         var values = new float[b * perText];
         OnnxSession.ReadFloats(output, values);
+        OutputChecks.EnsureFinite(values, session, $"as {name}");
         return new EncodedOutput(values, perText, width);
     }
 

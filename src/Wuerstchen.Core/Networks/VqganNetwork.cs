@@ -74,7 +74,7 @@ internal sealed class VqganNetwork
                 {
                     using (outputs)
                     {
-                        ToRgb(outputs.First(), size, rgb);
+                        ToRgb(outputs.First(), size, rgb, $"for image {r + 1} of {rows}");
                     }
                 });
             }
@@ -108,17 +108,27 @@ internal sealed class VqganNetwork
     }
 
     /// <summary>VQGAN output [1,3,H,W] → 8-bit RGB; float32 straight from ONNX Runtime's buffer (no 12 MB copy per 1024² image).</summary>
-    private void ToRgb(OrtValue output, LatentSize size, byte[] rgb)
+    private void ToRgb(OrtValue output, LatentSize size, byte[] rgb, string where)
     {
+        int count = 3 * size.OutputHeight * size.OutputWidth;
         if (output.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
         {
-            ImageConversion.ChwToRgb8(output.GetTensorDataAsSpan<float>(), size.OutputWidth, size.OutputHeight, rgb);
+            var image = output.GetTensorDataAsSpan<float>();
+            OutputChecks.EnsureFinite(image[..count], _session, where);
+            ImageConversion.ChwToRgb8(image, size.OutputWidth, size.OutputHeight, rgb);
             return;
         }
 
-        var chw = _pool.Rent<float>(3 * size.OutputHeight * size.OutputWidth);
-        OnnxSession.ReadFloats(output, chw);
-        ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight, rgb);
-        _pool.Return(chw);
+        var chw = _pool.Rent<float>(count);
+        try
+        {
+            OnnxSession.ReadFloats(output, chw);
+            OutputChecks.EnsureFinite(chw.AsSpan(0, count), _session, where);
+            ImageConversion.ChwToRgb8(chw, size.OutputWidth, size.OutputHeight, rgb);
+        }
+        finally
+        {
+            _pool.Return(chw);
+        }
     }
 }

@@ -55,6 +55,7 @@ internal static class DiffusionSampler
             }
 
             bound.Output.Pull();
+            OutputChecks.EnsureFiniteStep(bound.Output.Data.AsSpan(0, cfg ? 2 * size : size), network.Session, i + 1, steps, timesteps[i]);
             if (cfg)
             {
                 Guide(bound.Output.Data.AsSpan(0, size), bound.Output.Data.AsSpan(size, size), guidance, bound.Difference!, bound.GuidedEpsilon!);

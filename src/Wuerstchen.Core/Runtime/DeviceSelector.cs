@@ -125,6 +125,16 @@ public sealed class DeviceSelector
                 $"The {kind} network file '{path}' does not exist. A model folder needs the files listed in the model contract (see README: 'Getting the real models').", path);
         }
 
+        // ONNX Runtime opens the file (and its external data) itself: a FIFO would block that open forever
+        foreach (var file in new[] { info.FullName, info.FullName + ".data" })
+        {
+            if (IO.FileType.Of(file) is { } type and not "a regular file" && (file == info.FullName || File.Exists(file)))
+            {
+                throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
+                    $"The {kind} network file '{file}' is not a regular file (it is {type}); re-export or re-copy it.", file);
+            }
+        }
+
         if (info.Length == 0)
         {
             throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,

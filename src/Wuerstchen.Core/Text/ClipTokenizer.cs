@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Wuerstchen.Core.IO;
 
 namespace Wuerstchen.Core.Text;
 
@@ -135,9 +136,12 @@ public sealed class ClipTokenizer
         return new ClipTokenizer(vocab, merges, byteIds, byteEndOfWordIds, maxLength, bosTokenId, eosTokenId, padTokenId);
     }
 
+    /// <summary>Largest vocab.json or merges.txt read (CLIP's are 1.6 MB and 0.5 MB; bigG's the same).</summary>
+    public const long MaxFileBytes = 16L << 20;
+
     private static Dictionary<string, int> ReadVocab(string path)
     {
-        string json = File.ReadAllText(path, Encoding.UTF8);
+        string json = BoundedFile.ReadAllText(path, MaxFileBytes, "a vocab.json");
         JsonDocument doc;
         try
         {
@@ -155,7 +159,8 @@ public sealed class ClipTokenizer
             foreach (var property in doc.RootElement.EnumerateObject())
             {
                 if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
-                    throw new InvalidDataException($"'{path}': the id of token '{property.Name}' is not a non-negative 32-bit integer ({property.Value.GetRawText()}).");
+                    throw new InvalidDataException(
+                        $"'{path}': the id of token '{TextExcerpt.Of(property.Name)}' is not a non-negative 32-bit integer ({TextExcerpt.Of(property.Value.GetRawText())}).");
                 vocab[property.Name] = id;
             }
             if (vocab.Count == 0)
@@ -168,18 +173,19 @@ public sealed class ClipTokenizer
     {
         var merges = new Dictionary<long, MergeInfo>();
         int rank = 0, lineNumber = 0;
-        foreach (string line in File.ReadLines(path, Encoding.UTF8))
+        using var lines = new StringReader(BoundedFile.ReadAllText(path, MaxFileBytes, "a merges.txt"));
+        for (string? line = lines.ReadLine(); line is not null; line = lines.ReadLine())
         {
             lineNumber++;
             if (line.StartsWith("#version", StringComparison.Ordinal) || line.Trim().Length == 0)
                 continue;
             string[] parts = line.Split(' ');
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-                throw new InvalidDataException($"'{path}' line {lineNumber}: expected two symbols separated by one space, found '{line}'.");
+                throw new InvalidDataException($"'{path}' line {lineNumber}: expected two symbols separated by one space, found '{TextExcerpt.Of(line)}'.");
             if (!vocab.TryGetValue(parts[0], out int left) || !vocab.TryGetValue(parts[1], out int right)
                 || !vocab.TryGetValue(parts[0] + parts[1], out int merged))
                 throw new InvalidDataException(
-                    $"'{path}' line {lineNumber}: merge '{line}' uses or produces a symbol that is not in vocab.json.");
+                    $"'{path}' line {lineNumber}: merge '{TextExcerpt.Of(line)}' uses or produces a symbol that is not in vocab.json.");
             // Like Python's dict(zip(merges, range(...))): a repeated pair keeps its last rank.
             merges[PairKey(left, right)] = new MergeInfo(rank, merged);
             rank++;

@@ -83,9 +83,10 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
             {
                 Guarded(() =>
                 {
+                    // one bad image is an error for that image; the images after it are still encoded
                     foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-ImagePath"))
                     {
-                        ProcessImage(file);
+                        Guarded(() => ProcessImage(file), file);
                     }
                 }, p);
             }

@@ -32,12 +32,10 @@ public sealed class ImportWuerstchenEmbeddingCommand : WuerstchenCmdlet
         {
             Guarded(() =>
             {
+                // one bad file is an error for that file; the files after it are still read
                 foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-Path"))
                 {
-                    foreach (var e in EmbeddingFile.Read(file))
-                    {
-                        WriteObject(e);
-                    }
+                    Guarded(() => WriteObject(EmbeddingFile.Read(file), enumerateCollection: true), file);
                 }
             }, p);
         }
