@@ -35,8 +35,8 @@ internal sealed class Options
     /// <summary>--load-variants: the real-size mode also loads each network with other ONNX Runtime session options.</summary>
     public bool LoadVariants { get; private set; }
 
-    /// <summary>--prepacking on|off and --optimization all|extended|basic|off: the engine's session options for this run.</summary>
-    public bool Prepacking { get; private set; } = ExecutionOptions.DefaultPrepacking;
+    /// <summary>--prepacking auto|on|off and --optimization all|extended|basic|off: the engine's session options for this run.</summary>
+    public Prepacking Prepacking { get; private set; } = Prepacking.Auto;
 
     public GraphOptimizationLevel Optimization { get; private set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
     public string? TokenizerDir { get; private set; }
@@ -52,7 +52,7 @@ internal sealed class Options
                          [--width N] [--height N] [--images N] [--prompt TEXT] [--seed N]
                          [--prior-steps N] [--prior-guidance G] [--decoder-steps N] [--decoder-guidance G]
                          [--repeat N] [--models DIR] [--tokenizers DIR] [--no-calibrate] [--no-profile] [--no-gc] [--strict]
-                         [--model EXPORTED_FOLDER [--low-memory] [--load-variants]] [--prepacking on|off] [--optimization all|extended|basic|off]
+                         [--model EXPORTED_FOLDER [--low-memory] [--load-variants]] [--prepacking auto|on|off] [--optimization all|extended|basic|off]
                          [--prior-channels N] [--prior-layers N] [--decoder-channels N] [--decoder-layers N] [--decoder-kernel 1|3]
           defaults: Auto (CUDA when it loads, else CPU), 1024×1024, 4 images, prior 8 steps guidance 4, decoder 4 steps guidance 0,
                     5 warm calls after the cold one (figures: their median); --quick = 512×512, 1 image. --strict exits 1 when a target is missed;
@@ -97,7 +97,11 @@ internal sealed class Options
                 case "--model": o.RealModel = Path.GetFullPath(Next()); break;
                 case "--low-memory": o.LowMemory = true; break;
                 case "--load-variants": o.LoadVariants = true; break;
-                case "--prepacking": o.Prepacking = Next().ToLowerInvariant() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--prepacking takes on or off, not '{v}'.") }; break;
+                case "--prepacking": o.Prepacking = Next().ToLowerInvariant() switch
+                {
+                    "auto" => Prepacking.Auto, "on" => Prepacking.On, "off" => Prepacking.Off,
+                    var v => throw new ArgumentException($"--prepacking takes auto, on or off, not '{v}'."),
+                }; break;
                 case "--optimization": o.Optimization = Next().ToLowerInvariant() switch
                 {
                     "all" => GraphOptimizationLevel.ORT_ENABLE_ALL, "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,

@@ -26,7 +26,7 @@ internal static partial class Program
             + $"{Bytes(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)} memory, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine($"model: {model.Root} ({model.Family.DisplayName}); run: {o.Width}×{o.Height}, 1 prompt × {o.Images} images, prior {o.PriorSteps} steps (guidance {F(o.PriorGuidance, 1)}), "
             + $"decoder {o.DecoderSteps} steps (guidance {F(o.DecoderGuidance, 1)}), provider {o.Provider}, intra-op threads {(o.Threads > 0 ? o.Threads.ToString() : "default")}, "
-            + $"prepacking {(o.Prepacking ? "on" : "off")}, optimization {o.Optimization}");
+            + $"prepacking {o.Prepacking.ToString().ToLowerInvariant()}, optimization {o.Optimization}");
 
         ReadOnce(model, kinds);
         var prior = new PriorSettings

@@ -49,7 +49,7 @@ def parse_args(argv):
     p.add_argument("--rtol", type=float, help="validation tolerance on max|onnx-torch|/max|torch| (default 1e-3 fp32, 3e-2 fp16)")
     p.add_argument("--external-data", choices=["auto", "always"],
                    default=os.environ.get("WUERSTCHEN_EXPORT_EXTERNAL_DATA", "auto"),
-                   help="auto: weights in model.onnx.data only for networks over ~1.8 GB; always: every network takes "
+                   help="auto: weights in model.onnx.data for networks over 256 MiB; always: every network takes "
                         "that path (torch's one-file-per-tensor layout merged into model.onnx.data), to test it on small "
                         "networks (default from $WUERSTCHEN_EXPORT_EXTERNAL_DATA, else auto)")
     p.add_argument("--self-test", action="store_true", help="export + validate small stand-in networks (no download)")

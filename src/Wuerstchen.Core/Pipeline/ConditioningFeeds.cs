@@ -12,27 +12,33 @@ internal sealed class ConditioningFeeds : IDisposable
     private readonly List<float[]> _rented = new();
     private readonly BufferPool _pool;
 
+    private readonly List<(NetworkSpec Encoder, PortSpec Port, int Width)> _widths = new();
+    private readonly List<PortSpec> _zeroPorts = new();
+    private ModelFolder? _model;
+    private int _rows;
+    private bool _guided;
+
     private ConditioningFeeds(BufferPool pool) => _pool = pool;
 
     public List<Conditioning> Inputs { get; } = new();
 
+    /// <summary>
+    /// Encodes the texts (each text encoder leased, run and, with low memory, released at once) before the diffusion
+    /// network is leased, so that the two are never loaded together when memory is short; <see cref="Bind"/> then
+    /// checks the outputs against that network's graph.
+    /// </summary>
     /// <param name="texts">One text per row.</param>
     /// <param name="negatives">One unconditional text per row when guidance is on, else null.</param>
     /// <param name="embedding">The rows' image embeddings for an "embedding" port (the decoder), else null.</param>
-    public static ConditioningFeeds Build(NetworkSessions sessions, DiffusionNetwork diffusion, string[] texts, string[]? negatives,
+    public static ConditioningFeeds Build(NetworkSessions sessions, NetworkSpec network, string[] texts, string[]? negatives,
         (float[] Values, long[] RowShape)? embedding, CancellationToken ct)
     {
-        var model = sessions.Model;
-        var network = diffusion.Spec;
-        var session = diffusion.Session;
-        var feeds = new ConditioningFeeds(sessions.Buffers);
+        var feeds = new ConditioningFeeds(sessions.Buffers) { _model = sessions.Model, _rows = texts.Length, _guided = negatives is not null };
         try
         {
-            int rows = texts.Length;
-            bool cfg = negatives is not null;
             foreach (var group in network.Inputs.Where(p => p.Feed == "text").GroupBy(p => p.TextEncoder!))
             {
-                feeds.AddText(sessions, session, group.ToList(), texts, negatives, ct);
+                feeds.AddText(sessions, group.ToList(), texts, negatives, ct);
             }
 
             foreach (var port in network.Inputs)
@@ -41,12 +47,10 @@ internal sealed class ConditioningFeeds : IDisposable
                 {
                     case "embedding":
                         var e = embedding ?? throw new InvalidOperationException($"'{port.Name}' needs an image embedding.");
-                        feeds.Inputs.Add(new Conditioning(port.Name, e.Values, cfg ? feeds.Zeros(e.Values.Length) : null, e.RowShape));
+                        feeds.Inputs.Add(new Conditioning(port.Name, e.Values, feeds._guided ? feeds.Zeros(e.Values.Length) : null, e.RowShape));
                         break;
                     case "zeros":
-                        var shape = FixedRowShape(model, session, port);
-                        int perRow = (int)shape.Aggregate(1L, (a, d) => a * d);
-                        feeds.Inputs.Add(new Conditioning(port.Name, feeds.Zeros(rows * perRow), cfg ? feeds.Zeros(rows * perRow) : null, shape));
+                        feeds._zeroPorts.Add(port); // sized by the graph: added in Bind
                         break;
                 }
             }
@@ -60,8 +64,27 @@ internal sealed class ConditioningFeeds : IDisposable
         }
     }
 
+    /// <summary>Checks the text widths against the leased diffusion network and adds the zeros inputs its graph sizes. Once.</summary>
+    public void Bind(OnnxSession diffusion)
+    {
+        foreach (var (encoder, port, width) in _widths)
+        {
+            CheckWidth(diffusion, encoder, port, width);
+        }
+
+        foreach (var port in _zeroPorts)
+        {
+            var shape = FixedRowShape(_model!, diffusion, port);
+            int perRow = (int)shape.Aggregate(1L, (a, d) => a * d);
+            Inputs.Add(new Conditioning(port.Name, Zeros(_rows * perRow), _guided ? Zeros(_rows * perRow) : null, shape));
+        }
+
+        _widths.Clear();
+        _zeroPorts.Clear();
+    }
+
     /// <summary>Encodes the distinct texts once (in order of first appearance) with one text encoder, then gathers them per row.</summary>
-    private void AddText(NetworkSessions sessions, OnnxSession diffusion, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
+    private void AddText(NetworkSessions sessions, List<PortSpec> ports, string[] texts, string[]? negatives, CancellationToken ct)
     {
         var model = sessions.Model;
         var encoder = model.Family.ByFolder(ports[0].TextEncoder!)
@@ -82,10 +105,12 @@ internal sealed class ConditioningFeeds : IDisposable
             encoded = sessions.TextEncoder(lease, encoder).Encode(distinct, ports.Select(p => p.Output!).Distinct().ToList(), sessions.Warning, ct);
         }
 
+        sessions.Release(encoder.Kind); // low memory: the encoder goes before the diffusion network is loaded
+
         foreach (var port in ports)
         {
             var output = encoded[port.Output!];
-            CheckWidth(model, diffusion, encoder, port, output);
+            _widths.Add((encoder, port, output.Width));
             var rowShape = port.Shape.Skip(1).Select((axis, i) => (long)(port.FixedSize(i + 1, model.Config) ?? output.Width)).ToArray();
             Inputs.Add(new Conditioning(port.Name, Gather(output, texts, index), negatives is null ? null : Gather(output, negatives, index), rowShape));
         }
@@ -112,13 +137,14 @@ internal sealed class ConditioningFeeds : IDisposable
         return zeros;
     }
 
-    private static void CheckWidth(ModelFolder model, OnnxSession diffusion, NetworkSpec encoder, PortSpec port, EncodedOutput output)
+    private void CheckWidth(OnnxSession diffusion, NetworkSpec encoder, PortSpec port, int width)
     {
-        if (diffusion.FixedDimension(port.Name, port.Rank - 1) is { } expected && expected != output.Width)
+        var model = _model!;
+        if (diffusion.FixedDimension(port.Name, port.Rank - 1) is { } expected && expected != width)
         {
             var te = model.NetworkPath(encoder.Kind);
             throw new WuerstchenException("TextWidthMismatch", WuerstchenErrorKind.InvalidData,
-                $"The text encoder '{te}' produces {port.Output} of width {output.Width} but the network '{diffusion.Path}' expects {port.Name} of width {expected}.", te);
+                $"The text encoder '{te}' produces {port.Output} of width {width} but the network '{diffusion.Path}' expects {port.Name} of width {expected}.", te);
         }
     }
 

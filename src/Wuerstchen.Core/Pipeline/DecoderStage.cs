@@ -95,10 +95,11 @@ public sealed class DecoderStage
         }
 
         var spec = _sessions.Model.Family.Required(NetworkKind.Decoder);
+        using var feeds = ConditioningFeeds.Build(_sessions, spec, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
         using var lease = _sessions.Lease(spec);
         CheckSkipResize(lease.Session, size);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
-        using var feeds = ConditioningFeeds.Build(_sessions, network, prompts, negatives, (effnet, new long[] { 16, first.LatentHeight, first.LatentWidth }), ct);
+        feeds.Bind(lease.Session);
         DiffusionSampler.Run(network, latents, rows, new long[] { 4, size.DecoderHeight, size.DecoderWidth }, feeds.Inputs,
             settings.Timesteps(), guidance, DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise,
             (s, t) => _progress?.Invoke(new PipelineProgress("Decoder", s, t, rows)), ct);

@@ -56,9 +56,10 @@ internal sealed class PriorStage
         float guidance = settings.PriorGuidanceScale!.Value;
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
         var spec = _sessions.Model.Family.Required(NetworkKind.Prior);
+        using var feeds = ConditioningFeeds.Build(_sessions, spec, rowPrompts, negatives, null, ct); // text first: see Build
         using var lease = _sessions.Lease(spec);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
-        using var feeds = ConditioningFeeds.Build(_sessions, network, rowPrompts, negatives, null, ct);
+        feeds.Bind(lease.Session);
         generator.Randn(latents);
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);
         DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, settings.Timesteps(), guidance,

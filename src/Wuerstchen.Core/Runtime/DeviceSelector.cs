@@ -165,7 +165,7 @@ public sealed class DeviceSelector
             GraphOptimizationLevel = execution.Optimization,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        if (!execution.Prepacking)
+        if (!execution.PrepacksWeights(kind))
         {
             options.AddSessionConfigEntry("session.disable_prepacking", "1");
         }

@@ -10,6 +10,14 @@ public enum ExecutionProviderKind
     Cpu,
 }
 
+/// <summary>ONNX Runtime's weight pre-packing at session load: Auto decides per network (<see cref="ExecutionOptions.PrepacksWeights"/>).</summary>
+public enum Prepacking
+{
+    Auto,
+    On,
+    Off,
+}
+
 /// <summary>How sessions are created. Part of the session-cache key.</summary>
 public sealed record ExecutionOptions
 {
@@ -23,17 +31,26 @@ public sealed record ExecutionOptions
     /// <summary>CPU intra-op threads (0 = ONNX Runtime's default).</summary>
     public int IntraOpThreads { get; init; }
 
-    /// <summary>
-    /// Whether ONNX Runtime may pre-pack weights at load (its "session.disable_prepacking" entry turned off). Pre-packing
-    /// copies every MatMul/Conv weight into a second, anonymous buffer; without it the weights stay memory-mapped from
-    /// model.onnx.data (see README: Performance, real size, for the figures this default rests on).
-    /// </summary>
-    public bool Prepacking { get; init; } = DefaultPrepacking;
+    /// <summary>Whether ONNX Runtime pre-packs weights at load (see <see cref="Prepacking"/>).</summary>
+    public Prepacking Prepacking { get; init; } = Prepacking.Auto;
 
     /// <summary>ONNX Runtime's graph optimisation level for new sessions.</summary>
     public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
-    public const bool DefaultPrepacking = true;
+    /// <summary>
+    /// Whether a session of <paramref name="kind"/> pre-packs its weights. Auto (measured on the real-size v2 networks,
+    /// README "Performance at real size"): pre-packing copies every weight into a second, anonymous buffer at load.
+    /// The text encoders and the prior are MatMul networks: without it they load 4–8× faster, their weights stay
+    /// memory-mapped from model.onnx.data (pages the OS can drop and share, no second copy) and a step is no slower.
+    /// The decoder, VQGAN and EfficientNet are convolutional: ONNX Runtime's Conv reorders its weights on every call
+    /// when they are not pre-packed (the v2 decoder's step was 4× slower), so they keep it.
+    /// </summary>
+    public bool PrepacksWeights(NetworkKind kind) => Prepacking switch
+    {
+        Prepacking.On => true,
+        Prepacking.Off => false,
+        _ => kind is NetworkKind.Decoder or NetworkKind.Vqgan or NetworkKind.Effnet,
+    };
 
     public static ExecutionOptions Cpu { get; } = new() { Provider = ExecutionProviderKind.Cpu };
 }
