@@ -73,10 +73,30 @@ public class PipelineShapeTests
         loads.Clear();
         pipeline.RunPrior(settings);
 
-        Assert.Equal(new[] { NetworkKind.Prior, NetworkKind.Prior, NetworkKind.PriorTextEncoder, NetworkKind.PriorTextEncoder }, first.Select(l => l.Network));
+        // the text encoder first: with LowMemory it is gone before the prior is loaded
+        Assert.Equal(new[] { NetworkKind.PriorTextEncoder, NetworkKind.PriorTextEncoder, NetworkKind.Prior, NetworkKind.Prior }, first.Select(l => l.Network));
         Assert.Equal(new TimeSpan?[] { null }, first.Where((_, i) => i % 2 == 0).Select(l => l.Elapsed).Distinct());
         Assert.All(first.Where((_, i) => i % 2 == 1), l => Assert.False(l.Cached));
         Assert.All(loads.Where((_, i) => i % 2 == 1), l => Assert.True(l.Cached));
         Assert.All(loads.Where((_, i) => i % 2 == 1), l => Assert.Equal("CPU", l.Provider));
+    }
+
+    [Fact]
+    public void LowMemoryReleasesEachTextEncoderBeforeItsDiffusionNetworkLoads()
+    {
+        var cache = new SessionCache();
+        var heldWhenLoading = new List<(NetworkKind Network, int Sessions)>();
+        var pipeline = new WuerstchenPipeline(ModelFolder.Open(ParityJobs.Models), ExecutionOptions.Cpu, cache)
+        {
+            LowMemory = true,
+            Loading = l => { if (l.Elapsed is null) { heldWhenLoading.Add((l.Network, cache.Count)); } },
+        };
+        pipeline.Generate(new PriorSettings { Prompts = new[] { "a" }, Width = 256, Height = 256, Seed = 1, PriorSteps = 2 },
+            new DecoderSettings { DecoderSteps = 2 });
+
+        Assert.Equal(new[] { NetworkKind.PriorTextEncoder, NetworkKind.Prior, NetworkKind.DecoderTextEncoder, NetworkKind.Decoder, NetworkKind.Vqgan },
+            heldWhenLoading.Select(h => h.Network));
+        Assert.All(heldWhenLoading, h => Assert.Equal(0, h.Sessions)); // nothing else loaded while each network loads
+        Assert.Equal(0, cache.Count);
     }
 }
