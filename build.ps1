@@ -5,7 +5,8 @@
 .DESCRIPTION
     Build  (default) builds the module into out/Wuerstchen (manifest, assemblies, native ONNX Runtime for this OS, help).
     Test   builds, runs the xunit tests and the Pester tests (in a child pwsh), prints "N passed, N failed", exits non-zero on failure.
-    Package builds and writes the installable module package out/packages/Wuerstchen.<version>.nupkg (version: the manifest's), with ONNX Runtime's CPU build for win-x64, linux-x64 and osx-arm64, and prints its size per OS.
+    Package builds and writes the installable module package out/packages/Wuerstchen.<version>.nupkg (version: the manifest's), with ONNX Runtime's CPU build for win-x64, linux-x64 and osx-arm64, and prints its size per OS;
+           and the CUDA companions Wuerstchen.Cuda.Linux and Wuerstchen.Cuda.Windows (ONNX Runtime's GPU build, build/Companion.ps1), each checked to be under 250 MB.
     Demo   builds and runs New-WuerstchenImage on the bundled stand-in model set (models/standin; abstract patterns, not real pictures).
     Bench  builds and runs the benchmark (tests/Benchmark), printing its figures; -BenchArgs '--provider Cuda', '--quick', '--help' …
     Clean  removes out/ and the bin/obj folders.
@@ -32,6 +33,7 @@ $env:NO_COLOR = '1'
 $PSStyle.OutputRendering = 'PlainText'
 $root = $PSScriptRoot
 $out = Join-Path $root 'out'
+. (Join-Path $root 'build/Companion.ps1')
 $moduleOut = Join-Path $out 'Wuerstchen'
 
 function Invoke-Native([string] $what, [scriptblock] $command) {
@@ -130,7 +132,9 @@ function Write-PackageSize([string] $Stage, [string] $Nupkg) {
     Write-Host ('Package file: {0} ({1:N1} MB, all OSes)' -f $Nupkg, ((Get-Item $Nupkg).Length / 1MB))
 }
 
-function Invoke-Package([switch] $NoBuild) {
+# Writes the main package and the CUDA companions named (all of them for -Task Package; the test run builds only
+# this OS's, which its install test uses). Returns the main package's folder and the companions' folders.
+function Invoke-Package([switch] $NoBuild, [string[]] $Companion = @($Companions.Keys)) {
     if (-not $NoBuild) { Invoke-Build }
     $stage = New-PackageFolder
     $packages = Join-Path $out 'packages'
@@ -141,7 +145,13 @@ function Invoke-Package([switch] $NoBuild) {
     $nupkg = Join-Path $packages "Wuerstchen.$version.nupkg"
     if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write '$nupkg'." }
     Write-PackageSize $stage $nupkg
-    $stage
+    $ortVersion = ([Reflection.AssemblyName]::GetAssemblyName((Join-Path $stage 'dependencies/Microsoft.ML.OnnxRuntime.dll')).Version).ToString(3)
+    $companionStages = foreach ($name in $Companion | Where-Object { $_ }) {
+        $folder = New-CompanionFolder -Name $name -OrtVersion $ortVersion -NuGetFolder (Get-NuGetPackagesFolder) -Out $out
+        $null = New-CompanionPackage -Stage $folder -Packages $packages
+        $folder
+    }
+    [pscustomobject]@{ Main = $stage; Companions = @($companionStages) }
 }
 
 function Get-TrxCounts([string] $folder) {
@@ -215,7 +225,9 @@ Import-Module '$pester' -RequiredVersion 5.7.1
 "@
     $env:WUERSTCHEN_TEST_MODULE = $moduleOut
     # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), and where NuGet keeps packages
-    $env:WUERSTCHEN_TEST_PACKAGE = Invoke-Package -NoBuild | Select-Object -Last 1
+    $packageStages = Invoke-Package -NoBuild -Companion (Get-ThisOsCompanion) | Select-Object -Last 1
+    $env:WUERSTCHEN_TEST_PACKAGE = $packageStages.Main
+    $env:WUERSTCHEN_TEST_COMPANION = @($packageStages.Companions) | Select-Object -First 1
     $env:WUERSTCHEN_TEST_NUGET = Get-NuGetPackagesFolder
     Invoke-ChildPwsh @('-Command', $script)
     $pesterExit = $LASTEXITCODE
