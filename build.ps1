@@ -133,7 +133,7 @@ function Write-PackageSize([string] $Stage, [string] $Nupkg) {
 }
 
 # Writes the main package and the CUDA companions named (all of them for -Task Package; the test run builds only
-# this OS's, which its install test uses). Returns the main package's folder and the companions' folders.
+# this OS's, which its install test uses). Returns the main package's folder and the companions' .nupkg files.
 function Invoke-Package([switch] $NoBuild, [string[]] $Companion = @($Companions.Keys)) {
     if (-not $NoBuild) { Invoke-Build }
     $stage = New-PackageFolder
@@ -146,12 +146,12 @@ function Invoke-Package([switch] $NoBuild, [string[]] $Companion = @($Companions
     if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write '$nupkg'." }
     Write-PackageSize $stage $nupkg
     $ortVersion = ([Reflection.AssemblyName]::GetAssemblyName((Join-Path $stage 'dependencies/Microsoft.ML.OnnxRuntime.dll')).Version).ToString(3)
-    $companionStages = foreach ($name in $Companion | Where-Object { $_ }) {
+    $companionPackages = foreach ($name in $Companion | Where-Object { $_ }) {
         $folder = New-CompanionFolder -Name $name -OrtVersion $ortVersion -NuGetFolder (Get-NuGetPackagesFolder) -Out $out
-        $null = New-CompanionPackage -Stage $folder -Packages $packages
-        $folder
+        New-CompanionPackage -Stage $folder -Packages $packages | Select-Object -Last 1
+        Remove-Item $folder -Recurse -Force   # 300 MB of copies; the .nupkg is what is tested and shipped
     }
-    [pscustomobject]@{ Main = $stage; Companions = @($companionStages) }
+    [pscustomobject]@{ Main = $stage; Companions = @($companionPackages) }
 }
 
 function Get-TrxCounts([string] $folder) {
@@ -224,7 +224,8 @@ Import-Module '$pester' -RequiredVersion 5.7.1
 [pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterResult'
 "@
     $env:WUERSTCHEN_TEST_MODULE = $moduleOut
-    # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), and where NuGet keeps packages
+    # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), this OS's CUDA companion package
+    # (its .nupkg, next to the main package's), and where NuGet keeps packages
     $packageStages = Invoke-Package -NoBuild -Companion (Get-ThisOsCompanion) | Select-Object -Last 1
     $env:WUERSTCHEN_TEST_PACKAGE = $packageStages.Main
     $env:WUERSTCHEN_TEST_COMPANION = @($packageStages.Companions) | Select-Object -First 1
