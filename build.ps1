@@ -21,7 +21,10 @@ param(
     [string] $Configuration = 'Release',
     # Extra arguments for the benchmark, e.g. -BenchArgs '--quick' or -BenchArgs '--provider Cuda --repeat 3'
     # (an element starting with -- that holds spaces or commas is split, so one quoted string works from bash).
-    [string[]] $BenchArgs = @()
+    [string[]] $BenchArgs = @(),
+    # -Task Package: which CUDA companions to write (default both), e.g. -CompanionName Wuerstchen.Cuda.Linux (scripts/gpu-check.sh)
+    [ValidateSet('Wuerstchen.Cuda.Linux', 'Wuerstchen.Cuda.Windows')]
+    [string[]] $CompanionName = @('Wuerstchen.Cuda.Linux', 'Wuerstchen.Cuda.Windows')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -107,8 +110,9 @@ function Invoke-Build {
 # (the loader picks this OS's). The version is the manifest's; the native version is the managed assembly's.
 $script:PackageRids = @('win-x64', 'linux-x64', 'osx-arm64')
 
-function New-PackageFolder {
-    Invoke-Native 'restore package inputs' { dotnet restore (Join-Path $root 'build/PackageInputs.csproj') -nologo -v:q }
+function New-PackageFolder([string[]] $Companion) {
+    $gpu = @("-p:CudaLinux=$('Wuerstchen.Cuda.Linux' -in $Companion)", "-p:CudaWindows=$('Wuerstchen.Cuda.Windows' -in $Companion)")
+    Invoke-Native 'restore package inputs' { dotnet restore (Join-Path $root 'build/PackageInputs.csproj') @gpu -nologo -v:q }
     $stage = Join-Path $out 'package/Wuerstchen'
     if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
     $null = New-Item -ItemType Directory $stage -Force
@@ -136,7 +140,7 @@ function Write-PackageSize([string] $Stage, [string] $Nupkg) {
 # this OS's, which its install test uses). Returns the main package's folder and the companions' .nupkg files.
 function Invoke-Package([switch] $NoBuild, [string[]] $Companion = @($Companions.Keys)) {
     if (-not $NoBuild) { Invoke-Build }
-    $stage = New-PackageFolder
+    $stage = New-PackageFolder -Companion $Companion
     $packages = Join-Path $out 'packages'
     if (Test-Path $packages) { Remove-Item $packages -Recurse -Force }
     $null = New-Item -ItemType Directory $packages -Force
@@ -266,7 +270,7 @@ function Invoke-Bench {
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
-    'Package' { $null = Invoke-Package }
+    'Package' { $null = Invoke-Package -Companion $CompanionName }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
     'Clean' {

@@ -145,7 +145,7 @@ internal static class GpuNets
         using var binding = session.CreateIoBinding();
         using var run = new RunOptions();
         using var allocator = variant == "host-io" ? null : new OrtAllocator(session, s.Cuda
-            ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, s.Device, OrtMemType.Default)
+            ? new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.ArenaAllocator, s.Device, OrtMemType.Default)
             : OrtMemoryInfo.DefaultInstance);
         long count = net.Shape.Aggregate(1L, (a, b) => a * b);
         // device I/O is left as allocated (not filled): dense GEMM time does not depend on the values
