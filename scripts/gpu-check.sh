@@ -42,8 +42,6 @@ case ${PROVIDER,,} in cuda) PROVIDER=Cuda ;; cpu) PROVIDER=Cpu ;; *) echo "--pro
 [[ $DEVICE =~ ^[0-9]+$ ]] || { echo "--device '$DEVICE': use a device number" >&2; exit 2; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 ORT_DISABLE_TELEMETRY=1 NO_COLOR=1
 LOG_DIR="$ROOT/out/gpu-check"
-mkdir -p "$LOG_DIR"
-rm -f "$LOG_DIR"/*.log "$LOG_DIR"/parity.txt
 status=0
 summary=()
 
@@ -85,6 +83,8 @@ if [[ -z $DOTNET ]] || ! "$DOTNET" --list-sdks 2>/dev/null | grep -Eq '^([89]|[1
 fi
 "$DOTNET" --list-sdks | tail -n1
 
+mkdir -p "$LOG_DIR"
+rm -f "$LOG_DIR"/*.log "$LOG_DIR"/parity.txt
 say "build: module, packages (main + Wuerstchen.Cuda.Linux), xunit tests, benchmark"
 if run_step 60 "$LOG_DIR/tools.log" "$DOTNET" tool restore \
     && run_step 220 "$LOG_DIR/package.log" "$DOTNET" pwsh -NoProfile ./build.ps1 -Task Package -CompanionName Wuerstchen.Cuda.Linux \
