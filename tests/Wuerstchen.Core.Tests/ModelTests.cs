@@ -151,7 +151,7 @@ public class ModelTests
         var devices = new DeviceSelector { NoGpuRuntimeHelp = "host help" };
         Assert.Equal("host help", devices.HelpFor(DeviceSelector.NoGpuRuntime + ": the ONNX Runtime loaded is its CPU build"));
         Assert.Equal(DeviceSelector.DriverHelp, devices.HelpFor(DeviceSelector.NoDeviceOrDriver + ": x"));
-        Assert.Equal(DeviceSelector.CudaHelp, devices.HelpFor(DeviceSelector.ProviderNotLoaded + ": x"));
+        Assert.Equal(DeviceSelector.CudaHelp, devices.HelpFor(DeviceSelector.ProviderFailed + ": x"));
         Assert.Equal(DeviceSelector.CudaHelp, devices.HelpFor("anything else"));
         Assert.Null(DeviceSelector.Summary("anything else"));
     }

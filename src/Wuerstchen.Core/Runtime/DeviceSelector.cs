@@ -28,7 +28,7 @@ public sealed class DeviceSelector
     public const string NoDeviceOrDriver = "the GPU runtime is present, but no CUDA device or driver was found";
 
     /// <summary>How a reason starts when the driver and device are there but the provider does not load or a session fails on it.</summary>
-    public const string ProviderNotLoaded = "the GPU runtime is present, but its CUDA provider failed";
+    public const string ProviderFailed = "the GPU runtime is present, but its CUDA provider failed";
 
     public const string CudaHelp =
         "The CUDA execution provider of ONNX Runtime 1.31 needs an NVIDIA driver, the CUDA 13 runtime (cudart, cublas, cublasLt, cufft, curand) and cuDNN 9 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows).";
@@ -45,7 +45,7 @@ public sealed class DeviceSelector
 
     /// <summary>The short summary a reason starts with (one of the constants above), or null for any other reason.</summary>
     public static string? Summary(string reason) =>
-        new[] { NoGpuRuntime, NoDeviceOrDriver, ProviderNotLoaded }.FirstOrDefault(s => reason.StartsWith(s, StringComparison.Ordinal));
+        new[] { NoGpuRuntime, NoDeviceOrDriver, ProviderFailed }.FirstOrDefault(s => reason.StartsWith(s, StringComparison.Ordinal));
 
     /// <summary>What the user can do about a reason <see cref="CudaUnavailableReason"/> gave.</summary>
     public string HelpFor(string reason) => Summary(reason) switch
@@ -81,7 +81,7 @@ public sealed class DeviceSelector
 
     /// <summary>
     /// Null when the CUDA provider can be appended for the device, else the reason it cannot (probed once per device),
-    /// starting with <see cref="NoGpuRuntime"/>, <see cref="NoDeviceOrDriver"/> or <see cref="ProviderNotLoaded"/>.
+    /// starting with <see cref="NoGpuRuntime"/>, <see cref="NoDeviceOrDriver"/> or <see cref="ProviderFailed"/>.
     /// </summary>
     public string? CudaUnavailableReason(int deviceId) => _cudaProbe.GetOrAdd(deviceId, static id =>
     {
@@ -102,7 +102,7 @@ public sealed class DeviceSelector
             return $"{NoDeviceOrDriver}: there is no device {id} (the driver reports {devices}, numbered from 0)";
         }
 
-        return problem is not null ? $"{ProviderNotLoaded}: {problem}" : AppendProbe(id);
+        return problem is not null ? $"{ProviderFailed}: {problem}" : AppendProbe(id);
     });
 
     private static string? AppendProbe(int id)
@@ -122,8 +122,8 @@ public sealed class DeviceSelector
             // ONNX Runtime's message only says a shared library failed to load; name the ones that are missing
             var missing = MissingCudaLibraries();
             return missing.Count > 0
-                ? $"{ProviderNotLoaded}: missing {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
-                : $"{ProviderNotLoaded}: {FirstLine(ex.Message)}";
+                ? $"{ProviderFailed}: missing {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
+                : $"{ProviderFailed}: {FirstLine(ex.Message)}";
         }
         finally
         {
@@ -152,7 +152,7 @@ public sealed class DeviceSelector
             {
                 // CUDA or the file? The CPU decides: a file it cannot open either is InvalidModelFile (thrown here)
                 cpu = OpenOnCpu(kind, path, execution, observer);
-                cudaError = $"{ProviderNotLoaded}: {FirstLine(ex.Message)}";
+                cudaError = $"{ProviderFailed}: {FirstLine(ex.Message)}";
             }
         }
 
