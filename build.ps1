@@ -5,7 +5,8 @@
 .DESCRIPTION
     Build  (default) builds the module into out/Wuerstchen (manifest, assemblies, native ONNX Runtime for this OS, help).
     Test   builds, runs the xunit tests and the Pester tests (in a child pwsh), prints "N passed, N failed", exits non-zero on failure.
-    Package builds and writes the installable module package out/packages/Wuerstchen.<version>.nupkg (version: the manifest's), with ONNX Runtime's CPU build for win-x64, linux-x64 and osx-arm64, and prints its size per OS.
+    Package builds and writes the installable module package out/packages/Wuerstchen.<version>.nupkg (version: the manifest's), with ONNX Runtime's CPU build for win-x64, linux-x64 and osx-arm64, and prints its size per OS;
+           and the CUDA companions Wuerstchen.Cuda.Linux and Wuerstchen.Cuda.Windows (ONNX Runtime's GPU build, build/Companion.ps1), each checked to be under 250 MB.
     Demo   builds and runs New-WuerstchenImage on the bundled stand-in model set (models/standin; abstract patterns, not real pictures).
     Bench  builds and runs the benchmark (tests/Benchmark), printing its figures; -BenchArgs '--provider Cuda', '--quick', '--help' …
     Clean  removes out/ and the bin/obj folders.
@@ -20,7 +21,10 @@ param(
     [string] $Configuration = 'Release',
     # Extra arguments for the benchmark, e.g. -BenchArgs '--quick' or -BenchArgs '--provider Cuda --repeat 3'
     # (an element starting with -- that holds spaces or commas is split, so one quoted string works from bash).
-    [string[]] $BenchArgs = @()
+    [string[]] $BenchArgs = @(),
+    # -Task Package: which CUDA companions to write (default both), e.g. -CompanionName Wuerstchen.Cuda.Linux (scripts/gpu-check.sh)
+    [ValidateSet('Wuerstchen.Cuda.Linux', 'Wuerstchen.Cuda.Windows')]
+    [string[]] $CompanionName = @('Wuerstchen.Cuda.Linux', 'Wuerstchen.Cuda.Windows')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -32,6 +36,7 @@ $env:NO_COLOR = '1'
 $PSStyle.OutputRendering = 'PlainText'
 $root = $PSScriptRoot
 $out = Join-Path $root 'out'
+. (Join-Path $root 'build/Companion.ps1')
 $moduleOut = Join-Path $out 'Wuerstchen'
 
 function Invoke-Native([string] $what, [scriptblock] $command) {
@@ -105,8 +110,9 @@ function Invoke-Build {
 # (the loader picks this OS's). The version is the manifest's; the native version is the managed assembly's.
 $script:PackageRids = @('win-x64', 'linux-x64', 'osx-arm64')
 
-function New-PackageFolder {
-    Invoke-Native 'restore package inputs' { dotnet restore (Join-Path $root 'build/PackageInputs.csproj') -nologo -v:q }
+function New-PackageFolder([string[]] $Companion) {
+    $gpu = @("-p:CudaLinux=$('Wuerstchen.Cuda.Linux' -in $Companion)", "-p:CudaWindows=$('Wuerstchen.Cuda.Windows' -in $Companion)")
+    Invoke-Native 'restore package inputs' { dotnet restore (Join-Path $root 'build/PackageInputs.csproj') @gpu -nologo -v:q }
     $stage = Join-Path $out 'package/Wuerstchen'
     if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
     $null = New-Item -ItemType Directory $stage -Force
@@ -130,9 +136,11 @@ function Write-PackageSize([string] $Stage, [string] $Nupkg) {
     Write-Host ('Package file: {0} ({1:N1} MB, all OSes)' -f $Nupkg, ((Get-Item $Nupkg).Length / 1MB))
 }
 
-function Invoke-Package([switch] $NoBuild) {
+# Writes the main package and the CUDA companions named (all of them for -Task Package; the test run builds only
+# this OS's, which its install test uses). Returns the main package's folder and the companions' .nupkg files.
+function Invoke-Package([switch] $NoBuild, [string[]] $Companion = @($Companions.Keys)) {
     if (-not $NoBuild) { Invoke-Build }
-    $stage = New-PackageFolder
+    $stage = New-PackageFolder -Companion $Companion
     $packages = Join-Path $out 'packages'
     if (Test-Path $packages) { Remove-Item $packages -Recurse -Force }
     $null = New-Item -ItemType Directory $packages -Force
@@ -141,7 +149,13 @@ function Invoke-Package([switch] $NoBuild) {
     $nupkg = Join-Path $packages "Wuerstchen.$version.nupkg"
     if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write '$nupkg'." }
     Write-PackageSize $stage $nupkg
-    $stage
+    $ortVersion = ([Reflection.AssemblyName]::GetAssemblyName((Join-Path $stage 'dependencies/Microsoft.ML.OnnxRuntime.dll')).Version).ToString(3)
+    $companionPackages = foreach ($name in $Companion | Where-Object { $_ }) {
+        $folder = New-CompanionFolder -Name $name -OrtVersion $ortVersion -NuGetFolder (Get-NuGetPackagesFolder) -Out $out
+        New-CompanionPackage -Stage $folder -Packages $packages | Select-Object -Last 1
+        Remove-Item $folder -Recurse -Force   # 300 MB of copies; the .nupkg is what is tested and shipped
+    }
+    [pscustomobject]@{ Main = $stage; Companions = @($companionPackages) }
 }
 
 function Get-TrxCounts([string] $folder) {
@@ -214,8 +228,11 @@ Import-Module '$pester' -RequiredVersion 5.7.1
 [pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterResult'
 "@
     $env:WUERSTCHEN_TEST_MODULE = $moduleOut
-    # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), and where NuGet keeps packages
-    $env:WUERSTCHEN_TEST_PACKAGE = Invoke-Package -NoBuild | Select-Object -Last 1
+    # the package folder the install test publishes (tests/Pester/Package.Tests.ps1), this OS's CUDA companion package
+    # (its .nupkg, next to the main package's), and where NuGet keeps packages
+    $packageStages = Invoke-Package -NoBuild -Companion (Get-ThisOsCompanion) | Select-Object -Last 1
+    $env:WUERSTCHEN_TEST_PACKAGE = $packageStages.Main
+    $env:WUERSTCHEN_TEST_COMPANION = @($packageStages.Companions) | Select-Object -First 1
     $env:WUERSTCHEN_TEST_NUGET = Get-NuGetPackagesFolder
     Invoke-ChildPwsh @('-Command', $script)
     $pesterExit = $LASTEXITCODE
@@ -253,7 +270,7 @@ function Invoke-Bench {
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
-    'Package' { $null = Invoke-Package }
+    'Package' { $null = Invoke-Package -Companion $CompanionName }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
     'Clean' {

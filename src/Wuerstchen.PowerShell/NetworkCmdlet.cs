@@ -40,16 +40,30 @@ public abstract class NetworkCmdlet : ModelCmdlet
         GpuMemoryLimit = (long)GpuMemoryLimitMB << 20,
     };
 
+    /// <summary>The CUDA companion module of this OS, which brings ONNX Runtime's GPU build (see the loader's NativeRuntime).</summary>
+    public static string CompanionModuleName => OperatingSystem.IsWindows() ? "Wuerstchen.Cuda.Windows" : "Wuerstchen.Cuda.Linux";
+
+    static NetworkCmdlet()
+    {
+        // the engine only knows that the CPU build is loaded; how to add the GPU build is this host's business
+        SessionCache.Shared.Devices.NoGpuRuntimeHelp =
+            $"To add it: Install-PSResource {CompanionModuleName} (ONNX Runtime 1.31's GPU build; it needs an NVIDIA driver, CUDA 13 and cuDNN 9), "
+            + "then start a new PowerShell session (see the README, section GPU (CUDA)).";
+    }
+
     /// <summary>
-    /// A warning from the worker thread. The CUDA fallback is one short line (CI logs read it once per job); its
-    /// reason and the libraries it needs go to -Verbose.
+    /// A warning from the worker thread. The CUDA fallback is one short line (CI logs read it once per job) that says
+    /// which case it is (no GPU runtime; no device or driver; the provider failed); the details and what to do go to -Verbose.
     /// </summary>
     protected void Warn(EngineContext context, string message)
     {
         if (message.StartsWith(DeviceSelector.CudaFallbackStart, StringComparison.Ordinal))
         {
             context.WriteVerbose(message);
-            message = "CUDA is not available; running on the CPU, which is far slower (-Verbose says why).";
+            var summary = DeviceSelector.Summary(message[DeviceSelector.CudaFallbackStart.Length..]);
+            message = summary == DeviceSelector.NoGpuRuntime
+                ? $"CUDA is not available ({summary}: Install-PSResource {CompanionModuleName} adds it); running on the CPU (-Verbose says more)."
+                : $"CUDA is not available{(summary is null ? "" : $" ({summary})")}; running on the CPU, which is far slower (-Verbose says why).";
         }
 
         context.WriteWarning(message);

@@ -26,6 +26,11 @@ internal static partial class Program
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args.Length > 0 && args[0] == "gpu-nets")
+        {
+            return GpuNets.Run(args[1..]); // its own options (Program.GpuNets.cs)
+        }
+
         Options o;
         try
         {

@@ -5,6 +5,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Nuget = if ($env:WUERSTCHEN_TEST_NUGET) { $env:WUERSTCHEN_TEST_NUGET } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
     $script:PackageStage = $env:WUERSTCHEN_TEST_PACKAGE
+    $script:CompanionNupkg = $env:WUERSTCHEN_TEST_COMPANION
 
     # Runs a script in a fresh pwsh with the given environment; returns its last line parsed as JSON.
     function Invoke-Child([string] $Script, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $TestDrive) {
@@ -120,9 +121,11 @@ Import-Module Wuerstchen
 `$checks = Test-WuerstchenModel -ModelPath '$Models' -ExecutionProvider Cpu
 `$f = New-WuerstchenImage 'a lighthouse' -Seed 3 -Width 128 -Height 128 -PriorSteps 2 -DecoderSteps 2 -ModelPath '$Models' -ExecutionProvider Auto -OutputPath ./img -WarningVariable w -WarningAction SilentlyContinue
 `$native = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Current
+`$null = New-WuerstchenImage 'a lighthouse' -Seed 3 -Width 128 -Height 128 -PriorSteps 2 -DecoderSteps 2 -ModelPath '$Models' -ExecutionProvider Cuda -OutputPath ./cuda -ErrorVariable e -ErrorAction SilentlyContinue
 `$result = [ordered]@{ Base = `$m.ModuleBase; Version = `$m.Version.ToString(); Statuses = @(`$checks.Status | ForEach-Object { "`$_" } | Sort-Object -Unique)
     File = `$f.FullName; Warnings = @(`$w | ForEach-Object { "`$_" }); Native = `$native.Folder; Source = `$native.Source
-    Nupkg = (Get-ChildItem '$repo' -Filter *.nupkg).Name }
+    Nupkg = (Get-ChildItem '$repo' -Filter *.nupkg).Name
+    CudaErrors = `$e.Count; CudaId = `$e[0].FullyQualifiedErrorId; CudaCategory = "`$(`$e[0].CategoryInfo.Category)"; CudaTarget = `$e[0].TargetObject; CudaMessage = `$e[0].Exception.Message }
 Remove-Module Wuerstchen
 Uninstall-PSResource Wuerstchen -Scope CurrentUser
 `$result.Removed = -not (Test-Path `$result.Base)
@@ -137,8 +140,72 @@ Unregister-PSResourceRepository -Name WuerstchenTest
         $r.Source | Should -Be 'Module'
         $r.Native | Should -BeLike "$($r.Base)*"
         $r.Warnings | Should -HaveCount 1 -Because 'Auto without the CUDA companion falls back to the CPU with one warning'
-        $r.Warnings[0] | Should -Match 'CUDA'
+        $r.Warnings[0] | Should -Match "CUDA is not available \(this install has no GPU runtime: Install-PSResource Wuerstchen\.Cuda\.(Linux|Windows) adds it\)"
+        # -ExecutionProvider Cuda: says what is wrong and how to add the companion (issue 20 point 13: it used to send
+        # the user to CUDA 13 and cuDNN, which cannot help, with ONNX Runtime's raw missing-entry-point message)
+        $r.CudaErrors | Should -Be 1
+        $r.CudaId | Should -BeLike 'CudaUnavailable,*'
+        $r.CudaCategory | Should -Be 'NotInstalled'
+        $r.CudaTarget | Should -Be 0
+        $r.CudaMessage | Should -Match 'device 0: this install has no GPU runtime'
+        $r.CudaMessage | Should -Match 'Install-PSResource Wuerstchen\.Cuda\.(Linux|Windows)'
+        $r.CudaMessage | Should -Match 'new PowerShell session'
+        $r.CudaMessage | Should -Not -Match 'entry point|cudart'
         $r.Removed | Should -BeTrue
         Get-Content (Join-Path $RepoRoot 'CHANGELOG.md') -Raw | Should -Match "(?m)^## $([regex]::Escape($version))\s*$"
+    }
+}
+
+Describe 'Installed with the CUDA companion' -Skip:$IsMacOS {   # no GPU build of ONNX Runtime for macOS
+    It 'installs Wuerstchen and the companion from a local repository; the module loads the companion''s GPU build and says what is missing' {
+        $CompanionNupkg | Should -Not -BeNullOrEmpty -Because 'build.ps1 -Task Test packs this OS''s companion first (WUERSTCHEN_TEST_COMPANION)'
+        $CompanionNupkg | Should -Exist
+        (Get-Item $CompanionNupkg).Length | Should -BeLessThan 250e6 -Because 'the PowerShell Gallery refuses packages much over 250 MB'
+        $version = (Import-PowerShellDataFile (Join-Path $PackageStage 'Wuerstchen.psd1')).ModuleVersion
+        $companion = ((Split-Path $CompanionNupkg -Leaf) -split '\.')[0..2] -join '.'
+        $data = Join-Path $TestDrive 'gpudata'
+        $repo = New-Item -ItemType Directory (Join-Path $TestDrive 'gpurepo') -Force
+        # the files build.ps1 wrote, as they would be uploaded (a folder of .nupkg files is a PSResource repository)
+        Copy-Item $CompanionNupkg, (Join-Path (Split-Path $CompanionNupkg) "Wuerstchen.$version.nupkg") -Destination $repo
+        $userModules = Join-Path $data '.local/share/powershell/Modules'
+        $env = @{ HOME = $data; XDG_DATA_HOME = (Join-Path $data '.local/share'); PSModulePath = $userModules; WUERSTCHEN_TEST_MODULE = $null; WUERSTCHEN_CUDA_PATH = $null }
+        $r = Invoke-Child -Environment $env -Script @"
+`$ErrorActionPreference = 'Stop'
+`$null = New-Item -ItemType Directory '$userModules' -Force
+Register-PSResourceRepository -Name WuerstchenGpu -Uri '$repo' -Trusted
+Install-PSResource -Name Wuerstchen, $companion -Repository WuerstchenGpu -TrustRepository -Scope CurrentUser
+Import-Module Wuerstchen
+`$common = @{ Seed = 3; Width = 128; Height = 128; PriorSteps = 2; DecoderSteps = 2; ModelPath = '$Models' }
+`$f = New-WuerstchenImage 'a lighthouse' @common -ExecutionProvider Auto -OutputPath ./auto -WarningVariable w -WarningAction SilentlyContinue
+`$native = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Current
+`$c = New-WuerstchenImage 'a lighthouse' @common -ExecutionProvider Cuda -OutputPath ./cuda -ErrorVariable e -ErrorAction SilentlyContinue
+`$result = [ordered]@{ Source = `$native.Source; Folder = `$native.Folder; Companion = (Get-Module -ListAvailable $companion).ModuleBase
+    Gpu = [Wuerstchen.Core.SessionCache]::Shared.Devices.CudaUnavailableReason(0) -eq `$null
+    File = `$f.FullName; Warnings = @(`$w | ForEach-Object { "`$_" }); CudaFile = `$c.FullName
+    CudaErrors = `$e.Count; CudaId = `$e[0].FullyQualifiedErrorId; CudaCategory = "`$(`$e[0].CategoryInfo.Category)"; CudaMessage = `$e[0].Exception.Message }
+Remove-Module Wuerstchen
+Uninstall-PSResource Wuerstchen, $companion -Scope CurrentUser
+Unregister-PSResourceRepository -Name WuerstchenGpu
+[pscustomobject]`$result | ConvertTo-Json -Compress
+"@
+        $r.Companion | Should -BeLike "$userModules*"
+        $r.Source | Should -Be 'CudaCompanion' -Because 'the module finds the installed companion on PSModulePath'
+        $r.Folder | Should -BeLike "$($r.Companion)*"
+        $r.File | Should -Exist
+        if ($r.Gpu) {
+            # a CUDA machine (scripts/gpu-check.sh): no fallback, and Cuda generates
+            $r.Warnings | Should -BeNullOrEmpty
+            $r.CudaFile | Should -Exist
+        }
+        else {
+            $r.Warnings | Should -HaveCount 1 -Because 'Auto falls back to the CPU once, with one warning'
+            $r.Warnings[0] | Should -Match 'CUDA is not available \(the GPU runtime is present, but no CUDA device or driver was found\); running on the CPU'
+            $r.CudaErrors | Should -Be 1
+            $r.CudaId | Should -BeLike 'CudaUnavailable,*'
+            $r.CudaCategory | Should -Be 'NotInstalled'
+            $r.CudaMessage | Should -Match 'the GPU runtime is present, but no CUDA device or driver was found'
+            $r.CudaMessage | Should -Match 'NVIDIA driver'
+            $r.CudaMessage | Should -Not -Match 'Install-PSResource'
+        }
     }
 }

@@ -119,17 +119,21 @@ public class ModelTests
     [Fact]
     public void CudaRequestedWithoutCudaFailsWithInstructions()
     {
-        // device 63: no machine here has 64 GPUs, so CUDA fails for it on every machine (no CUDA libraries, or no
-        // such device) and the test asserts the same everywhere; its own selector: no probe or warning of another test
+        // device 63: no machine here has 64 GPUs, so CUDA fails for it on every machine (no driver, or no such
+        // device) and the test asserts the same everywhere; its own selector: no probe or warning of another test.
+        // These tests run on the GPU build of ONNX Runtime (Wuerstchen.Core references Microsoft.ML.OnnxRuntime.Gpu.*).
         var devices = new DeviceSelector();
         var vqgan = Path.Combine(TestPaths.StandinModels, "vqgan", "model.onnx");
         var cuda = new ExecutionOptions { Provider = ExecutionProviderKind.Cuda, DeviceId = 63 };
         var ex = Assert.Throws<WuerstchenException>(() => devices.Open(NetworkKind.Vqgan, vqgan, cuda));
         Assert.Equal("CudaUnavailable", ex.ErrorId);
-        Assert.Contains("CUDA 13", ex.Message);
-        Assert.Contains("device 63", ex.Message);
-        // the message names what is missing, as the loader sees it (nothing on a machine with CUDA)
-        Assert.All(DeviceSelector.MissingCudaLibraries(), missing => Assert.Contains(missing, ex.Message));
+        Assert.Equal(WuerstchenErrorKind.NotInstalled, ex.Kind);
+        Assert.Equal(63, ex.Target);
+        Assert.Contains("device 63: " + DeviceSelector.NoDeviceOrDriver, ex.Message);
+        Assert.Contains(DeviceSelector.DriverHelp, ex.Message);
+        Assert.DoesNotContain("entry point", ex.Message);
+        var (count, problem) = CudaDriver.Probe();
+        Assert.Contains(count == 0 ? problem! : $"there is no device 63 (the driver reports {count}", ex.Message);
         var warnings = new List<string>();
         var auto = cuda with { Provider = ExecutionProviderKind.Auto };
         using var first = devices.Open(NetworkKind.Vqgan, vqgan, auto, warnings.Add);
@@ -137,7 +141,19 @@ public class ModelTests
         Assert.Equal("CPU", first.Provider);
         Assert.Equal("CPU", again.Provider);
         var warning = Assert.Single(warnings); // once per selector and device
+        Assert.StartsWith(DeviceSelector.CudaFallbackStart + DeviceSelector.NoDeviceOrDriver, warning);
         Assert.Contains("cuDNN", warning);
+    }
+
+    [Fact]
+    public void EachCudaReasonHasItsOwnHelp()
+    {
+        var devices = new DeviceSelector { NoGpuRuntimeHelp = "host help" };
+        Assert.Equal("host help", devices.HelpFor(DeviceSelector.NoGpuRuntime + ": the ONNX Runtime loaded is its CPU build"));
+        Assert.Equal(DeviceSelector.DriverHelp, devices.HelpFor(DeviceSelector.NoDeviceOrDriver + ": x"));
+        Assert.Equal(DeviceSelector.CudaHelp, devices.HelpFor(DeviceSelector.ProviderFailed + ": x"));
+        Assert.Equal(DeviceSelector.CudaHelp, devices.HelpFor("anything else"));
+        Assert.Null(DeviceSelector.Summary("anything else"));
     }
 
     [Fact]

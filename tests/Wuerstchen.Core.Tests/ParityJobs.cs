@@ -50,6 +50,33 @@ internal static class ParityJobs
     /// </summary>
     public static string Models => Directory.Exists(Path.Combine(Folder, "models")) ? Path.Combine(Folder, "models") : TestPaths.StandinModels;
 
+    /// <summary>The variable that picks the provider of the parity jobs (scripts/gpu-check.sh sets Cuda).</summary>
+    public const string ProviderVariable = "WUERSTCHEN_TEST_PROVIDER";
+
+    /// <summary>
+    /// Where the parity jobs run: the CPU unless WUERSTCHEN_TEST_PROVIDER says Cuda, so the same expected arrays
+    /// judge the GPU. Cuda, not Auto: on a machine where CUDA does not load the jobs fail instead of passing on the CPU.
+    /// </summary>
+    public static ExecutionOptions Execution => new() { Provider = ProviderFrom(Environment.GetEnvironmentVariable(ProviderVariable)) };
+
+    public static ExecutionProviderKind ProviderFrom(string? value) => string.IsNullOrWhiteSpace(value)
+        ? ExecutionProviderKind.Cpu
+        : Enum.TryParse<ExecutionProviderKind>(value.Trim(), ignoreCase: true, out var kind) && kind != ExecutionProviderKind.Auto
+            ? kind
+            : throw new ArgumentException($"{ProviderVariable}='{value}': use Cpu or Cuda.");
+
     /// <summary>A pipeline with its own session cache (its own buffers, tokenizers, device selector): nothing is shared between tests.</summary>
-    public static WuerstchenPipeline Pipeline() => new(ModelFolder.Open(Models), ExecutionOptions.Cpu, new SessionCache());
+    public static WuerstchenPipeline Pipeline() => new(ModelFolder.Open(Models), Execution, new SessionCache());
+
+    /// <summary>Appends a figure to the file WUERSTCHEN_TEST_REPORT names, if any (gpu-check.sh prints the worst).</summary>
+    public static void Report(string line)
+    {
+        if (Environment.GetEnvironmentVariable("WUERSTCHEN_TEST_REPORT") is { Length: > 0 } path)
+        {
+            lock (ProviderVariable)
+            {
+                File.AppendAllText(path, $"{Execution.Provider} {line}{Environment.NewLine}");
+            }
+        }
+    }
 }

@@ -33,6 +33,7 @@ public class ParityTests
         }
 
         _out.WriteLine($"{job}: max |a-b| = {maxDiff:G4}, max |b| = {maxRef:G4}, relative {maxDiff / maxRef:G4}");
+        ParityJobs.Report(FormattableString.Invariant($"parity {job} embeddings relative {maxDiff / maxRef:G4} (tolerance 1e-3)"));
         Assert.True(maxDiff / maxRef <= 1e-3, $"relative error {maxDiff / maxRef} > 1e-3");
     }
 
@@ -61,6 +62,7 @@ public class ParityTests
         }
 
         _out.WriteLine($"{job}: max byte diff {max}, values off by more than 1: {over1} of {actual.Length}");
+        ParityJobs.Report($"parity {job} pixels max {max} levels, {over1} of {actual.Length} off by more than 1 (tolerance: max 2, at most 0.1 % over 1)");
         Assert.True(max <= 2, $"max byte difference {max} > 2");
         Assert.True(over1 <= actual.Length / 1000, $"{over1} values differ by more than 1");
     }

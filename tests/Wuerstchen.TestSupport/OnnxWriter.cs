@@ -161,6 +161,15 @@ public sealed class OnnxGraph
         return name;
     }
 
+    /// <summary>A float16 initializer (raw_data, little-endian IEEE 754 half), for the GPU stand-ins' fp16 variants.</summary>
+    public string Constant(string name, Half[] data, params long[] dims)
+    {
+        CheckCount(data.Length, dims);
+        _initializers.Add(Tensor(name, OnnxType.Float16, dims).Bytes(9, MemoryMarshal.AsBytes(data.AsSpan())));
+        ParameterCount += data.Length;
+        return name;
+    }
+
     public string Constant(string name, long[] data, params long[] dims)
     {
         CheckCount(data.Length, dims);

@@ -21,8 +21,39 @@ public sealed class DeviceSelector
     /// <summary>How the CUDA fallback warning starts, so a host can shorten it for its logs (the cmdlets do).</summary>
     public const string CudaFallbackStart = "CUDA is not available (";
 
+    /// <summary>How a reason starts when the ONNX Runtime loaded is the CPU build (no CUDA provider in it at all).</summary>
+    public const string NoGpuRuntime = "this install has no GPU runtime";
+
+    /// <summary>How a reason starts when the GPU build is loaded but the driver has no device to offer.</summary>
+    public const string NoDeviceOrDriver = "the GPU runtime is present, but no CUDA device or driver was found";
+
+    /// <summary>How a reason starts when the driver and device are there but the provider does not load or a session fails on it.</summary>
+    public const string ProviderFailed = "the GPU runtime is present, but its CUDA provider failed";
+
     public const string CudaHelp =
         "The CUDA execution provider of ONNX Runtime 1.31 needs an NVIDIA driver, the CUDA 13 runtime (cudart, cublas, cublasLt, cufft, curand) and cuDNN 9 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows).";
+
+    public const string DriverHelp =
+        "Install an NVIDIA driver for CUDA 13 and check that nvidia-smi lists the GPU; the CUDA provider then also needs the CUDA 13 runtime and cuDNN 9 on the library path.";
+
+    /// <summary>
+    /// What to do when the CPU build of ONNX Runtime is loaded; a host replaces it with its own way to add the GPU
+    /// build (the cmdlets name the companion module).
+    /// </summary>
+    public string NoGpuRuntimeHelp { get; set; } =
+        "Load the GPU build of ONNX Runtime 1.31 (Microsoft.ML.OnnxRuntime.Gpu.Linux or .Windows) instead of the CPU build.";
+
+    /// <summary>The short summary a reason starts with (one of the constants above), or null for any other reason.</summary>
+    public static string? Summary(string reason) =>
+        new[] { NoGpuRuntime, NoDeviceOrDriver, ProviderFailed }.FirstOrDefault(s => reason.StartsWith(s, StringComparison.Ordinal));
+
+    /// <summary>What the user can do about a reason <see cref="CudaUnavailableReason"/> gave.</summary>
+    public string HelpFor(string reason) => Summary(reason) switch
+    {
+        NoGpuRuntime => NoGpuRuntimeHelp,
+        NoDeviceOrDriver => DriverHelp,
+        _ => CudaHelp,
+    };
 
     /// <summary>The NVIDIA libraries the CUDA provider of ONNX Runtime 1.31 loads, by the names this OS gives them.</summary>
     public static IReadOnlyList<string> CudaLibraries => OperatingSystem.IsWindows()
@@ -48,8 +79,33 @@ public sealed class DeviceSelector
         return missing;
     }
 
-    /// <summary>Null when the CUDA provider can be appended for the device, else the reason it cannot (probed once per device).</summary>
+    /// <summary>
+    /// Null when the CUDA provider can be appended for the device, else the reason it cannot (probed once per device),
+    /// starting with <see cref="NoGpuRuntime"/>, <see cref="NoDeviceOrDriver"/> or <see cref="ProviderFailed"/>.
+    /// </summary>
     public string? CudaUnavailableReason(int deviceId) => _cudaProbe.GetOrAdd(deviceId, static id =>
+    {
+        // the CPU build lists only the CPU provider; its AppendExecutionProvider_CUDA is a missing entry point
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+        {
+            return $"{NoGpuRuntime}: the ONNX Runtime loaded is its CPU build";
+        }
+
+        var (devices, problem) = CudaDriver.Probe();
+        if (problem is not null && devices == 0)
+        {
+            return $"{NoDeviceOrDriver}: {problem}";
+        }
+
+        if (id >= devices)
+        {
+            return $"{NoDeviceOrDriver}: there is no device {id} (the driver reports {devices}, numbered from 0)";
+        }
+
+        return problem is not null ? $"{ProviderFailed}: {problem}" : AppendProbe(id);
+    });
+
+    private static string? AppendProbe(int id)
     {
         // ONNX Runtime logs a failed provider load as an error on stderr; the caller reports it as a warning instead
         var env = OrtEnv.Instance();
@@ -66,14 +122,14 @@ public sealed class DeviceSelector
             // ONNX Runtime's message only says a shared library failed to load; name the ones that are missing
             var missing = MissingCudaLibraries();
             return missing.Count > 0
-                ? $"missing: {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
-                : FirstLine(ex.Message);
+                ? $"{ProviderFailed}: missing {string.Join(", ", missing)} ({FirstLine(ex.Message)})"
+                : $"{ProviderFailed}: {FirstLine(ex.Message)}";
         }
         finally
         {
             env.EnvLogLevel = level;
         }
-    });
+    }
 
     /// <summary>Opens one network, checking the file first so a missing, empty or corrupt file gives a clear error.</summary>
     public OnnxSession Open(NetworkKind kind, string path, ExecutionOptions execution, Action<string>? warn = null, IRunObserver? observer = null)
@@ -96,7 +152,7 @@ public sealed class DeviceSelector
             {
                 // CUDA or the file? The CPU decides: a file it cannot open either is InvalidModelFile (thrown here)
                 cpu = OpenOnCpu(kind, path, execution, observer);
-                cudaError = FirstLine(ex.Message);
+                cudaError = $"{ProviderFailed}: {FirstLine(ex.Message)}";
             }
         }
 
@@ -104,13 +160,13 @@ public sealed class DeviceSelector
         {
             cpu?.Dispose();
             throw new WuerstchenException("CudaUnavailable", WuerstchenErrorKind.NotInstalled,
-                $"The CUDA execution provider could not be used for device {execution.DeviceId}: {cudaError} {CudaHelp}", execution.DeviceId);
+                $"The CUDA execution provider could not be used for device {execution.DeviceId}: {cudaError}. {HelpFor(cudaError)}", execution.DeviceId);
         }
 
         if (_fallbackWarned.TryAdd(execution.DeviceId, true))
         {
             // once per selector and device: every later session falls back the same way
-            warn?.Invoke($"{CudaFallbackStart}{FirstLine(cudaError)}); running on the CPU, which is far slower. {CudaHelp}");
+            warn?.Invoke($"{CudaFallbackStart}{FirstLine(cudaError)}); running on the CPU, which is far slower. {HelpFor(cudaError)}");
         }
 
         return cpu ?? OpenOnCpu(kind, path, execution, observer);
