@@ -56,7 +56,8 @@ public static class AtomicFile
                 }
             }
 
-            throw Classify(ex, full[Math.Min(current, full.Length - 1)], overwrite);
+            // named by the file the caller is about (the last: the .npy of a pair), the failing one in the message
+            throw Classify(ex, full[Math.Min(current, full.Length - 1)], full[^1], overwrite);
         }
     }
 
@@ -81,7 +82,7 @@ public static class AtomicFile
         return temp;
     }
 
-    private static Exception Classify(Exception ex, string full, bool overwrite)
+    private static Exception Classify(Exception ex, string full, string main, bool overwrite)
     {
         if (ex is WuerstchenException)
         {
@@ -95,7 +96,8 @@ public static class AtomicFile
 
         if (ex is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            return new WuerstchenException("OutputWriteFailed", WuerstchenErrorKind.WriteError, $"Could not write '{full}': {ex.Message}", full, ex);
+            string which = full == main ? "" : $" ('{Path.GetFileName(full)}' beside it)";
+            return new WuerstchenException("OutputWriteFailed", WuerstchenErrorKind.WriteError, $"Could not write '{main}'{which}: {ex.Message}", main, ex);
         }
 
         return ex;
