@@ -41,23 +41,41 @@ public sealed class WuerstchenPipeline
     /// <summary>
     /// Embeddings → images. Embeddings that carry a noise stream (and no explicit seed is given) continue it; they must
     /// all come from the same batch (<see cref="DecoderStage.ContinuesStream"/>). Otherwise a fresh generator is seeded.
+    /// Holds every image of the batch: a caller that writes images uses <see cref="RunDecoderEach"/>.
     /// </summary>
     public IReadOnlyList<GeneratedImage> RunDecoder(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, CancellationToken cancellationToken = default) =>
+        RunDecoderEach(embeddings, settings, cancellationToken).ToArray();
+
+    /// <summary>
+    /// <see cref="RunDecoder"/>, each image yielded as soon as the VQGAN has decoded it (checked before the first is
+    /// asked for): write and dispose each before taking the next, and a batch never holds more than two images.
+    /// </summary>
+    public IEnumerable<GeneratedImage> RunDecoderEach(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, CancellationToken cancellationToken = default) =>
         new DecoderStage(Sessions(), Progress).Run(embeddings, settings, cancellationToken);
 
-    /// <summary>Prompt → images in one go (the embedding stage's stream continues into the decoder).</summary>
-    public IReadOnlyList<GeneratedImage> Generate(PriorSettings prior, DecoderSettings decoder, CancellationToken cancellationToken = default)
+    /// <summary>Prompt → images in one go (the embedding stage's stream continues into the decoder); holds every image.</summary>
+    public IReadOnlyList<GeneratedImage> Generate(PriorSettings prior, DecoderSettings decoder, CancellationToken cancellationToken = default) =>
+        GenerateEach(prior, decoder, cancellationToken).ToArray();
+
+    /// <summary>
+    /// Prompt → images, the prior run now and each image yielded as soon as it is decoded (<see cref="RunDecoderEach"/>).
+    /// Both halves' settings and the whole call's memory are checked before the prior runs.
+    /// </summary>
+    public IEnumerable<GeneratedImage> GenerateEach(PriorSettings prior, DecoderSettings decoder, CancellationToken cancellationToken = default)
     {
         // both halves' settings are checked before the prior runs (e.g. custom decoder timesteps on Stable Cascade)
-        prior.WithDefaults(Model.Family).Validate();
-        decoder.WithDefaults(Model.Family).Validate();
+        var p = prior.WithDefaults(Model.Family);
+        p.Validate();
+        var d = decoder.WithDefaults(Model.Family);
+        d.Validate();
         if (decoder.Seed is not null)
         {
             throw new ArgumentException("A one-shot generation continues the prior's noise stream; no decoder seed applies.", nameof(decoder));
         }
 
+        BatchMemory.CheckGeneration(checked(p.Prompts.Count * p.ImagesPerPrompt), p.CheckSize(Model.Config), p.PriorGuidanceScale > 1f, d.DecoderGuidanceScale > 1f);
         var embeddings = RunPrior(prior, cancellationToken);
-        return RunDecoder(embeddings, decoder, cancellationToken);
+        return RunDecoderEach(embeddings, decoder, cancellationToken);
     }
 
     /// <summary>

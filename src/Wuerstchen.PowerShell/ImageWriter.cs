@@ -10,35 +10,29 @@ namespace Wuerstchen.PowerShell;
 internal static class ImageWriter
 {
     /// <summary>
-    /// Saves each image with a target (null targets were declined by -WhatIf/-Confirm). A default-named image
-    /// whose name was taken meanwhile (another runspace writing into the same folder) gets the next free name
-    /// from <paramref name="outputs"/>; after Ctrl+C no further image is written. <paramref name="quality"/> is the
-    /// JPEG/WebP quality (PNG ignores it). Returns how many were written.
+    /// Saves each image with a target (null targets were declined by -WhatIf/-Confirm) as the engine yields it, and
+    /// gives its pixels back before the next is decoded, so a batch holds one or two images, not all of them. A
+    /// default-named image whose name was taken meanwhile (another runspace writing into the same folder) gets the next
+    /// free name from <paramref name="outputs"/>; after Ctrl+C no further image is written. <paramref name="quality"/>
+    /// is the JPEG/WebP quality (PNG ignores it). Returns how many were written.
     /// </summary>
-    public static int WriteAll(IReadOnlyList<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
+    public static int WriteAll(IEnumerable<GeneratedImage> images, IReadOnlyList<string?> targets, bool force,
         OutputPaths outputs, EngineContext context, int quality = ImageFormats.DefaultQuality)
     {
-        try
+        int written = 0, i = 0;
+        foreach (var image in images)
         {
-            int written = 0;
-            for (int i = 0; i < images.Count; i++)
+            using (image) // written: the pixel buffer goes back to the engine's pool for the next image
             {
-                if (targets[i] is { } path)
+                if (targets[i++] is { } path)
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
-                    written += WriteOne(images[i], path, force, outputs, context, quality) ? 1 : 0;
+                    written += WriteOne(image, path, force, outputs, context, quality) ? 1 : 0;
                 }
             }
+        }
 
-            return written;
-        }
-        finally
-        {
-            foreach (var image in images)
-            {
-                image.Dispose(); // written: the pixel buffers go back to the engine's pool
-            }
-        }
+        return written;
     }
 
     private static bool WriteOne(GeneratedImage image, string path, bool force, OutputPaths outputs, EngineContext context, int quality)

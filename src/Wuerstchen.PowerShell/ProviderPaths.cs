@@ -15,6 +15,13 @@ internal static class ProviderPaths
     /// <summary>One path, not required to exist (an output, a model folder); must be on the file system.</summary>
     public static string Resolve(PSCmdlet cmdlet, string path, string parameter)
     {
+        // '   ' would resolve to a folder named three spaces (a name no one means and few tools show)
+        if (path.Split('/', '\\').Any(part => part.Length > 0 && string.IsNullOrWhiteSpace(part)))
+        {
+            throw new WuerstchenException("InvalidPath", WuerstchenErrorKind.InvalidArgument,
+                $"{parameter} '{path}' is or holds a name of only white space; give a folder or file name (e.g. {parameter} ./out).", path);
+        }
+
         string resolved;
         ProviderInfo provider;
         try

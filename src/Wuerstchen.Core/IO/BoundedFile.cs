@@ -28,7 +28,7 @@ public static class BoundedFile
     /// <exception cref="FileBoundException">Not a regular file, empty, or larger than <paramref name="maxBytes"/>.</exception>
     public static long Check(string path, long maxBytes, string what)
     {
-        var info = new FileInfo(path);
+        var info = Resolve(path);
         if (!info.Exists)
         {
             throw new FileNotFoundException($"'{path}' does not exist.", path);
@@ -55,6 +55,23 @@ public static class BoundedFile
         }
 
         return length;
+    }
+
+    /// <summary>
+    /// The file <paramref name="path"/> names, symbolic links followed to the last target: FileInfo describes a link
+    /// itself (its length is the target's name), and the Hugging Face cache links every file to a blob.
+    /// </summary>
+    public static FileInfo Resolve(string path)
+    {
+        var info = new FileInfo(path);
+        try
+        {
+            return info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target ? target : info;
+        }
+        catch (IOException)
+        {
+            return info; // a link loop: what the link is (the open fails and says so)
+        }
     }
 
     /// <summary>Checks the file, then opens it for reading (shared read); the returned length is the cap to read.</summary>

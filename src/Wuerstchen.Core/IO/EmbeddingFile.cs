@@ -26,12 +26,6 @@ public static class EmbeddingFile
         }
 
         var sidecar = SidecarPath(path);
-        if (!overwrite && File.Exists(sidecar))
-        {
-            throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
-                $"The file '{sidecar}' already exists; use -Force to overwrite it.", sidecar);
-        }
-
         var data = new float[items.Count * first.Data.Length];
         for (int i = 0; i < items.Count; i++)
         {
@@ -49,20 +43,23 @@ public static class EmbeddingFile
             ["format"] = Format,
             ["version"] = 1,
             ["shape"] = new JsonArray(items.Count, first.Shape[0], first.Shape[1], first.Shape[2]),
+            ["data_sha256"] = Hash(data), // pairs the sidecar with exactly this data (checked by Read)
             ["embeddings"] = rows,
         };
 
-        AtomicFile.Write(path, overwrite, s => Npy.WriteFloat32(s, data, new[] { items.Count, first.Shape[0], first.Shape[1], first.Shape[2] }));
-        try
+        // the sidecar is published first: alone it is inert (nothing imports it), while a .npy alone would import as
+        // rows with no prompt and seed 0. One writer of a pair at a time, so two -Force exports cannot cross.
+        using var exclusive = PairLock.Acquire(Path.GetFullPath(path));
+        AtomicFile.WriteAll(new (string, Action<Stream>)[]
         {
-            AtomicFile.Write(sidecar, overwrite, s => JsonSerializer.Serialize(s, doc, new JsonSerializerOptions { WriteIndented = true }));
-        }
-        catch
-        {
-            File.Delete(path); // nothing partial: no .npy without its metadata
-            throw;
-        }
+            (sidecar, s => JsonSerializer.Serialize(s, doc, new JsonSerializerOptions { WriteIndented = true })),
+            (path, s => Npy.WriteFloat32(s, data, new[] { items.Count, first.Shape[0], first.Shape[1], first.Shape[2] })),
+        }, overwrite);
     }
+
+    /// <summary>SHA-256 of the float32 values as the .npy stores them (little-endian), in hex.</summary>
+    private static string Hash(ReadOnlySpan<float> data) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data))).ToLowerInvariant();
 
     /// <summary>Largest sidecar accepted (a row is about 1 KB, 30 KB with a 10,000-character prompt).</summary>
     public const long MaxSidecarBytes = 16L << 20;
@@ -101,7 +98,7 @@ public static class EmbeddingFile
         }
 
         int n = shape[0], h = shape[2], w = shape[3];
-        var rows = ReadSidecar(path, n);
+        var rows = ReadSidecar(path, n, data);
         var size = ImageSize.FromPrior(w, h, config);
         var result = new WuerstchenEmbedding[n];
         for (int i = 0; i < n; i++)
@@ -131,8 +128,33 @@ public static class EmbeddingFile
         return shape;
     }
 
+    /// <summary>
+    /// A sidecar written with its data's hash must describe exactly that data: one left from an interrupted -Force
+    /// re-export, or crossed with another writer's .npy, would give every row the wrong prompt and seed. (Sidecars of
+    /// earlier versions have no hash and are taken as they are.)
+    /// </summary>
+    private static void CheckPairing(JsonObject top, float[][] data)
+    {
+        if (top["data_sha256"] is not { } node)
+        {
+            return;
+        }
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var row in data)
+        {
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(row.AsSpan()));
+        }
+
+        if (node is not JsonValue value || !value.TryGetValue<string>(out var expected)
+            || !string.Equals(expected, Convert.ToHexString(hash.GetHashAndReset()), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException("it was written for other data than the .npy beside it holds (an interrupted or concurrent export); export the embeddings again.");
+        }
+    }
+
     /// <summary>Each row's parameters from the sidecar (null when there is none), all parsed here so any fault is this file's error.</summary>
-    private static GenerationParameters[]? ReadSidecar(string path, int n)
+    private static GenerationParameters[]? ReadSidecar(string path, int n, float[][] data)
     {
         var sidecar = SidecarPath(path);
         if (!File.Exists(sidecar))
@@ -153,6 +175,8 @@ public static class EmbeddingFile
             {
                 throw new InvalidDataException($"it describes {rows.Count} embeddings but the .npy holds {n}.");
             }
+
+            CheckPairing(top, data);
 
             var result = new GenerationParameters[n];
             for (int i = 0; i < n; i++)

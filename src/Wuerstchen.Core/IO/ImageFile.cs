@@ -46,8 +46,16 @@ public static class ImageFile
     {
         var format = ImageFormats.ForFile(path);
         ImageFormats.ValidateQuality(quality);
-        AtomicFile.Write(path, overwrite, s => Write(s, rgb, width, height, parameters, format, quality));
+        var text = parameters.Select(p => new KeyValuePair<string, string>(p.Key, WithoutNul(p.Value))).ToArray();
+        AtomicFile.Write(path, overwrite, s => Write(s, rgb, width, height, text, format, quality));
     }
+
+    /// <summary>
+    /// A PNG text chunk ends its keyword with NUL and may not hold one in its text, nor may XMP (XML): a NUL that got
+    /// into a value (an embedding's prompt from a hand-edited sidecar; new prompts are refused with InvalidPrompt) is
+    /// written as U+FFFD, never as a NUL that would cut the value short in other readers.
+    /// </summary>
+    private static string WithoutNul(string value) => value.Contains('\0') ? value.Replace('\0', '\uFFFD') : value;
 
     /// <summary>
     /// The generation parameters stored in an image written here (PNG text chunks, or the XMP of a JPEG/WebP);

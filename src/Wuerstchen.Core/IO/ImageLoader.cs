@@ -50,18 +50,42 @@ public static class ImageLoader
             CheckSize(path, image.Width, image.Height);
             image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
             image.Mutate(x => x.AutoOrient()); // camera photos: honour the EXIF orientation first
-            double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
-            int rw = Math.Max(width, (int)Math.Round(image.Width * scale));
-            int rh = Math.Max(height, (int)Math.Round(image.Height * scale));
-            image.Mutate(x => x
-                .Resize(new ResizeOptions { Size = new Size(rw, rh), Sampler = KnownResamplers.Triangle, Mode = ResizeMode.Stretch })
-                .Crop(new Rectangle((rw - width) / 2, (rh - height) / 2, width, height)));
+            Fit(image, width, height);
             return Normalize(image, width, height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
             throw Invalid(path, ex);
         }
+    }
+
+    /// <summary>
+    /// Resize to cover width×height, then centre-crop (as the reference does). When that would resize to far more than
+    /// is kept (a 1×16384 strip covering 3072² is a 3072×50-million-pixel intermediate: 26 s and 2 GB, or an
+    /// allocation ImageSharp refuses), the same centre region is cropped in the image's own pixels first and only it is
+    /// resized: the working set stays near the target's whatever the aspect ratio.
+    /// </summary>
+    private static void Fit(Image<Rgb24> image, int width, int height)
+    {
+        double scale = Math.Max((double)width / image.Width, (double)height / image.Height);
+        long rw = Math.Max(width, (long)Math.Round(image.Width * scale));
+        long rh = Math.Max(height, (long)Math.Round(image.Height * scale));
+        var size = new Size(width, height);
+        if (rw * rh > 4L * width * height)
+        {
+            double aspect = (double)width / height;
+            bool wider = (double)image.Width / image.Height > aspect;
+            int cw = wider ? Math.Clamp((int)Math.Round(image.Height * aspect), 1, image.Width) : image.Width;
+            int ch = wider ? image.Height : Math.Clamp((int)Math.Round(image.Width / aspect), 1, image.Height);
+            image.Mutate(x => x
+                .Crop(new Rectangle((image.Width - cw) / 2, (image.Height - ch) / 2, cw, ch))
+                .Resize(new ResizeOptions { Size = size, Sampler = KnownResamplers.Triangle, Mode = ResizeMode.Stretch }));
+            return;
+        }
+
+        image.Mutate(x => x
+            .Resize(new ResizeOptions { Size = new Size((int)rw, (int)rh), Sampler = KnownResamplers.Triangle, Mode = ResizeMode.Stretch })
+            .Crop(new Rectangle(((int)rw - width) / 2, ((int)rh - height) / 2, width, height)));
     }
 
     private static float[] Normalize(Image<Rgb24> image, int width, int height)

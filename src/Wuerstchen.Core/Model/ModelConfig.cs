@@ -97,7 +97,7 @@ public sealed record ModelConfig
             int I(string key, int fallback) => values.TryGetValue(key, out var v) ? (int)v : fallback;
             string? S(string key) => root.TryGetProperty(key, out var v) ? v.GetString() : null;
             var c = For(FamilyOf(S("family"), path));
-            return c with
+            return CheckSizes(path, c with
             {
                 ResolutionMultiple = D("resolution_multiple", c.ResolutionMultiple),
                 LatentDimScale = D("latent_dim_scale", c.LatentDimScale),
@@ -113,8 +113,25 @@ public sealed record ModelConfig
                 Name = S("name") ?? folderName,
                 GivenKeys = string.Join(",", values.Keys.Order(StringComparer.Ordinal)),
                 Version = S("version"),
-            };
+            });
         }
+    }
+
+    /// <summary>
+    /// Each constant is in its range, yet together they could still rule out every size (and the size error would then
+    /// suggest sizes that fail the same way): at least one image size of 128 to 4096 pixels must work.
+    /// </summary>
+    private static ModelConfig CheckSizes(string path, ModelConfig c)
+    {
+        for (int side = ImageSize.Min; side <= ImageSize.Max; side += c.Family.Sizes.Step)
+        {
+            if (ImageSize.IsValid(side, c))
+            {
+                return c;
+            }
+        }
+
+        throw Invalid(path, $"with resolution_multiple {c.ResolutionMultiple.ToString(System.Globalization.CultureInfo.InvariantCulture)} and latent_dim_scale {c.LatentDimScale.ToString(System.Globalization.CultureInfo.InvariantCulture)} no image size from {ImageSize.Min} to {ImageSize.Max} pixels gives a decoder latent the {c.Family.DisplayName} decoder takes.", path);
     }
 
     private static ModelFamily FamilyOf(string? name, string path)

@@ -70,7 +70,8 @@ public static class ModelValidator
             return result;
         }
 
-        result.SizeBytes = new FileInfo(path).Length + (File.Exists(path + ".data") ? new FileInfo(path + ".data").Length : 0);
+        // measured by the targets: in the Hugging Face cache layout model.onnx is a link of a few bytes
+        result.SizeBytes = IO.BoundedFile.Resolve(path).Length + (File.Exists(path + ".data") ? IO.BoundedFile.Resolve(path + ".data").Length : 0);
         ct.ThrowIfCancellationRequested();
         try
         {

@@ -25,76 +25,99 @@ internal sealed class VqganNetwork
     }
 
     /// <summary>
-    /// clamp(vqgan(scale · latents), 0, 1) → round(255·v), one row at a time to bound memory; each row's 8-bit
-    /// conversion runs on a pool thread while the next row's VQGAN runs. The pixel buffers are pooled
-    /// (GeneratedImage.Dispose gives them back). <paramref name="onRow"/> gets (rows done, rows). One function (~65
-    /// lines): the overlap of run and conversion and its clean-up on failure are one piece of logic.
+    /// clamp(vqgan(scale · latents), 0, 1) → round(255·v), one row at a time, each image yielded as soon as it is
+    /// converted: a caller that writes it before asking for the next holds at most two images whatever the batch (one
+    /// converting on a pool thread while the VQGAN runs the next row, one being written). The pixel buffers are pooled;
+    /// a yielded one is the caller's (GeneratedImage.Dispose gives it back), the others go back here, also when the
+    /// caller stops early. <paramref name="onRow"/> gets (rows done, rows).
     /// </summary>
-    public byte[][] Decode(float[] latents, int rows, LatentSize size, Action<int, int>? onRow, CancellationToken ct)
+    public IEnumerable<byte[]> Decode(float[] latents, int rows, LatentSize size, Action<int, int>? onRow, CancellationToken ct)
     {
-        var result = new byte[rows][];
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
         using var input = new BoundTensor(_pool, _session.ElementType(Input), new long[] { 1, 4, size.DecoderHeight, size.DecoderWidth });
-        var names = new[] { Input };
-        var values = new[] { input.Value };
-        var outputNames = new[] { Output };
-        Task? converting = null;
-        void Finish(int row)
-        {
-            // the 8-bit conversion of the previous image ran on a pool thread while this image's VQGAN ran
-            converting?.GetAwaiter().GetResult();
-            converting = null;
-            onRow?.Invoke(row + 1, rows);
-        }
-
+        (Task Task, byte[] Rgb)? converting = null;
         try
         {
             for (int r = 0; r < rows; r++)
             {
                 System.Numerics.Tensors.TensorPrimitives.Multiply(latents.AsSpan(r * perRow, perRow), _scale, input.Data.AsSpan(0, perRow));
-                input.Push();
-                var outputs = _session.Run(names, values, outputNames, ct);
-                var rgb = _pool.Rent<byte>(3 * size.OutputHeight * size.OutputWidth);
-                try
+                var next = Start(input, size, $"for image {r + 1} of {rows}", ct);
+                var done = converting;
+                converting = next;
+                if (done is { } d)
                 {
-                    CheckShape(outputs.First(), size);
-                    if (r > 0)
-                    {
-                        Finish(r - 1);
-                    }
+                    // the image before this one converted while this one's VQGAN ran
+                    var rgb = Finish(d, r, rows, onRow);
+                    yield return rgb;
                 }
-                catch
-                {
-                    outputs.Dispose();
-                    throw;
-                }
-
-                result[r] = rgb;
-                converting = Task.Run(() =>
-                {
-                    using (outputs)
-                    {
-                        ToRgb(outputs.First(), size, rgb, $"for image {r + 1} of {rows}");
-                    }
-                });
             }
 
-            Finish(rows - 1);
+            if (converting is { } last)
+            {
+                converting = null;
+                yield return Finish(last, rows, rows, onRow);
+            }
         }
         finally
         {
             // never leave a conversion running on a buffer that is about to be released
-            try
+            if (converting is { } pending)
             {
-                converting?.Wait();
-            }
-            catch (AggregateException)
-            {
-                // already failing: the first exception wins
+                try
+                {
+                    pending.Task.Wait();
+                }
+                catch (AggregateException)
+                {
+                    // already failing or stopped: the first exception wins
+                }
+
+                _pool.Return(pending.Rgb);
             }
         }
+    }
 
-        return result;
+    /// <summary>Runs the VQGAN on the bound input and starts the 8-bit conversion of its output on a pool thread.</summary>
+    private (Task Task, byte[] Rgb) Start(BoundTensor input, LatentSize size, string where, CancellationToken ct)
+    {
+        input.Push();
+        var outputs = _session.Run(new[] { Input }, new[] { input.Value }, new[] { Output }, ct);
+        try
+        {
+            CheckShape(outputs.First(), size);
+        }
+        catch
+        {
+            outputs.Dispose();
+            throw;
+        }
+
+        var rgb = _pool.Rent<byte>(3 * size.OutputHeight * size.OutputWidth);
+        var task = Task.Run(() =>
+        {
+            using (outputs)
+            {
+                ToRgb(outputs.First(), size, rgb, where);
+            }
+        });
+        return (task, rgb);
+    }
+
+    /// <summary>Waits for a conversion; its buffer goes back to the pool if the conversion failed.</summary>
+    private byte[] Finish((Task Task, byte[] Rgb) conversion, int done, int rows, Action<int, int>? onRow)
+    {
+        try
+        {
+            conversion.Task.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            _pool.Return(conversion.Rgb);
+            throw;
+        }
+
+        onRow?.Invoke(done, rows);
+        return conversion.Rgb;
     }
 
     private void CheckShape(OrtValue output, LatentSize size)

@@ -68,6 +68,13 @@ public sealed class DdpmWuerstchenScheduler
                 $"{parameterName} needs at least two values, descending from 1 to 0 (e.g. 1, 0.5, 0); got {Describe(timesteps)}.", timesteps);
         }
 
+        // the same cap as a step count, whichever door the list came through (an array, a CSV cell's text)
+        if (timesteps.Count > SamplingChecks.MaxSteps + 1)
+        {
+            throw new WuerstchenException("InvalidTimesteps", WuerstchenErrorKind.InvalidArgument,
+                $"{parameterName} has {timesteps.Count} values ({timesteps.Count - 1} steps); at most {SamplingChecks.MaxSteps + 1} values ({SamplingChecks.MaxSteps} steps) are taken. Give fewer timesteps, or a step count.", timesteps.Count);
+        }
+
         for (int i = 0; i < timesteps.Count; i++)
         {
             float t = timesteps[i];

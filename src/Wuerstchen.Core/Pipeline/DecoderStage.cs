@@ -33,20 +33,32 @@ public sealed class DecoderStage
         group.Count > 0 && group[^1].Stream is { } last && group.Count == last.Rows
         && group.Select(e => e.Stream?.Row ?? -1).SequenceEqual(Enumerable.Range(0, last.Rows));
 
-    internal IReadOnlyList<GeneratedImage> Run(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Embeddings → images, yielded one at a time as the VQGAN decodes them, so a caller writes each before the next is
+    /// decoded and the images of a batch are never all held at once. Everything that can be checked (settings, the
+    /// embeddings, sizes, the batch's memory) is checked here, before the first image is asked for; the caller disposes
+    /// each image (its pixels go back to the pool) and the sequence (the rest is dropped).
+    /// </summary>
+    internal IEnumerable<GeneratedImage> Run(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, CancellationToken cancellationToken)
     {
         var model = _sessions.Model;
         settings = settings.WithDefaults(model.Family);
         settings.Validate();
         CheckGroup(embeddings, model.Family);
         var first = embeddings[0];
-        int rows = embeddings.Count;
         var size = ImageSize.FromPrior(first.LatentWidth, first.LatentHeight, model.Config);
         CheckDecoderSize(size, first, model.Family);
+        BatchMemory.CheckDecoder(embeddings.Count, size, settings.DecoderGuidanceScale > 1f);
+        return Decode(embeddings, settings, size, cancellationToken);
+    }
+
+    private IEnumerable<GeneratedImage> Decode(IReadOnlyList<WuerstchenEmbedding> embeddings, DecoderSettings settings, LatentSize size, CancellationToken cancellationToken)
+    {
+        var model = _sessions.Model;
+        int rows = embeddings.Count;
         int perRow = 4 * size.DecoderHeight * size.DecoderWidth;
         var (noise, seed) = DecoderNoise(embeddings, settings, perRow);
         var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
-        byte[][] images;
         try
         {
             noise.Next(latents);
@@ -54,8 +66,24 @@ public sealed class DecoderStage
             _sessions.Release(NetworkKind.Decoder, NetworkKind.DecoderTextEncoder);
             using (var lease = _sessions.Lease(NetworkKind.Vqgan))
             {
-                images = new VqganNetwork(lease.Session, model.Config.VqganScaleFactor, _sessions.Buffers)
-                    .Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken);
+                var vqgan = new VqganNetwork(lease.Session, model.Config.VqganScaleFactor, _sessions.Buffers);
+                int r = 0;
+                foreach (var pixels in vqgan.Decode(latents, rows, size, (row, total) => _progress?.Invoke(new PipelineProgress("VQGAN", row, total, total) { IsLast = row == total }), cancellationToken))
+                {
+                    yield return new GeneratedImage
+                    {
+                        Pixels = pixels,
+                        Width = size.OutputWidth,
+                        Height = size.OutputHeight,
+                        Embedding = embeddings[r],
+                        Seed = seed,
+                        Decoder = settings,
+                        ModelName = model.Name,
+                        ModelFamily = model.Family.Name,
+                        Pool = _sessions.Buffers, // Dispose gives the pixels back for the next image
+                    };
+                    r++;
+                }
             }
 
             _sessions.Release(NetworkKind.Vqgan);
@@ -64,19 +92,6 @@ public sealed class DecoderStage
         {
             _sessions.Buffers.Return(latents);
         }
-
-        return embeddings.Select((e, r) => new GeneratedImage
-        {
-            Pixels = images[r],
-            Width = size.OutputWidth,
-            Height = size.OutputHeight,
-            Embedding = e,
-            Seed = seed,
-            Decoder = settings,
-            ModelName = model.Name,
-            ModelFamily = model.Family.Name,
-            Pool = _sessions.Buffers, // Dispose gives the pixels back for the next call
-        }).ToArray();
     }
 
     /// <summary>Denoises <paramref name="latents"/> (the initial noise) with the decoder, conditioned on the embeddings and the texts.</summary>
@@ -199,6 +214,14 @@ public sealed class DecoderStage
     {
         // the family's decoder needs H4 and W4 divisible by its multiple: v2 32 (PixelUnshuffle 2 × three stride-2
         // stages, reference §6.1/§9.1), Stable Cascade 2 (its PixelUnshuffle; the contract's "sizes")
+        // the size rule of -Width/-Height holds for what an embedding decodes to (a 1.4 MB .npy of 16×150×150 is 6400²)
+        if (size.OutputWidth > ImageSize.Max || size.OutputHeight > ImageSize.Max)
+        {
+            throw new WuerstchenException("InvalidImageSize", WuerstchenErrorKind.InvalidArgument,
+                $"An embedding of {e.LatentHeight}×{e.LatentWidth} decodes to a {size.OutputWidth}×{size.OutputHeight} image with this model; images are at most {ImageSize.Max} pixels a side. "
+                + $"Make the embedding for {ImageSize.Max} pixels or less (Get-WuerstchenEmbedding -Width/-Height).", e);
+        }
+
         var rule = family.Sizes;
         if (!rule.DecoderTakes(size.DecoderHeight) || !rule.DecoderTakes(size.DecoderWidth))
         {

@@ -35,7 +35,8 @@ internal sealed class PriorStage
         var rowPrompts = Enumerable.Range(0, rows).Select(r => settings.Prompts[r / n]).ToArray();
         var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
-        var latents = _sessions.Buffers.Rent<float>(rows * perRow);
+        BatchMemory.CheckPrior(rows, size, settings.PriorGuidanceScale > 1f); // before anything is allocated or loaded
+        var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
         try
         {
             Sample(settings, rowPrompts, size, generator, latents, cancellationToken);

@@ -2,14 +2,23 @@ using System.Collections.Concurrent;
 
 namespace Wuerstchen.Core;
 
-/// <summary>What identifies a cached session: the model file as it is now (path, size, time stamp) and how it runs.</summary>
-internal readonly record struct SessionKey(string Path, long Length, long WriteTicks, ExecutionOptions Execution)
+/// <summary>
+/// What identifies a cached session: the model file as it is now and how it runs. The path is the one ONNX Runtime
+/// opens; the stamp (target, size, time stamp) is the target's, symbolic links followed, and its external data's, so a
+/// link whose target is replaced (the Hugging Face cache layout) or a re-exported .data loads afresh.
+/// </summary>
+internal readonly record struct SessionKey(string Path, string Target, long Length, long WriteTicks, long DataLength, long DataTicks, ExecutionOptions Execution)
 {
     public static SessionKey For(string fullPath, ExecutionOptions execution)
     {
-        var info = new FileInfo(fullPath);
-        return new SessionKey(fullPath, info.Length, info.LastWriteTimeUtc.Ticks, execution);
+        var info = IO.BoundedFile.Resolve(fullPath);
+        var data = IO.BoundedFile.Resolve(fullPath + ".data");
+        return new SessionKey(fullPath, info.FullName, info.Length, info.LastWriteTimeUtc.Ticks,
+            data.Exists ? data.Length : -1, data.Exists ? data.LastWriteTimeUtc.Ticks : 0, execution);
     }
+
+    /// <summary>The same file on the same device, in another version: this one supersedes it.</summary>
+    public bool Supersedes(SessionKey other) => other != this && other.Path == Path && other.Execution == Execution;
 }
 
 /// <summary>
@@ -53,15 +62,21 @@ public sealed class SessionCache
         var key = SessionKey.For(full, execution);
         while (true)
         {
+            bool loaded = false;
             var entry = _entries.GetOrAdd(key, _ => new Entry(() =>
             {
                 Interlocked.Increment(ref _loadCount);
+                loaded = true;
                 return Devices.Open(kind, full, execution, warn, _observer);
             }));
             OnnxSession session;
             try
             {
                 session = entry.Value;
+                if (loaded)
+                {
+                    EvictSuperseded(key);
+                }
             }
             catch
             {
@@ -110,9 +125,20 @@ public sealed class SessionCache
     public void Evict(string path)
     {
         var full = Path.GetFullPath(path);
+        Remove(key => string.Equals(key.Path, full, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A file that changed is loaded afresh under its new stamp; the sessions of its earlier versions on the same device
+    /// can never be served again, so they go (disposed once their last lease ends) instead of piling up.
+    /// </summary>
+    private void EvictSuperseded(SessionKey current) => Remove(current.Supersedes);
+
+    private void Remove(Func<SessionKey, bool> which)
+    {
         foreach (var pair in _entries.ToArray())
         {
-            if (string.Equals(pair.Key.Path, full, StringComparison.Ordinal) && _entries.TryRemove(pair))
+            if (which(pair.Key) && _entries.TryRemove(pair))
             {
                 lock (_gate)
                 {

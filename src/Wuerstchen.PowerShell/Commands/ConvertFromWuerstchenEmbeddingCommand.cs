@@ -142,7 +142,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 RunEngine(context =>
                 {
                     var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
-                    var images = pipeline.RunDecoder(group, settings, context.Cancellation);
+                    var images = pipeline.RunDecoderEach(group, settings, context.Cancellation);
                     return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
                 });
             }

@@ -122,7 +122,7 @@ public sealed class NewWuerstchenImageCommand : NetworkCmdlet
                 RunEngine(context =>
                 {
                     var pipeline = CreatePipeline(model, context, 1, activity);
-                    var images = pipeline.Generate(prior, decoder, context.Cancellation);
+                    var images = pipeline.GenerateEach(prior, decoder, context.Cancellation);
                     return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
                 });
             }
