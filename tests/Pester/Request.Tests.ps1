@@ -1,0 +1,207 @@
+# One generation request from every way in (command line, CSV cells, pipeline objects) to the file: numbering within a
+# run, invariant numbers, prompt rules, record numbers in errors, empty cells, stable names and -SkipExisting, -WhatIf.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Fast = @{ Width = 128; Height = 128; PriorSteps = 2; DecoderSteps = 2 }
+    function New-Csv([string] $Text) {
+        $path = Join-Path $TestDrive "rows-$([guid]::NewGuid().ToString('n')).csv"
+        Set-Content -LiteralPath $path $Text
+        $path
+    }
+}
+
+Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
+    It 'piped prompts into one file name get -1, -2 and never replace each other, also with -Force' {
+        $dir = Join-Path $TestDrive 'numbered'
+        $null = New-Item -ItemType Directory $dir
+        $out = 'one', 'two', 'three' | New-WuerstchenImage @Fast -Seed 1 -OutputPath (Join-Path $dir 'r.png') -Force
+        @($out).Count | Should -Be 3
+        (Get-ChildItem $dir).Name | Sort-Object | Should -Be @('r-1.png', 'r-2.png', 'r.png')
+        $out.Name | Should -Be @('r.png', 'r-1.png', 'r-2.png')
+        foreach ($f in $out) { [Wuerstchen.Core.IO.ImageFile]::ReadParameters($f.FullName).Prompt | Should -Be $f.Prompt }
+    }
+
+    It 'a guidance sweep of equal prompt and seed into one folder with -Force leaves one file per row' {
+        $dir = Join-Path $TestDrive 'sweep'
+        $csv = New-Csv "Prompt,Seed,PriorGuidanceScale`na fox,5,1`na fox,5,2`na fox,5,3"
+        $out = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -Force
+        @($out).Count | Should -Be 3
+        @(Get-ChildItem $dir).Count | Should -Be 3
+        @($out.FullName | Sort-Object -Unique).Count | Should -Be 3
+    }
+
+    It '-Force overwrites a file that existed before the run' {
+        $dir = Join-Path $TestDrive 'before'
+        $null = New-Item -ItemType Directory $dir
+        Set-Content (Join-Path $dir 'r.png') 'old'
+        $out = 'one' | New-WuerstchenImage @Fast -Seed 1 -OutputPath (Join-Path $dir 'r.png') -Force
+        $out.Name | Should -Be 'r.png'
+        @(Get-ChildItem $dir).Count | Should -Be 1
+        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName).Prompt | Should -Be 'one'
+    }
+}
+
+Describe 'New-WuerstchenImage reads numbers with the invariant culture' {
+    It 'a decimal comma in a CSV cell is an error naming the parameter, the value and what to write' {
+        $dir = Join-Path $TestDrive 'comma'
+        $csv = New-Csv "Prompt;Seed;PriorGuidanceScale`na fox;5;`"4,5`""
+        $r = Invoke-Capture { Import-Csv $csv -Delimiter ';' | New-WuerstchenImage @Fast -OutputPath $dir }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidNumber,*'
+        $r.Errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $r.Errors[0].Exception.Message | Should -Match 'PriorGuidanceScale'
+        $r.Errors[0].Exception.Message | Should -Match "'4,5'"
+        $r.Errors[0].Exception.Message | Should -Match '4\.5'
+        Test-Path $dir | Should -BeFalse
+    }
+
+    It 'a fraction for -Seed at the command line is an error, not rounded' {
+        $r = Invoke-Capture { New-WuerstchenImage 'a fox' @Fast -Seed 1.7 -OutputPath (Join-Path $TestDrive 'frac') }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidWholeNumber,*'
+        $r.Errors[0].Exception.Message | Should -Match 'Seed'
+        $r.Errors[0].Exception.Message | Should -Match '1\.7'
+    }
+
+    It 'a fraction in a PriorSteps cell is an error for that row' {
+        $csv = New-Csv "Prompt,PriorSteps`na fox,4.6"
+        $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage -Width 128 -Height 128 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'steps') }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidWholeNumber,*'
+        $r.Errors[0].Exception.Message | Should -Match "PriorSteps '4.6'"
+    }
+}
+
+Describe 'Get-WuerstchenEmbedding takes prompts as New-WuerstchenImage does' {
+    It 'a pipeline object without a Prompt property is PromptPropertyMissing, not its text' {
+        $r = Invoke-Capture { [pscustomobject]@{ prompt_text = 'a red fox' } | Get-WuerstchenEmbedding -Width 128 -Height 128 -PriorSteps 2 }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PromptPropertyMissing,*'
+    }
+}
+
+Describe 'New-WuerstchenImage prompts from the pipeline' {
+    It 'a Prompt property holding an array makes one prompt per item' {
+        $out = [pscustomobject]@{ Prompt = 'a', 'b' } | New-WuerstchenImage @Fast -Seed 2 -OutputPath (Join-Path $TestDrive 'array')
+        $out.Prompt | Should -Be @('a', 'b')
+    }
+
+    It 'a $null Prompt property is an error' {
+        $r = Invoke-Capture { [pscustomobject]@{ Prompt = $null } | New-WuerstchenImage @Fast -OutputPath (Join-Path $TestDrive 'null') }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'EmptyPrompt,*'
+    }
+
+    It 'blank lines from the pipeline are skipped with a warning naming the record' {
+        $r = Invoke-Capture { 'a fox', '', '   ' | New-WuerstchenImage @Fast -Seed 3 -OutputPath (Join-Path $TestDrive 'blank') }
+        $r.Errors | Should -BeNullOrEmpty
+        @($r.Output).Count | Should -Be 1
+        $r.Warnings.Count | Should -Be 2
+        $r.Warnings[0] | Should -Match 'record 2'
+        $r.Warnings[1] | Should -Match 'record 3'
+    }
+}
+
+Describe 'New-WuerstchenImage columns' {
+    It 'a Quality column sets the JPEG quality of its row' {
+        $dir = Join-Path $TestDrive 'quality'
+        $null = New-Item -ItemType Directory $dir
+        $low = [pscustomobject]@{ Prompt = 'a fox'; Quality = 5; OutputPath = (Join-Path $dir 'low.jpg') } | New-WuerstchenImage @Fast -Seed 4
+        $high = [pscustomobject]@{ Prompt = 'a fox'; Quality = 100; OutputPath = (Join-Path $dir 'high.jpg') } | New-WuerstchenImage @Fast -Seed 4
+        $low.Length | Should -BeLessThan $high.Length
+    }
+
+    It 'a command-line -OutputPath over an OutputPath column warns once per run' {
+        $dir = Join-Path $TestDrive 'override'
+        $rows = 1..2 | ForEach-Object { [pscustomobject]@{ Prompt = "row $_"; OutputPath = (Join-Path $TestDrive "col$_") } }
+        $r = Invoke-Capture { $rows | New-WuerstchenImage @Fast -Seed 5 -OutputPath $dir }
+        @($r.Output).Count | Should -Be 2
+        @($r.Warnings | Where-Object { $_ -match 'OutputPath' }).Count | Should -Be 1
+    }
+}
+
+Describe 'New-WuerstchenImage errors name the record' {
+    It 'counts rows that fail to bind, puts the record and prompt in the message and the row in TargetObject' {
+        $csv = New-Csv "Prompt,Seed,Width`nfirst,1,128`nsecond,abc,128`nthird,3,100"
+        $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage -Height 128 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'rows') }
+        @($r.Output).Count | Should -Be 1
+        $r.Errors.Count | Should -Be 2
+        $r.Errors[0].Exception.Message | Should -Match "record 2 \(prompt 'second'\)"
+        $r.Errors[1].Exception.Message | Should -Match "record 3 \(prompt 'third'\)"
+        $r.Errors[1].TargetObject.Prompt | Should -Be 'third'
+        $r.Errors[0].TargetObject.Prompt | Should -Be 'second'
+    }
+}
+
+Describe 'Empty cells are not given' {
+    It 'empty OutputPath and ModelPath cells keep their defaults' {
+        $dir = Join-Path $TestDrive 'emptycells'
+        $null = New-Item -ItemType Directory $dir
+        Push-Location $dir
+        try {
+            $csv = New-Csv "Prompt,Seed,OutputPath,ModelPath`na fox,6,,"
+            $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage @Fast }
+        } finally { Pop-Location }
+        $r.Errors | Should -BeNullOrEmpty
+        @($r.Output).Count | Should -Be 1
+        $r.Output[0].DirectoryName | Should -Be (Get-Item $dir).FullName
+    }
+
+    It 'Test-WuerstchenModel -ModelPath of an unset variable -Quiet is $false under Stop' {
+        $saved = $env:WUERSTCHEN_MODEL_PATH
+        $env:WUERSTCHEN_MODEL_PATH = Join-Path $TestDrive 'no-such-model'
+        try {
+            $ErrorActionPreference = 'Stop'
+            Test-WuerstchenModel -ModelPath $env:WUERSTCHEN_UNSET_IN_TESTS -Quiet | Should -BeFalse
+        } finally { $env:WUERSTCHEN_MODEL_PATH = $saved }
+    }
+}
+
+Describe 'New-WuerstchenImage resumes a run' {
+    It 'gives the same automatic names on every run and -SkipExisting makes only what is missing' {
+        $csv = New-Csv "Prompt,Seed,PriorGuidanceScale`na fox,7,1`na fox,7,2`na cat,8,3"
+        $dir = Join-Path $TestDrive 'resume'
+        $first = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
+        $other = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath (Join-Path $TestDrive 'resume2')
+        $other.Name | Should -Be $first.Name
+        Remove-Item $first[1].FullName
+        $again = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -SkipExisting
+        @($again).Count | Should -Be 3
+        $again.Name | Should -Be $first.Name
+        $again.Skipped | Should -Be @($true, $false, $true)
+        @(Get-ChildItem $dir).Count | Should -Be 3
+    }
+
+    It 'a plain re-run does not duplicate the files' {
+        $csv = New-Csv "Prompt,Seed`na fox,9`na cat,10"
+        $dir = Join-Path $TestDrive 'rerun'
+        $null = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
+        $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir }
+        @(Get-ChildItem $dir).Count | Should -Be 2
+        $r.Errors.Count | Should -Be 2
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'OutputFileExists,*'
+        $r.Errors[0].Exception.Message | Should -Match 'SkipExisting'
+    }
+}
+
+Describe 'New-WuerstchenImage -WhatIf' {
+    It 'lists each name the real run writes, duplicate rows included' {
+        $csv = New-Csv "Prompt,Seed`na fox,11`na fox,11"
+        $dir = Join-Path $TestDrive 'whatif'
+        $lines = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -WhatIf 6>&1 | ForEach-Object { "$_" }
+        $names = @($lines | ForEach-Object { if ($_ -match '"([^"]+\.png)"') { Split-Path $Matches[1] -Leaf } })
+        $real = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
+        $names | Should -Be $real.Name
+    }
+
+    It 'reports a size the family refuses without loading a model' {
+        $r = Invoke-Capture { New-WuerstchenImage 'a fox' -Width 1000 -Height 128 -WhatIf }
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImageSize,*'
+    }
+}
