@@ -13,6 +13,7 @@
         PriorGuidanceScale   = '4.0'
         DecoderSteps         = 'the model family''s (Würstchen v2 12, Stable Cascade 10)'
         DecoderGuidanceScale = '0 (off)'
+        Quality              = '90'
         NegativePrompt       = 'the empty prompt'
         ModelPath            = '$env:WUERSTCHEN_MODEL_PATH, else <LocalApplicationData>/Wuerstchen/models/wuerstchen-v2'
     }
@@ -25,10 +26,11 @@
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
         OutputPath         = 'A folder (created if missing) or a file name whose extension picks the format: .png (lossless), .jpg/.jpeg or .webp (lossy, see -Quality); each carries the generation parameters (PNG text chunks, XMP for JPEG and WebP). Any other extension (.gif, .tiff, a typo such as .jpgg) is the error UnsupportedImageFormat; a name without an extension, or an existing folder, is a folder (create a folder whose name has a dot first). In a folder, images get readable unique PNG names: prompt slug, seed and the image''s ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension (out.jpg, out-1.jpg …). Default: the current folder.'
-        Quality            = 'The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
+        Quality            = '(Binds by property name, so a Quality column sets it per row.) The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
-        Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
+        Force              = 'Overwrites files that existed before the run (never another image of the same run: the images of one pipeline run are numbered, r.png, r-1.png …). Without it an existing output file that holds the same image is an error (see -SkipExisting) and nothing is written for it.'
+        SkipExisting       = 'Skips an image whose file already exists and records the same generation parameters; it is emitted with Skipped = $true and nothing is generated for it. Automatic names are the same on every run for the same rows, so running a stopped CSV run again makes only what is missing.'
         Width              = 'Image width in pixels, 128 to 4096. Würstchen v2: 128-pixel steps (its decoder only works there; other sizes are rejected with the nearest valid sizes). Stable Cascade: also the other sides diffusers runs (an even decoder latent), which give the image size diffusers gives (1000 → 1024, with a warning). Default 1024.'
         Height             = 'Image height in pixels: the same rules as -Width. Default 1024.'
         Seed               = "The seed of the noise generator (torch-compatible: the same seed gives the same noise as diffusers run in float32 with a CPU torch.Generator; taken modulo 2^32). When omitted a random seed is chosen and reported on the output, so any image can be made again."

@@ -18,7 +18,7 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         @($out).Count | Should -Be 3
         (Get-ChildItem $dir).Name | Sort-Object | Should -Be @('r-1.png', 'r-2.png', 'r.png')
         $out.Name | Should -Be @('r.png', 'r-1.png', 'r-2.png')
-        foreach ($f in $out) { [Wuerstchen.Core.IO.ImageFile]::ReadParameters($f.FullName).Prompt | Should -Be $f.Prompt }
+        foreach ($f in $out) { [Wuerstchen.Core.IO.ImageFile]::ReadParameters($f.FullName)['prompt'] | Should -Be $f.Prompt }
     }
 
     It 'a guidance sweep of equal prompt and seed into one folder with -Force leaves one file per row' {
@@ -37,7 +37,7 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         $out = 'one' | New-WuerstchenImage @Fast -Seed 1 -OutputPath (Join-Path $dir 'r.png') -Force
         $out.Name | Should -Be 'r.png'
         @(Get-ChildItem $dir).Count | Should -Be 1
-        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName).Prompt | Should -Be 'one'
+        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName)['prompt'] | Should -Be 'one'
     }
 }
 
@@ -193,7 +193,11 @@ Describe 'New-WuerstchenImage -WhatIf' {
     It 'lists each name the real run writes, duplicate rows included' {
         $csv = New-Csv "Prompt,Seed`na fox,11`na fox,11"
         $dir = Join-Path $TestDrive 'whatif'
-        $lines = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -WhatIf 6>&1 | ForEach-Object { "$_" }
+        # -WhatIf writes to the host: a transcript catches it
+        $log = Join-Path $TestDrive 'whatif.log'
+        $null = Start-Transcript -LiteralPath $log
+        try { Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -WhatIf } finally { $null = Stop-Transcript }
+        $lines = Get-Content -LiteralPath $log | Where-Object { $_ -like 'What if:*' }
         $names = @($lines | ForEach-Object { if ($_ -match '"([^"]+\.png)"') { Split-Path $Matches[1] -Leaf } })
         $real = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
         $names | Should -Be $real.Name

@@ -90,6 +90,42 @@ public sealed record GenerationParameters
         };
     }
 
+    /// <summary>
+    /// What the image of row <paramref name="row"/> of a request will record, known before it is made (settings with the
+    /// family's defaults filled in): New-WuerstchenImage -SkipExisting compares it with an existing file's.
+    /// </summary>
+    public static GenerationParameters Planned(PriorSettings prior, DecoderSettings decoder, LatentSize size, int row, string? modelName, string family)
+    {
+        int n = prior.ImagesPerPrompt;
+        return new GenerationParameters
+        {
+            Prompt = decoder.Prompt ?? prior.Prompts[row / n],
+            NegativePrompt = decoder.NegativePrompt ?? prior.NegativePrompt,
+            Seed = decoder.Seed ?? prior.Seed,
+            Width = size.OutputWidth,
+            Height = size.OutputHeight,
+            PromptIndex = row / n,
+            ImageIndex = row % n,
+            PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
+            PriorTimesteps = prior.PriorTimesteps?.ToArray(),
+            PriorGuidanceScale = prior.PriorGuidanceScale,
+            DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
+            DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
+            DecoderGuidanceScale = decoder.DecoderGuidanceScale,
+            PriorSeed = prior.Seed,
+            ModelName = modelName,
+            ModelFamily = family,
+        };
+    }
+
+    /// <summary>
+    /// Whether an image file's recorded parameters (<see cref="IO.ImageFile.ReadParameters"/>) are these: every key this
+    /// record writes, except the software version and the model's name (a renamed or moved folder makes the same image).
+    /// </summary>
+    public bool IsRecordedIn(IReadOnlyDictionary<string, string> recorded) => ToPngText()
+        .Where(kv => kv.Key is not (PngKeys.Software or PngKeys.Model))
+        .All(kv => recorded.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
     /// <summary>An embedding with these parameters (the family goes to <see cref="WuerstchenEmbedding.Family"/>).</summary>
     public WuerstchenEmbedding ToEmbedding(int[] shape, float[] data, NoiseStream? stream = null) => new()
     {
@@ -255,6 +291,7 @@ public sealed record GenerationParameters
         public const string Prompt = "prompt";
         public const string NegativePrompt = "negative_prompt";
         public const string Seed = "seed";
+        public const string ImagesPerPrompt = "images_per_prompt";
         public const string Width = "width";
         public const string Height = "height";
         public const string PriorSteps = "prior_steps";
