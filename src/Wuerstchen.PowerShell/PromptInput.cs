@@ -86,7 +86,7 @@ internal static class PromptInput
     }
 
     private static WuerstchenException Null() => new("EmptyPrompt", WuerstchenErrorKind.InvalidArgument,
-        "The prompt is $null; give a text (an empty text '' is unconditional generation).", null);
+        "'Prompt' is $null: give a text (an empty text '' is unconditional generation).", null);
 
     private static WuerstchenException Missing(PSObject obj)
     {

@@ -94,7 +94,7 @@ internal static class RequestParameters
             // one cell holding one value is how a 1-element array arrives from some converters; more is an error
             if (list.Count != 1)
             {
-                throw Bad(p, value, "NotOneValue", $"{p.Name} takes one value; got {list.Count}. Give one value (one row per value).");
+                throw Bad(p, value, "NotOneValue", $"'{p.Name}' takes one value; got {list.Count}. Give one value (one row per value).");
             }
 
             return Parse(p, list[0]);
@@ -112,7 +112,7 @@ internal static class RequestParameters
     }
 
     private static long InRange(RequestParameter p, long v) => v < p.Min || v > p.Max
-        ? throw Bad(p, v, "ValueOutOfRange", $"{p.Name} must be from {p.Min} to {p.Max}; got {v}.")
+        ? throw Bad(p, v, "ValueOutOfRange", $"'{p.Name}' must be from {p.Min} to {p.Max}; got '{v}'.")
         : v;
 
     private static long Whole(RequestParameter p, object value, long min, long max)
@@ -128,17 +128,17 @@ internal static class RequestParameters
 
             if (s.Contains(','))
             {
-                throw Bad(p, s, "InvalidWholeNumber", $"{p.Name} '{s}' is not a whole number: write digits only, with no ',' (thousands or decimals), e.g. '42'.");
+                throw Bad(p, s, "InvalidWholeNumber", $"'{p.Name}' got '{s}', which is not a whole number: write digits only, with no ',' (thousands or decimals), e.g. '42'.");
             }
 
             if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d))
             {
-                throw Bad(p, s, "InvalidWholeNumber", $"{p.Name} '{s}' is not a whole number; write digits, e.g. '42'.");
+                throw Bad(p, s, "InvalidWholeNumber", $"'{p.Name}' got '{s}', which is not a whole number; write digits, e.g. '42'.");
             }
         }
         else if (value is bool or char || value is not IConvertible)
         {
-            throw Bad(p, value, "InvalidWholeNumber", $"{p.Name} '{value}' ({value.GetType().Name}) is not a whole number; write digits, e.g. '42'.");
+            throw Bad(p, value, "InvalidWholeNumber", $"'{p.Name}' got '{value}' ({value.GetType().Name}), which is not a whole number; write digits, e.g. '42'.");
         }
         else
         {
@@ -149,7 +149,7 @@ internal static class RequestParameters
         {
             string text = d.ToString("R", CultureInfo.InvariantCulture);
             throw Bad(p, value, "InvalidWholeNumber",
-                $"{p.Name} '{text}' is not a whole number; it is not rounded: write '{Math.Floor(d).ToString("R", CultureInfo.InvariantCulture)}' or '{Math.Ceiling(d).ToString("R", CultureInfo.InvariantCulture)}'.");
+                $"'{p.Name}' got '{text}', which is not a whole number (it is not rounded): write '{Math.Floor(d).ToString("R", CultureInfo.InvariantCulture)}' or '{Math.Ceiling(d).ToString("R", CultureInfo.InvariantCulture)}'.");
         }
 
         return d >= min && d <= max ? (long)d : throw OutOfType(p, value, min, max);
@@ -163,17 +163,18 @@ internal static class RequestParameters
             if (s.Contains(','))
             {
                 // what a German or French Excel writes: "4,5" would otherwise be read as 45
-                throw Bad(p, s, "InvalidNumber", $"{p.Name} '{s}' has a comma; numbers use '.' as the decimal point: write '{s.Replace(',', '.')}'.");
+                throw Bad(p, s, "InvalidNumber", $"'{p.Name}' got '{s}', which has a comma; numbers use '.' as the decimal point: write '{s.Replace(',', '.')}'.");
             }
 
-            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)
+            // NaN and ∞ parse: the engine's range checks name them (InvalidGuidanceScale, InvalidTimesteps)
+            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
                 ? d
-                : throw Bad(p, s, "InvalidNumber", $"{p.Name} '{s}' is not a number; write e.g. '4.5'.");
+                : throw Bad(p, s, "InvalidNumber", $"'{p.Name}' got '{s}', which is not a number; write e.g. '4.5'.");
         }
 
-        return value is IConvertible and not (bool or char) && double.IsFinite(Convert.ToDouble(value, CultureInfo.InvariantCulture))
+        return value is IConvertible and not (bool or char or DateTime)
             ? Convert.ToDouble(value, CultureInfo.InvariantCulture)
-            : throw Bad(p, value, "InvalidNumber", $"{p.Name} '{value}' is not a number; write e.g. '4.5'.");
+            : throw Bad(p, value, "InvalidNumber", $"'{p.Name}' got '{value}', which is not a number; write e.g. '4.5'.");
     }
 
     private static float[] NumberList(RequestParameter p, object value)
@@ -196,7 +197,7 @@ internal static class RequestParameters
                 }
                 else
                 {
-                    list.Add((float)Number(p, one ?? throw Bad(p, "$null", "InvalidNumber", $"{p.Name} holds $null; give numbers, e.g. '1, 0.5, 0'.")));
+                    list.Add((float)Number(p, one ?? throw Bad(p, "$null", "InvalidNumber", $"'{p.Name}' holds $null; give numbers, e.g. '1, 0.5, 0'.")));
                 }
             }
 
@@ -217,11 +218,11 @@ internal static class RequestParameters
         string text = value.ToString() ?? "";
         return Enum.TryParse(type, text.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(type, parsed!)
             ? parsed!
-            : throw Bad(p, text, "InvalidChoice", $"{p.Name} '{text}' is not one of {string.Join(", ", Enum.GetNames(type))}.");
+            : throw Bad(p, text, "InvalidChoice", $"'{p.Name}' got '{text}', which is not one of {string.Join(", ", Enum.GetNames(type))}.");
     }
 
     private static WuerstchenException OutOfType(RequestParameter p, object value, long min, long max) =>
-        Bad(p, value, "ValueOutOfRange", $"{p.Name} '{value}' is outside {min} to {max}.");
+        Bad(p, value, "ValueOutOfRange", $"'{p.Name}' got '{value}', which is outside {min} to {max}.");
 
     private static WuerstchenException Bad(RequestParameter p, object value, string id, string message) =>
         new(id, WuerstchenErrorKind.InvalidArgument, message, value);

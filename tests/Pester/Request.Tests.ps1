@@ -71,7 +71,7 @@ Describe 'New-WuerstchenImage reads numbers with the invariant culture' {
         $r.Output | Should -BeNullOrEmpty
         $r.Errors.Count | Should -Be 1
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidWholeNumber,*'
-        $r.Errors[0].Exception.Message | Should -Match "PriorSteps '4.6'"
+        $r.Errors[0].Exception.Message | Should -Match "'PriorSteps' got '4.6'"
     }
 }
 
