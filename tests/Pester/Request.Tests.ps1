@@ -209,3 +209,11 @@ Describe 'New-WuerstchenImage -WhatIf' {
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImageSize,*'
     }
 }
+
+Describe 'Measure-WuerstchenPrompt takes prompts as New-WuerstchenImage does' {
+    It 'a pipeline object without a Prompt property is PromptPropertyMissing, not its text' {
+        $r = Invoke-Capture { [pscustomobject]@{ prompt_text = 'a red fox' } | Measure-WuerstchenPrompt }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PromptPropertyMissing,*'
+    }
+}
