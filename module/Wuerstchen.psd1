@@ -16,6 +16,7 @@
     CmdletsToExport      = @(
         'New-WuerstchenImage'
         'Get-WuerstchenEmbedding'
+        'Get-WuerstchenImageInfo'
         'ConvertFrom-WuerstchenEmbedding'
         'Export-WuerstchenEmbedding'
         'Import-WuerstchenEmbedding'

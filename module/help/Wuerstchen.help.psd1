@@ -30,6 +30,9 @@
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
         Force              = 'Overwrites files that existed before the run (never another image of the same run: the images of one pipeline run are numbered, r.png, r-1.png …). Without it an existing output file that holds the same image is an error (see -SkipExisting) and nothing is written for it.'
+        BatchPrompts       = 'All prompts of the batch an image was made in (Get-WuerstchenImageInfo gives them; text may be a JSON array). The batch is made again, so each image gets the noise it had, and only the images that -Prompt, -PromptIndex and -ImageIndex pick are written (or, from Get-WuerstchenEmbedding, emitted).'
+        PromptIndex        = 'Keeps only the images of this prompt of the batch (0 = the first). With -BatchPrompts the prompt must be the batch''s prompt at this index.'
+        ImageIndex         = 'Keeps only this image of each prompt (0 = the first of -ImagesPerPrompt).'
         SkipExisting       = 'Skips an image whose file already exists and records the same generation parameters; it is emitted with Skipped = $true and nothing is generated for it. Automatic names are the same on every run for the same rows, so running a stopped CSV run again makes only what is missing.'
         Width              = 'Image width in pixels, 128 to 4096. Würstchen v2: 128-pixel steps (its decoder only works there; other sizes are rejected with the nearest valid sizes). Stable Cascade: also the other sides diffusers runs (an even decoder latent), which give the image size diffusers gives (1000 → 1024, with a warning). Default 1024.'
         Height             = 'Image height in pixels: the same rules as -Width. Default 1024.'
@@ -181,6 +184,22 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
         Parameters  = @{ PassThru = 'Returns the number of sessions released.' }
         Examples    = @(
             @{ Title = 'Free GPU memory'; Code = 'Clear-WuerstchenCache -PassThru'; Remarks = 'Returns how many sessions were released.' }
+        )
+        Links       = @('New-WuerstchenImage')
+    }
+
+    'Get-WuerstchenImageInfo' = @{
+        Synopsis    = 'Reads the generation parameters back from images the module wrote (PNG, JPEG, WebP).'
+        Description = 'Reads the parameters New-WuerstchenImage and ConvertFrom-WuerstchenEmbedding record in each image (PNG text chunks, XMP in JPEG and WebP) and returns one object per image whose property names are New-WuerstchenImage''s parameter names: Prompt, NegativePrompt, Seed, Width, Height, PriorSteps or PriorTimesteps, PriorGuidanceScale, DecoderSteps or DecoderTimesteps, DecoderGuidanceScale, and the image''s place in its batch (ImagesPerPrompt, PromptIndex, ImageIndex, BatchPrompts), plus PriorSeed, Source, ModelName, ModelFamily and ImageFile (the file read). Piped to New-WuerstchenImage they make each image again with the same pixels and the same name: an image of a larger batch is made in its batch (its noise depends on it) and only that image is written. Images made from an embedding with a decoder seed of its own (PriorSeed differs from Seed) or from a photo (Source image:…) cannot be remade by New-WuerstchenImage.'
+        Inputs      = 'System.String[] (Path); objects with a PSPath or FullName property (Get-ChildItem output) bind to -LiteralPath'
+        Outputs     = 'Wuerstchen.PowerShell.ImageInfo objects (PSCustomObject) with the properties above'
+        Parameters  = @{
+            Path        = 'The images. Wildcards are expanded; relative paths are taken from the current location; ~ and PSDrive paths work.'
+            LiteralPath = 'The images, taken as written (no wildcards). Get-ChildItem''s output binds here.'
+        }
+        Examples    = @(
+            @{ Title = 'Make a folder of images again'; Code = 'Get-WuerstchenImageInfo ./renders/*.png | New-WuerstchenImage -OutputPath ./again'; Remarks = 'Each image is made again with the same parameters, pixels and name.' }
+            @{ Title = 'See what made an image'; Code = 'Get-WuerstchenImageInfo ./fox.jpg | Format-List Prompt, Seed, PriorGuidanceScale'; Remarks = 'Reads the XMP of a JPEG.' }
         )
         Links       = @('New-WuerstchenImage')
     }

@@ -59,6 +59,25 @@ public abstract class PriorCmdlet : NetworkCmdlet
     [RequestValue("PriorGuidanceScale")]
     public float? PriorGuidanceScale { get; set; }
 
+    /// <summary>
+    /// All prompts of the batch an image was made in (Get-WuerstchenImageInfo gives them): the batch is made again and
+    /// only the image(s) that -Prompt, -PromptIndex and -ImageIndex pick are kept, with the pixels the batch gave them.
+    /// </summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [RequestValue("BatchPrompts")]
+    public string[]? BatchPrompts { get; set; }
+
+    /// <summary>Keeps only the images of this prompt of the batch (0 = the first).</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [RequestValue("PromptIndex")]
+    public int? PromptIndex { get; set; }
+
+    /// <summary>Keeps only this image of each prompt (0 = the first of -ImagesPerPrompt).</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [RequestValue("ImageIndex")]
+    public int? ImageIndex { get; set; }
+
     private int _record;
     private bool _promptOnCommandLine;
 
@@ -114,7 +133,7 @@ public abstract class PriorCmdlet : NetworkCmdlet
     /// <summary>The prior's settings of this record (engine defaults for what is left out; a random seed). Validated.</summary>
     internal PriorSettings PriorRequest(string[] prompts) => new PriorParameters
     {
-        Prompts = prompts,
+        Prompts = BatchPrompts ?? prompts,
         NegativePrompt = NegativePrompt,
         Width = Width,
         Height = Height,
@@ -124,4 +143,42 @@ public abstract class PriorCmdlet : NetworkCmdlet
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
     }.ToSettings();
+
+    /// <summary>
+    /// Which rows (prompt-major) of the batch this record keeps: all, unless -PromptIndex, -ImageIndex or -BatchPrompts
+    /// pick some. The prompt must be the batch's prompt at its index: a mismatch would remake another image.
+    /// </summary>
+    internal bool[] KeptRows(string[] prompts, PriorSettings prior)
+    {
+        int n = prior.ImagesPerPrompt;
+        if (ImageIndex >= n)
+        {
+            throw new WuerstchenException("InvalidImageIndex", WuerstchenErrorKind.InvalidArgument,
+                $"'ImageIndex' is {ImageIndex} but the batch has {n} image(s) per prompt; give 0 to {n - 1}, or a larger -ImagesPerPrompt.", ImageIndex);
+        }
+
+        int? promptIndex = PromptIndex;
+        if (BatchPrompts is { } batch)
+        {
+            promptIndex ??= Array.IndexOf(batch, prompts.Length == 1 ? prompts[0] : null);
+            if (prompts.Length != 1 || promptIndex < 0 || promptIndex >= batch.Length || batch[promptIndex.Value] != prompts[0])
+            {
+                throw new WuerstchenException("BatchMismatch", WuerstchenErrorKind.InvalidArgument,
+                    $"The prompt '{Core.IO.TextExcerpt.Of(string.Join("', '", prompts))}' is not prompt {promptIndex} of the batch's {batch.Length} ('BatchPrompts'); give one prompt of the batch and its index.", prompts);
+            }
+        }
+        else if (promptIndex >= prompts.Length)
+        {
+            throw new WuerstchenException("InvalidPromptIndex", WuerstchenErrorKind.InvalidArgument,
+                $"'PromptIndex' is {promptIndex} but there are {prompts.Length} prompt(s); give 0 to {prompts.Length - 1}, or the batch's prompts with -BatchPrompts.", promptIndex);
+        }
+
+        var kept = new bool[prior.Prompts.Count * n];
+        for (int r = 0; r < kept.Length; r++)
+        {
+            kept[r] = (promptIndex is not { } p || r / n == p) && (ImageIndex is not { } i || r % n == i);
+        }
+
+        return kept;
+    }
 }

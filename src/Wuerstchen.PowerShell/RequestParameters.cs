@@ -26,6 +26,9 @@ internal enum ValueKind
 
     /// <summary>One name of an enum (ExecutionProviderKind).</summary>
     Choice,
+
+    /// <summary>Several texts: an array, or a JSON array as text (how the image metadata records them).</summary>
+    TextList,
 }
 
 /// <summary>
@@ -58,6 +61,9 @@ internal static class RequestParameters
     public static readonly RequestParameter DecoderSteps = new("DecoderSteps", ValueKind.Whole, Keys.DecoderSteps);
     public static readonly RequestParameter DecoderTimesteps = new("DecoderTimesteps", ValueKind.NumberList, Keys.DecoderTimesteps);
     public static readonly RequestParameter DecoderGuidanceScale = new("DecoderGuidanceScale", ValueKind.Number, Keys.DecoderGuidanceScale);
+    public static readonly RequestParameter BatchPrompts = new("BatchPrompts", ValueKind.TextList, Keys.BatchPrompts);
+    public static readonly RequestParameter PromptIndex = new("PromptIndex", ValueKind.Whole, Keys.PromptIndex, 0, PriorSettings.MaxPrompts - 1);
+    public static readonly RequestParameter ImageIndex = new("ImageIndex", ValueKind.Whole, Keys.ImageIndex, 0, PriorSettings.MaxImagesPerPrompt - 1);
     public static readonly RequestParameter Quality = new("Quality", ValueKind.Whole, null, 1, 100, Core.IO.ImageFormats.DefaultQuality);
     public static readonly RequestParameter OutputPath = new("OutputPath", ValueKind.Text);
     public static readonly RequestParameter ModelPath = new("ModelPath", ValueKind.Text);
@@ -69,7 +75,7 @@ internal static class RequestParameters
     public static readonly IReadOnlyDictionary<string, RequestParameter> All = new[]
     {
         NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps,
-        DecoderTimesteps, DecoderGuidanceScale, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
+        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
     }.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -87,6 +93,11 @@ internal static class RequestParameters
         if (p.Kind == ValueKind.NumberList)
         {
             return NumberList(p, value);
+        }
+
+        if (p.Kind == ValueKind.TextList)
+        {
+            return TextList(p, value);
         }
 
         if (value is IList list)
@@ -205,6 +216,32 @@ internal static class RequestParameters
         }
 
         return new[] { (float)Number(p, value) };
+    }
+
+    private static string[] TextList(RequestParameter p, object value)
+    {
+        if (value is string text)
+        {
+            if (!text.TrimStart().StartsWith('['))
+            {
+                return new[] { text };
+            }
+
+            try
+            {
+                return System.Text.Json.JsonSerializer.Deserialize<string[]>(text) is { } texts && texts.All(t => t is not null)
+                    ? texts
+                    : throw Bad(p, text, "InvalidTextList", $"'{p.Name}' got '{text}', which holds a null; give texts.");
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                throw Bad(p, text, "InvalidTextList", $"'{p.Name}' got '{text}', which is not a JSON array of texts such as '[\"a\", \"b\"]'.");
+            }
+        }
+
+        return value is IEnumerable items
+            ? items.Cast<object?>().Select(i => i is null ? throw Bad(p, "$null", "InvalidTextList", $"'{p.Name}' holds $null; give texts.") : LanguagePrimitives.ConvertTo<string>(i)).ToArray()
+            : new[] { LanguagePrimitives.ConvertTo<string>(value) };
     }
 
     private static object Choice(RequestParameter p, object value)

@@ -6,13 +6,13 @@ Describe 'Module' {
     It 'exports the cmdlets users script against' {
         $names = (Get-Command -Module Wuerstchen).Name
         foreach ($n in 'New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding',
-            'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache') {
+            'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache', 'Get-WuerstchenImageInfo') {
             $names | Should -Contain $n
         }
     }
 
     It 'has Get-Help examples for <_>' -ForEach @('New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding',
-        'Export-WuerstchenEmbedding', 'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache') {
+        'Export-WuerstchenEmbedding', 'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache', 'Get-WuerstchenImageInfo') {
         $help = Get-Help $_ -Examples
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.examples.example).Count | Should -BeGreaterThan 0

@@ -217,3 +217,43 @@ Describe 'Measure-WuerstchenPrompt takes prompts as New-WuerstchenImage does' {
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PromptPropertyMissing,*'
     }
 }
+
+Describe 'Get-WuerstchenImageInfo' {
+    BeforeAll {
+        $script:Batch = Join-Path $TestDrive 'batch'
+        $script:Made = New-WuerstchenImage 'a red fox', 'a blue bird' -ImagesPerPrompt 2 @Fast -Seed 12 -PriorGuidanceScale 3 -NegativePrompt 'blurry' -OutputPath $Batch
+    }
+
+    It 'reads each image back as objects that New-WuerstchenImage makes again with the same pixels and names' {
+        $info = @(Get-WuerstchenImageInfo (Join-Path $Batch '*.png'))
+        $info.Count | Should -Be 4
+        $again = $info | New-WuerstchenImage -OutputPath (Join-Path $TestDrive 'again')
+        @($again).Count | Should -Be 4
+        foreach ($f in $Made) {
+            $twin = $again | Where-Object Name -eq $f.Name
+            $twin | Should -Not -BeNullOrEmpty
+            (Compare-Bytes (Get-Rgb $twin.FullName).Bytes (Get-Rgb $f.FullName).Bytes).Max | Should -Be 0
+        }
+    }
+
+    It 'makes one image of a larger batch again on its own' {
+        $one = $Made | Where-Object { $_.PromptIndex -eq 1 -and $_.ImageIndex -eq 1 }
+        $again = Get-WuerstchenImageInfo -LiteralPath $one.FullName | New-WuerstchenImage -OutputPath (Join-Path $TestDrive 'single')
+        @($again).Count | Should -Be 1
+        $again.Name | Should -Be $one.Name
+        (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $one.FullName).Bytes).Max | Should -Be 0
+    }
+
+    It 'takes relative, PSDrive and Get-ChildItem paths, and JPEG metadata' {
+        Push-Location $Batch
+        try { @(Get-WuerstchenImageInfo ./*.png).Count | Should -Be 4 } finally { Pop-Location }
+        $null = New-PSDrive -Name WImg -PSProvider FileSystem -Root $Batch
+        try { @(Get-WuerstchenImageInfo 'WImg:/*.png').Count | Should -Be 4 } finally { Remove-PSDrive WImg }
+        @(Get-ChildItem $Batch -Filter *.png | Get-WuerstchenImageInfo).Count | Should -Be 4
+        $jpg = New-WuerstchenImage 'a fox' @Fast -Seed 13 -OutputPath (Join-Path $TestDrive 'fox.jpg')
+        $i = Get-WuerstchenImageInfo $jpg.FullName
+        $i.Prompt | Should -Be 'a fox'
+        $i.Seed | Should -Be 13
+        $i.ImageFile | Should -Be $jpg.FullName
+    }
+}

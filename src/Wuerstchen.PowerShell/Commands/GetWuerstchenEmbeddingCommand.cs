@@ -44,15 +44,20 @@ public sealed class GetWuerstchenEmbeddingCommand : PriorCmdlet
         Guarded(() =>
         {
             var prior = PriorRequest(prompts);
+            var kept = KeptRows(prompts, prior);
             var model = OpenModel();
             string activity = $"Get-WuerstchenEmbedding #{RecordNumber}";
             WriteBatchProgress(1, activity, $"{prior.Prompts.Count * prior.ImagesPerPrompt} embedding(s), seed {prior.Seed}", 0);
             RunEngine(context =>
             {
                 // each embedding is emitted as soon as the prior has made the batch, on the pipeline thread
-                foreach (var e in CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation))
+                var embeddings = CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation);
+                for (int r = 0; r < embeddings.Count; r++)
                 {
-                    context.WriteObject(e);
+                    if (kept[r])
+                    {
+                        context.WriteObject(embeddings[r]);
+                    }
                 }
 
                 return true;

@@ -87,7 +87,7 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
             decoder.Validate();
         }
 
-        var targets = ChooseTargets(outputs, prior, decoder, size, model);
+        var targets = ChooseTargets(outputs, prior, decoder, size, model, KeptRows(prompts, prior));
         if (targets.All(t => t is null) || model is null)
         {
             return; // all skipped, -WhatIf or declined: no network is loaded
@@ -125,12 +125,17 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
     /// Each image's file (prompt-major rows), or null where it is skipped (-SkipExisting: emitted here, marked) or
     /// -WhatIf/-Confirm declined it. -WhatIf lists the names the real run writes: the same choice, made once.
     /// </summary>
-    private string?[] ChooseTargets(OutputPaths outputs, PriorSettings prior, DecoderSettings decoder, LatentSize? size, ModelFolder? model)
+    private string?[] ChooseTargets(OutputPaths outputs, PriorSettings prior, DecoderSettings decoder, LatentSize? size, ModelFolder? model, bool[] kept)
     {
         int n = prior.ImagesPerPrompt;
         var targets = new string?[prior.Prompts.Count * n];
         for (int r = 0; r < targets.Length; r++)
         {
+            if (!kept[r])
+            {
+                continue; // made for its place in the batch (its noise), not written
+            }
+
             var planned = size is { } s && model is not null
                 ? GenerationParameters.Planned(prior, decoder, s, r, model.Name, model.Family.Name)
                 : null;
