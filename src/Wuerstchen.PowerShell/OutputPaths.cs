@@ -149,7 +149,7 @@ internal sealed class OutputPaths
             return new OutputTarget(path, Exists: false);
         }
 
-        var stem = $"{Slug(prompt)}-{seed.ToString(CultureInfo.InvariantCulture)}-{imageIndex.ToString(CultureInfo.InvariantCulture)}";
+        var stem = $"{Slug(prompt)}-{SeedText(seed)}-{imageIndex.ToString(CultureInfo.InvariantCulture)}";
         for (int n = 0; ; n++)
         {
             var path = Path.Combine(_folder, n == 0 ? stem + ".png" : $"{stem}-{n}.png");
@@ -226,7 +226,11 @@ internal sealed class OutputPaths
         return next;
     }
 
-    /// <summary>Lower-case letters and digits from the prompt, words joined by '-', at most 48 characters.</summary>
+    /// <summary>
+    /// Lower-case letters and digits of the prompt in any script (東京の夜景 stays; file systems accept letters), words
+    /// joined by '-', at most 48 characters. Accents on Latin letters are dropped ("é" → "e"); marks that belong to
+    /// other scripts' letters (Japanese dakuten, Devanagari vowel signs) are kept.
+    /// </summary>
     public static string Slug(string prompt)
     {
         var sb = new StringBuilder();
@@ -234,7 +238,7 @@ internal sealed class OutputPaths
         string text;
         try
         {
-            text = prompt.Normalize(NormalizationForm.FormKD); // "é" → "e" + accent, so accented letters keep their base
+            text = prompt.Normalize(NormalizationForm.FormKD); // "é" → "e" + accent, full-width letters → ASCII
         }
         catch (ArgumentException)
         {
@@ -243,8 +247,21 @@ internal sealed class OutputPaths
 
         foreach (var ch in text)
         {
-            if (char.IsAsciiLetterOrDigit(ch))
+            var category = char.GetUnicodeCategory(ch);
+            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark)
             {
+                if (sb.Length > 0 && !char.IsAscii(sb[^1]) && sb.Length < 48)
+                {
+                    sb.Append(ch); // part of the letter before it
+                }
+            }
+            else if (char.IsLetterOrDigit(ch))
+            {
+                if (sb.Length >= 48)
+                {
+                    break;
+                }
+
                 if (dash && sb.Length > 0)
                 {
                     sb.Append('-');
@@ -252,17 +269,17 @@ internal sealed class OutputPaths
 
                 sb.Append(char.ToLowerInvariant(ch));
                 dash = false;
-                if (sb.Length >= 48)
-                {
-                    break;
-                }
             }
-            else if (ch is ' ' or '-' or '_' or ',' or '.' or '\t')
+            else if (ch is ' ' or '-' or '_' or ',' or '.' or '\t' or '、' or '。' or '，')
             {
                 dash = true;
             }
         }
 
-        return sb.Length == 0 ? "image" : sb.ToString().TrimEnd('-');
+        string slug = sb.ToString().Normalize(NormalizationForm.FormC).TrimEnd('-');
+        return slug.Length == 0 ? "image" : slug;
     }
+
+    /// <summary>The seed in a name: "n5" for -5, so the name never holds "--".</summary>
+    public static string SeedText(long seed) => seed.ToString(CultureInfo.InvariantCulture).Replace("-", "n", StringComparison.Ordinal);
 }

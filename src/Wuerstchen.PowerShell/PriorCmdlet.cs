@@ -79,6 +79,23 @@ public abstract class PriorCmdlet : NetworkCmdlet
     public int? ImageIndex { get; set; }
 
     private int _record;
+    private bool _warnedNegative;
+
+    /// <summary>
+    /// A negative prompt acts only through classifier-free guidance, which runs above guidance 1; below it is ignored, as
+    /// in diffusers. Said once a run, so a sweep down to guidance 1 does not look as if the negative prompt worked.
+    /// </summary>
+    protected void WarnIgnoredNegativePrompt(float? priorGuidance, float? decoderGuidance = null)
+    {
+        if (_warnedNegative || string.IsNullOrEmpty(NegativePrompt) || priorGuidance > 1 || decoderGuidance > 1)
+        {
+            return;
+        }
+
+        _warnedNegative = true;
+        string scales = decoderGuidance is null ? $"PriorGuidanceScale {priorGuidance}" : $"PriorGuidanceScale {priorGuidance} and DecoderGuidanceScale {decoderGuidance}";
+        WriteWarning($"-NegativePrompt is ignored: it acts only when a guidance scale is above 1 (here {scales}), as in diffusers.");
+    }
     private bool _promptOnCommandLine;
 
     /// <summary>This record's number in the run (from 1, every input record counted).</summary>

@@ -257,3 +257,61 @@ Describe 'Get-WuerstchenImageInfo' {
         $i.ImageFile | Should -Be $jpg.FullName
     }
 }
+
+Describe 'Export-WuerstchenEmbedding paths' {
+    BeforeAll { $script:Emb = Get-WuerstchenEmbedding 'a fox' -Width 128 -Height 128 -PriorSteps 2 -Seed 1 }
+
+    It 'an existing folder is PathIsFolder' {
+        $dir = Join-Path $TestDrive 'embfolder'
+        $null = New-Item -ItemType Directory $dir
+        $r = Invoke-Capture { $Emb | Export-WuerstchenEmbedding -Path $dir }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PathIsFolder,*'
+        @(Get-ChildItem $dir).Count | Should -Be 0
+    }
+
+    It 'a .json data path (its own sidecar) is PathIsSidecar and nothing is written' {
+        $path = Join-Path $TestDrive 'x.json'
+        $r = Invoke-Capture { $Emb | Export-WuerstchenEmbedding -Path $path }
+        $r.Output | Should -BeNullOrEmpty
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PathIsSidecar,*'
+        Test-Path $path | Should -BeFalse
+    }
+
+    It 'a name without extension gets .npy' {
+        $out = $Emb | Export-WuerstchenEmbedding -Path (Join-Path $TestDrive 'noext')
+        $out.Name | Should -Be 'noext.npy'
+        Test-Path (Join-Path $TestDrive 'noext.npy') | Should -BeTrue
+    }
+
+    It 'a missing folder is named, not a temporary file' {
+        $r = Invoke-Capture { $Emb | Export-WuerstchenEmbedding -Path (Join-Path $TestDrive 'missing/one.npy') }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'OutputFolderNotFound,*'
+        $r.Errors[0].Exception.Message | Should -Match 'missing'
+        $r.Errors[0].Exception.Message | Should -Not -Match '\.tmp'
+    }
+}
+
+Describe 'New-WuerstchenImage names and hints' {
+    It 'keeps letters of any script in file names' {
+        $f = New-WuerstchenImage '東京の夜景, neon lights' @Fast -Seed 1 -OutputPath (Join-Path $TestDrive 'tokyo')
+        $f.Name | Should -Be '東京の夜景-neon-lights-1-0.png'
+    }
+
+    It 'writes a negative seed without a double dash' {
+        $f = New-WuerstchenImage 'a fox' @Fast -Seed -5 -OutputPath (Join-Path $TestDrive 'negseed')
+        $f.Name | Should -Be 'a-fox-n5-0.png'
+    }
+
+    It 'a semicolon-separated CSV read with commas says to use -Delimiter' {
+        $csv = New-Csv "Prompt;Seed`na fox;1"
+        $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath (Join-Path $TestDrive 'semi') }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PromptPropertyMissing,*'
+        $r.Errors[0].Exception.Message | Should -Match ([regex]::Escape("Import-Csv -Delimiter ';'"))
+    }
+
+    It 'warns that -NegativePrompt is ignored at guidance 1 or below' {
+        $r = Invoke-Capture { New-WuerstchenImage 'a fox' @Fast -Seed 1 -NegativePrompt 'blurry' -PriorGuidanceScale 1 -OutputPath (Join-Path $TestDrive 'neg') }
+        @($r.Output).Count | Should -Be 1
+        @($r.Warnings | Where-Object { $_ -match 'NegativePrompt.*ignored' }).Count | Should -Be 1
+    }
+}

@@ -46,6 +46,7 @@ public sealed class GetWuerstchenEmbeddingCommand : PriorCmdlet
             var prior = PriorRequest(prompts);
             var kept = KeptRows(prompts, prior);
             var model = OpenModel();
+            WarnIgnoredNegativePrompt(prior.WithDefaults(model.Family).PriorGuidanceScale);
             string activity = $"Get-WuerstchenEmbedding #{RecordNumber}";
             WriteBatchProgress(1, activity, $"{prior.Prompts.Count * prior.ImagesPerPrompt} embedding(s), seed {prior.Seed}", 0);
             RunEngine(context =>

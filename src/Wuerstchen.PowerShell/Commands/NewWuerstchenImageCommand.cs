@@ -85,6 +85,7 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
             size = prior.CheckSize(model.Config);
             decoder = decoder.WithDefaults(model.Family);
             decoder.Validate();
+            WarnIgnoredNegativePrompt(prior.PriorGuidanceScale, decoder.DecoderGuidanceScale);
         }
 
         var targets = ChooseTargets(outputs, prior, decoder, size, model, KeptRows(prompts, prior));
