@@ -315,3 +315,13 @@ Describe 'New-WuerstchenImage names and hints' {
         @($r.Warnings | Where-Object { $_ -match 'NegativePrompt.*ignored' }).Count | Should -Be 1
     }
 }
+
+Describe 'New-WuerstchenImage output views' {
+    It 'Format-List shows the generation parameters' {
+        $f = New-WuerstchenImage 'a red fox' @Fast -Seed 1 -PriorGuidanceScale 3 -OutputPath (Join-Path $TestDrive 'list')
+        $text = $f | Format-List | Out-String -Width 200
+        $text | Should -Match 'Prompt\s+: a red fox'
+        $text | Should -Match 'PriorGuidanceScale\s+: 3'
+        $text | Should -Match 'Dimensions\s+: 128x128'
+    }
+}
