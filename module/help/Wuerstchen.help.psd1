@@ -5,8 +5,8 @@
         DeviceId             = '0'
         GpuMemoryLimitMB     = '0 (no limit)'
         OutputPath           = 'the current folder'
-        Width                = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
-        Height               = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+        Width                = '1024'
+        Height               = '1024'
         ImagesPerPrompt      = '1'
         Seed                 = 'a random seed, reported on the output'
         PriorSteps           = 'the model family''s (Würstchen v2 60, Stable Cascade 20)'
@@ -63,11 +63,11 @@ Stable Cascade folders run the same three stages with that family's text conditi
             @{ Title = 'A JPEG file'; Code = "New-WuerstchenImage 'a red fox in snow' -Seed 3 -OutputPath ./fox.jpg -Quality 85"; Remarks = 'Writes fox.jpg; its XMP carries the prompt, seed and steps ([Wuerstchen.Core.IO.ImageFile]::ReadParameters reads them back). .webp works the same way; .png is the default format.' }
             @{ Title = 'Several prompts and images'; Code = "New-WuerstchenImage 'a lighthouse at dusk', 'a red fox in snow' -ImagesPerPrompt 2 -Width 1536 -Height 1024 -OutputPath ./out"; Remarks = 'Four images in one batch (prompt-major), written to ./out, which is created if missing. The random seed is reported on each output object.' }
             @{ Title = 'Prompts from a CSV file'; Code = @'
-# prompts.csv:
+# examples/prompts.csv (shipped with the module's source):
 # Prompt,NegativePrompt,Seed,Width,Height
 # "a lighthouse at dusk","blurry",7,1024,1024
 # "a bowl of ramen",,8,1152,896
-Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Object Name, Prompt, Seed
+Import-Csv ./examples/prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Object Name, Prompt, Seed
 '@; Remarks = 'Each CSV row binds by property name; columns named like parameters (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps, PriorTimesteps, DecoderSteps …) set them for that row. A bad row writes an error and the run goes on.' }
             @{ Title = 'The recommended prior timesteps'; Code = "`$t = @(0..19 | ForEach-Object { 1 - `$_ / 19 / 3 }) + @(1..10 | ForEach-Object { (2 / 3) * (1 - `$_ / 10) })`nNew-WuerstchenImage 'a castle on a hill' -PriorTimesteps `$t -Seed 1"; Remarks = 'Uses the DEFAULT_STAGE_C_TIMESTEPS schedule (29 prior calls instead of 60).' }
             @{ Title = 'Preview without loading a model'; Code = "New-WuerstchenImage 'a cat' -ImagesPerPrompt 3 -Seed 5 -WhatIf"; Remarks = 'Shows the files that would be written; no network is loaded.' }
@@ -77,6 +77,10 @@ Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Ob
 
     'Get-WuerstchenEmbedding' = @{
         Synopsis    = 'Runs the Würstchen prior (Stage C): text → image embeddings, or encodes an image with the EfficientNet encoder.'
+        Defaults    = @{
+            Width  = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+            Height = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+        }
         Description = @'
 With -Prompt, runs the prior text encoder and the prior and returns one WuerstchenEmbedding per image (prompt, negative prompt, seed, width, height, shape [16,h,w] and the float data, already in the decoder's space: 42·x − 1). Each embedding remembers where the noise generator stood after the prior, so ConvertFrom-WuerstchenEmbedding produces exactly the pixels New-WuerstchenImage makes with the same parameters.
 
@@ -92,7 +96,7 @@ With -ImagePath, loads the image (its decoded size is bounded), resizes it with 
             @{ Title = 'Embeddings, then images'; Code = "Get-WuerstchenEmbedding 'a lighthouse at dusk' -ImagesPerPrompt 2 -Seed 7 | ConvertFrom-WuerstchenEmbedding -OutputPath ./out"; Remarks = 'Same pixels as New-WuerstchenImage ''a lighthouse at dusk'' -ImagesPerPrompt 2 -Seed 7: the noise stream continues from the prior into the decoder.' }
             @{ Title = 'Keep embeddings for later'; Code = "Get-WuerstchenEmbedding 'a red fox in snow' -Seed 3 | Export-WuerstchenEmbedding -Path ./fox.npy"; Remarks = 'Writes a float32 [N,16,h,w] .npy (numpy-readable) and fox.json with the metadata.' }
             @{ Title = 'Variations of a photo'; Code = "`$e = Get-WuerstchenEmbedding -ImagePath ./photo.jpg -Width 1024 -Height 1024`n1..4 | ForEach-Object { `$e | ConvertFrom-WuerstchenEmbedding -Seed `$_ -Prompt 'a photo' -OutputPath ./variations }"; Remarks = 'Needs effnet/model.onnx in the model folder (exported with --effnet-checkpoint).' }
-            @{ Title = 'Prompts from a CSV file'; Code = 'Import-Csv ./prompts.csv | Get-WuerstchenEmbedding | Export-WuerstchenEmbedding -Path ./all.npy'; Remarks = 'Rows bind by property name (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps …). All embeddings must have one size to share a file.' }
+            @{ Title = 'Prompts from a CSV file'; Code = 'Import-Csv ./examples/prompts.csv | Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding -OutputPath ./renders'; Remarks = 'The prompts.csv of New-WuerstchenImage''s example (shipped in examples/): rows bind by property name (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps …); rows of different sizes are fine. Export-WuerstchenEmbedding needs embeddings of one size per file.' }
         )
         Links       = @('ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding', 'New-WuerstchenImage')
     }

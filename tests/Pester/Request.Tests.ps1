@@ -325,3 +325,27 @@ Describe 'New-WuerstchenImage output views' {
         $text | Should -Match 'Dimensions\s+: 128x128'
     }
 }
+
+Describe 'Help and first steps' {
+    It 'documents the default of -Quality and keeps -ImagePath out of New-WuerstchenImage''s -Width' {
+        (Get-Help New-WuerstchenImage -Parameter Quality).defaultValue | Should -Be '90'
+        (Get-Help New-WuerstchenImage -Parameter Width).defaultValue | Should -Not -Match 'ImagePath'
+        (Get-Help Get-WuerstchenEmbedding -Parameter Width).defaultValue | Should -Match 'ImagePath'
+    }
+
+    It 'has about_Wuerstchen' {
+        (Get-Help about_Wuerstchen | Out-String) | Should -Match 'SkipExisting'
+    }
+
+    It 'runs the README''s CSV example on the shipped prompts.csv' {
+        $csv = Join-Path $RepoRoot 'examples/prompts.csv'
+        $out = Import-Csv $csv | New-WuerstchenImage -PriorSteps 1 -DecoderSteps 1 -Width 128 -Height 128 -OutputPath (Join-Path $TestDrive 'readme')
+        @($out).Count | Should -Be 3
+        $emb = Import-Csv $csv | Get-WuerstchenEmbedding -PriorSteps 1 -Width 128 -Height 128 | ConvertFrom-WuerstchenEmbedding -DecoderSteps 1 -OutputPath (Join-Path $TestDrive 'readme-emb')
+        @($emb).Count | Should -Be 3
+    }
+
+    It 'the manifest names both model families' {
+        (Test-ModuleManifest (Join-Path $ModulePath 'Wuerstchen.psd1')).Description | Should -Match 'Stable Cascade'
+    }
+}
