@@ -349,3 +349,14 @@ Describe 'Help and first steps' {
         (Test-ModuleManifest (Join-Path $ModulePath 'Wuerstchen.psd1')).Description | Should -Match 'Stable Cascade'
     }
 }
+
+Describe 'Test-WuerstchenModel results' {
+    It 'name the family and give tokenizer folders their size' {
+        $r = @(Test-WuerstchenModel)
+        $r | ForEach-Object { $_.Family | Should -Be 'wuerstchen-v2' }
+        $tok = @($r | Where-Object Stage -like '*Tokenizer')
+        $tok.Count | Should -BeGreaterThan 0
+        $tok | ForEach-Object { $_.SizeBytes | Should -BeGreaterThan 0 }
+        ($r | Out-String) | Should -Match 'Family: wuerstchen-v2'
+    }
+}
