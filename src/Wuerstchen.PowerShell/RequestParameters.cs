@@ -7,7 +7,7 @@ using Keys = Wuerstchen.Core.GenerationParameters.PngKeys;
 namespace Wuerstchen.PowerShell;
 
 /// <summary>How a parameter's value is read from a command-line argument, a CSV cell or a pipeline object's property.</summary>
-internal enum ValueKind
+public enum ValueKind
 {
     /// <summary>One text; empty or whitespace means "not given".</summary>
     Text,
@@ -37,7 +37,7 @@ internal enum ValueKind
 /// the model's family), its fixed default (null: none, or the family's, filled in by the engine's WithDefaults) and its
 /// key in the image metadata (PNG text / XMP; null: not recorded).
 /// </summary>
-internal sealed record RequestParameter(string Name, ValueKind Kind, string? MetadataKey = null, long Min = long.MinValue,
+public sealed record RequestParameter(string Name, ValueKind Kind, string? MetadataKey = null, long Min = long.MinValue,
     long Max = long.MaxValue, object? Default = null, Type? ChoiceType = null)
 {
     public override string ToString() => Name;
@@ -48,7 +48,7 @@ internal sealed record RequestParameter(string Name, ValueKind Kind, string? Met
 /// or $PSDefaultParameterValues, and the one parsing rule for all of them (<see cref="Parse"/>). The cmdlets' properties
 /// carry <see cref="RequestValueAttribute"/> with the name declared here; the image metadata keys are the engine's.
 /// </summary>
-internal static class RequestParameters
+public static class RequestParameters
 {
     public static readonly RequestParameter NegativePrompt = new("NegativePrompt", ValueKind.Text, Keys.NegativePrompt);
     public static readonly RequestParameter Width = new("Width", ValueKind.Whole, Keys.Width, Default: 1024);
