@@ -203,6 +203,15 @@ Describe 'New-WuerstchenImage -WhatIf' {
         $names | Should -Be $real.Name
     }
 
+    It 'shortens a long prompt in its lines' {
+        $log = Join-Path $TestDrive 'whatif-long.log'
+        $null = Start-Transcript -LiteralPath $log
+        try { New-WuerstchenImage ('a very long prompt ' * 20) @Fast -Seed 1 -OutputPath (Join-Path $TestDrive 'long') -WhatIf } finally { $null = Stop-Transcript }
+        $line = Get-Content -LiteralPath $log | Where-Object { $_ -like 'What if:*' }
+        $line | Should -Not -BeNullOrEmpty
+        $line.Length | Should -BeLessThan 300 # the prompt is cut; the path stays whole
+    }
+
     It 'reports a size the family refuses without loading a model' {
         $r = Invoke-Capture { New-WuerstchenImage 'a fox' -Width 1000 -Height 128 -WhatIf }
         $r.Errors.Count | Should -Be 1
