@@ -78,7 +78,8 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
         }
 
         var folder = System.IO.Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
+        // a file where the folder should be is left to the writer (OutputWriteFailed names it)
+        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder) && !File.Exists(folder))
         {
             throw new WuerstchenException("OutputFolderNotFound", WuerstchenErrorKind.ObjectNotFound,
                 $"The folder '{folder}' of '-Path' '{path}' does not exist; create it first (New-Item -ItemType Directory).", path);
