@@ -121,3 +121,24 @@ Describe 'New-WuerstchenImage binding matrix' {
         @($wrong) | Should -BeNullOrEmpty
     }
 }
+
+Describe 'New-WuerstchenImage file metadata round trip' {
+    It 'every declared parameter with a metadata key comes back from the file under its own name' {
+        $common = @{ Width = 256; Height = 128; Seed = 7; DecoderGuidanceScale = 1.5; NegativePrompt = 'blurry' }
+        $a = New-WuerstchenImage 'a', 'b' @common -ImagesPerPrompt 2 -PriorSteps 2 -PriorGuidanceScale 2.5 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-a') |
+            Where-Object { $_.PromptIndex -eq 1 -and $_.ImageIndex -eq 1 }
+        $b = New-WuerstchenImage 'c' @common -PriorTimesteps '1, 0.5, 0' -DecoderTimesteps '1, 0' -OutputPath (Join-Path $TestDrive 'meta-b')
+        $given = @{
+            NegativePrompt = 'blurry'; Width = 256; Height = 128; ImagesPerPrompt = 2; Seed = 7; PriorSteps = 2; PriorGuidanceScale = 2.5
+            DecoderSteps = 2; DecoderGuidanceScale = 1.5; BatchPrompts = 'a b'; PromptIndex = 1; ImageIndex = 1
+            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'
+        }
+        $infoA = Get-WuerstchenImageInfo -LiteralPath $a.FullName
+        $infoB = Get-WuerstchenImageInfo -LiteralPath $b.FullName
+        foreach ($p in [Wuerstchen.PowerShell.RequestParameters]::All.Values | Where-Object MetadataKey) {
+            $given.ContainsKey($p.Name) | Should -BeTrue -Because "$($p.Name) is recorded ('$($p.MetadataKey)') and needs a value here"
+            $info = if ($p.Name -like '*Timesteps') { $infoB } else { $infoA }
+            "$($p.Name)=$($info.($p.Name))" | Should -Be "$($p.Name)=$($given[$p.Name])"
+        }
+    }
+}
