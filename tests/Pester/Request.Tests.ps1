@@ -158,6 +158,7 @@ Describe 'Empty cells are not given' {
         try {
             $ErrorActionPreference = 'Stop'
             Test-WuerstchenModel -ModelPath $env:WUERSTCHEN_UNSET_IN_TESTS -Quiet | Should -BeFalse
+            Test-WuerstchenModel -DeviceId 1.5 -Quiet | Should -BeFalse
         } finally { $env:WUERSTCHEN_MODEL_PATH = $saved }
     }
 }

@@ -23,6 +23,15 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>With -Quiet a value that does not parse is not an error either: ProcessRecord answers $false for it.</summary>
+    protected override void BeginProcessing()
+    {
+        if (!Quiet)
+        {
+            base.BeginProcessing();
+        }
+    }
+
     protected override void ProcessRecord()
     {
         if (BindingFailures.Take() is { Count: > 0 } failures)
