@@ -103,6 +103,8 @@ function Invoke-Build {
     # help for Get-Help, generated from module/help/Wuerstchen.help.psd1 and the cmdlets' metadata (in a child pwsh: the dll stays locked)
     Invoke-ChildPwsh @('-File', (Join-Path $root 'module/New-MamlHelp.ps1'), '-ModuleFolder', $moduleOut)
     if ($LASTEXITCODE -ne 0) { throw "Help generation failed (exit code $LASTEXITCODE)." }
+    # conceptual help (Get-Help about_Wuerstchen)
+    Copy-Item -Path (Join-Path $root 'module/help/about_Wuerstchen.help.txt') -Destination (Join-Path $moduleOut 'en-US')
     Write-Host "Module built: $moduleOut"
 }
 
@@ -256,6 +258,7 @@ Import-Module '$moduleOut'
 Write-Host 'Stand-in model set (models/standin): small analytic networks with the real inputs and outputs. They draw abstract patterns, not real pictures.'
 New-WuerstchenImage -Prompt 'a photo of a cat', 'a lighthouse at dusk' -Width 512 -Height 512 -Seed 42 -ExecutionProvider Cpu -OutputPath '$(Join-Path $out 'demo')' -Force |
     Format-Table Name, Length, Prompt, Seed -AutoSize | Out-String | Write-Host
+Write-Host "Written to $(Join-Path $out 'demo')"
 "@
     Invoke-ChildPwsh @('-Command', $script)
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }

@@ -43,7 +43,7 @@ foreach ($name in ($module.ExportedCmdlets.Keys | Sort-Object)) {
         if (-not $isSwitch) { $x += "<command:parameterValue required=`"true`" variableLength=`"false`">$(X $type)</command:parameterValue>" }
         $x += "<dev:type><maml:name>$(X $p.ParameterType.FullName)</maml:name></dev:type>"
         if ($withDescription) {
-            $default = if ($isSwitch) { 'False' } elseif ($content.Defaults.ContainsKey($p.Name)) { $content.Defaults[$p.Name] } else { 'None' }
+            $default = if ($isSwitch) { 'False' } elseif ($help.ContainsKey('Defaults') -and $help.Defaults.ContainsKey($p.Name)) { $help.Defaults[$p.Name] } elseif ($content.Defaults.ContainsKey($p.Name)) { $content.Defaults[$p.Name] } else { 'None' }
             $x += "<dev:defaultValue>$(X $default)</dev:defaultValue>"
         }
         $x + '</command:parameter>'

@@ -10,12 +10,13 @@
     Author               = 'Wuerstchen.PowerShell contributors'
     CompanyName          = 'Wuerstchen.PowerShell'
     Copyright            = '(c) Wuerstchen.PowerShell contributors. MIT licence.'
-    Description          = 'Text-to-image generation with the Würstchen v2 diffusion model on ONNX Runtime, as binary cmdlets: prior, decoder and VQGAN run as separate sessions and can be piped on their own; seeds are torch-compatible, results match diffusers. Runs on the CPU on Windows x64, Linux x64 and macOS arm64; CUDA with the Wuerstchen.Cuda.Linux or Wuerstchen.Cuda.Windows companion module.'
+    Description          = 'Text-to-image generation with the Würstchen v2 and Stable Cascade (Würstchen v3) diffusion models on ONNX Runtime, as binary cmdlets: prior, decoder and VQGAN run as separate sessions and can be piped on their own; seeds are torch-compatible, results match diffusers. Runs on the CPU on Windows x64, Linux x64 and macOS arm64; CUDA with the Wuerstchen.Cuda.Linux or Wuerstchen.Cuda.Windows companion module.'
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('Wuerstchen.format.ps1xml')
     CmdletsToExport      = @(
         'New-WuerstchenImage'
         'Get-WuerstchenEmbedding'
+        'Get-WuerstchenImageInfo'
         'ConvertFrom-WuerstchenEmbedding'
         'Export-WuerstchenEmbedding'
         'Import-WuerstchenEmbedding'

@@ -5,14 +5,15 @@
         DeviceId             = '0'
         GpuMemoryLimitMB     = '0 (no limit)'
         OutputPath           = 'the current folder'
-        Width                = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
-        Height               = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+        Width                = '1024'
+        Height               = '1024'
         ImagesPerPrompt      = '1'
         Seed                 = 'a random seed, reported on the output'
         PriorSteps           = 'the model family''s (Würstchen v2 60, Stable Cascade 20)'
         PriorGuidanceScale   = '4.0'
         DecoderSteps         = 'the model family''s (Würstchen v2 12, Stable Cascade 10)'
         DecoderGuidanceScale = '0 (off)'
+        Quality              = '90'
         NegativePrompt       = 'the empty prompt'
         ModelPath            = '$env:WUERSTCHEN_MODEL_PATH, else <LocalApplicationData>/Wuerstchen/models/wuerstchen-v2'
     }
@@ -25,10 +26,14 @@
         GpuMemoryLimitMB   = "Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = no limit). The arena grows only by what is requested."
         LowMemory          = 'Releases each stage''s networks as soon as the stage is done instead of keeping them cached for the next call. Slower for repeated calls; for GPUs that cannot hold all stages at once.'
         OutputPath         = 'A folder (created if missing) or a file name whose extension picks the format: .png (lossless), .jpg/.jpeg or .webp (lossy, see -Quality); each carries the generation parameters (PNG text chunks, XMP for JPEG and WebP). Any other extension (.gif, .tiff, a typo such as .jpgg) is the error UnsupportedImageFormat; a name without an extension, or an existing folder, is a folder (create a folder whose name has a dot first). In a folder, images get readable unique PNG names: prompt slug, seed and the image''s ImageIndex (a counter is added when the name is taken), the same from New-WuerstchenImage and from Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding. With a file name, the second and later images of a call get -1, -2 … before the extension (out.jpg, out-1.jpg …). Default: the current folder.'
-        Quality            = 'The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
+        Quality            = '(Binds by property name, so a Quality column sets it per row.) The quality of a .jpg/.jpeg or .webp output, 1 (smallest file) to 100 (best picture). Default 90. PNG output is lossless and ignores it.'
         WhatIf             = 'Shows the files that would be written without loading any model or writing anything.'
         Confirm            = 'Asks for confirmation before each file is written (the batch is still generated as one, so the seed gives the same images).'
-        Force              = 'Overwrites existing files. Without it an existing output file is an error and nothing is written.'
+        Force              = 'Overwrites files that existed before the run (never another image of the same run: the images of one pipeline run are numbered, r.png, r-1.png …). Without it an existing output file that holds the same image is an error (see -SkipExisting) and nothing is written for it.'
+        BatchPrompts       = 'All prompts of the batch an image was made in (Get-WuerstchenImageInfo gives them; text may be a JSON array). The batch is made again, so each image gets the noise it had, and only the images that -Prompt, -PromptIndex and -ImageIndex pick are written (or, from Get-WuerstchenEmbedding, emitted).'
+        PromptIndex        = 'Keeps only the images of this prompt of the batch (0 = the first). With -BatchPrompts the prompt must be the batch''s prompt at this index.'
+        ImageIndex         = 'Keeps only this image of each prompt (0 = the first of -ImagesPerPrompt).'
+        SkipExisting       = 'Skips an image whose file already exists and records the same generation parameters; it is emitted with Skipped = $true and nothing is generated for it. Automatic names are the same on every run for the same rows, so running a stopped CSV run again makes only what is missing.'
         Width              = 'Image width in pixels, 128 to 4096. Würstchen v2: 128-pixel steps (its decoder only works there; other sizes are rejected with the nearest valid sizes). Stable Cascade: also the other sides diffusers runs (an even decoder latent), which give the image size diffusers gives (1000 → 1024, with a warning). Default 1024.'
         Height             = 'Image height in pixels: the same rules as -Width. Default 1024.'
         Seed               = "The seed of the noise generator (torch-compatible: the same seed gives the same noise as diffusers run in float32 with a CPU torch.Generator; taken modulo 2^32). When omitted a random seed is chosen and reported on the output, so any image can be made again."
@@ -58,11 +63,11 @@ Stable Cascade folders run the same three stages with that family's text conditi
             @{ Title = 'A JPEG file'; Code = "New-WuerstchenImage 'a red fox in snow' -Seed 3 -OutputPath ./fox.jpg -Quality 85"; Remarks = 'Writes fox.jpg; its XMP carries the prompt, seed and steps ([Wuerstchen.Core.IO.ImageFile]::ReadParameters reads them back). .webp works the same way; .png is the default format.' }
             @{ Title = 'Several prompts and images'; Code = "New-WuerstchenImage 'a lighthouse at dusk', 'a red fox in snow' -ImagesPerPrompt 2 -Width 1536 -Height 1024 -OutputPath ./out"; Remarks = 'Four images in one batch (prompt-major), written to ./out, which is created if missing. The random seed is reported on each output object.' }
             @{ Title = 'Prompts from a CSV file'; Code = @'
-# prompts.csv:
+# examples/prompts.csv (shipped with the module's source):
 # Prompt,NegativePrompt,Seed,Width,Height
 # "a lighthouse at dusk","blurry",7,1024,1024
 # "a bowl of ramen",,8,1152,896
-Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Object Name, Prompt, Seed
+Import-Csv ./examples/prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Object Name, Prompt, Seed
 '@; Remarks = 'Each CSV row binds by property name; columns named like parameters (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps, PriorTimesteps, DecoderSteps …) set them for that row. A bad row writes an error and the run goes on.' }
             @{ Title = 'The recommended prior timesteps'; Code = "`$t = @(0..19 | ForEach-Object { 1 - `$_ / 19 / 3 }) + @(1..10 | ForEach-Object { (2 / 3) * (1 - `$_ / 10) })`nNew-WuerstchenImage 'a castle on a hill' -PriorTimesteps `$t -Seed 1"; Remarks = 'Uses the DEFAULT_STAGE_C_TIMESTEPS schedule (29 prior calls instead of 60).' }
             @{ Title = 'Preview without loading a model'; Code = "New-WuerstchenImage 'a cat' -ImagesPerPrompt 3 -Seed 5 -WhatIf"; Remarks = 'Shows the files that would be written; no network is loaded.' }
@@ -72,6 +77,10 @@ Import-Csv ./prompts.csv | New-WuerstchenImage -OutputPath ./renders | Select-Ob
 
     'Get-WuerstchenEmbedding' = @{
         Synopsis    = 'Runs the Würstchen prior (Stage C): text → image embeddings, or encodes an image with the EfficientNet encoder.'
+        Defaults    = @{
+            Width  = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+            Height = '1024 (with -ImagePath: the size with the image''s aspect ratio near 1024² pixels)'
+        }
         Description = @'
 With -Prompt, runs the prior text encoder and the prior and returns one WuerstchenEmbedding per image (prompt, negative prompt, seed, width, height, shape [16,h,w] and the float data, already in the decoder's space: 42·x − 1). Each embedding remembers where the noise generator stood after the prior, so ConvertFrom-WuerstchenEmbedding produces exactly the pixels New-WuerstchenImage makes with the same parameters.
 
@@ -87,7 +96,7 @@ With -ImagePath, loads the image (its decoded size is bounded), resizes it with 
             @{ Title = 'Embeddings, then images'; Code = "Get-WuerstchenEmbedding 'a lighthouse at dusk' -ImagesPerPrompt 2 -Seed 7 | ConvertFrom-WuerstchenEmbedding -OutputPath ./out"; Remarks = 'Same pixels as New-WuerstchenImage ''a lighthouse at dusk'' -ImagesPerPrompt 2 -Seed 7: the noise stream continues from the prior into the decoder.' }
             @{ Title = 'Keep embeddings for later'; Code = "Get-WuerstchenEmbedding 'a red fox in snow' -Seed 3 | Export-WuerstchenEmbedding -Path ./fox.npy"; Remarks = 'Writes a float32 [N,16,h,w] .npy (numpy-readable) and fox.json with the metadata.' }
             @{ Title = 'Variations of a photo'; Code = "`$e = Get-WuerstchenEmbedding -ImagePath ./photo.jpg -Width 1024 -Height 1024`n1..4 | ForEach-Object { `$e | ConvertFrom-WuerstchenEmbedding -Seed `$_ -Prompt 'a photo' -OutputPath ./variations }"; Remarks = 'Needs effnet/model.onnx in the model folder (exported with --effnet-checkpoint).' }
-            @{ Title = 'Prompts from a CSV file'; Code = 'Import-Csv ./prompts.csv | Get-WuerstchenEmbedding | Export-WuerstchenEmbedding -Path ./all.npy'; Remarks = 'Rows bind by property name (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps …). All embeddings must have one size to share a file.' }
+            @{ Title = 'Prompts from a CSV file'; Code = 'Import-Csv ./examples/prompts.csv | Get-WuerstchenEmbedding | ConvertFrom-WuerstchenEmbedding -OutputPath ./renders'; Remarks = 'The prompts.csv of New-WuerstchenImage''s example (shipped in examples/): rows bind by property name (Prompt, NegativePrompt, Seed, Width, Height, PriorSteps …); rows of different sizes are fine. Export-WuerstchenEmbedding needs embeddings of one size per file.' }
         )
         Links       = @('ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding', 'New-WuerstchenImage')
     }
@@ -179,6 +188,22 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
         Parameters  = @{ PassThru = 'Returns the number of sessions released.' }
         Examples    = @(
             @{ Title = 'Free GPU memory'; Code = 'Clear-WuerstchenCache -PassThru'; Remarks = 'Returns how many sessions were released.' }
+        )
+        Links       = @('New-WuerstchenImage')
+    }
+
+    'Get-WuerstchenImageInfo' = @{
+        Synopsis    = 'Reads the generation parameters back from images the module wrote (PNG, JPEG, WebP).'
+        Description = 'Reads the parameters New-WuerstchenImage and ConvertFrom-WuerstchenEmbedding record in each image (PNG text chunks, XMP in JPEG and WebP) and returns one object per image whose property names are New-WuerstchenImage''s parameter names: Prompt, NegativePrompt, Seed, Width, Height, PriorSteps or PriorTimesteps, PriorGuidanceScale, DecoderSteps or DecoderTimesteps, DecoderGuidanceScale, and the image''s place in its batch (ImagesPerPrompt, PromptIndex, ImageIndex, BatchPrompts), plus PriorSeed, Source, ModelName, ModelFamily and ImageFile (the file read). Piped to New-WuerstchenImage they make each image again with the same pixels and the same name: an image of a larger batch is made in its batch (its noise depends on it) and only that image is written. Images made from an embedding with a decoder seed of its own (PriorSeed differs from Seed) or from a photo (Source image:…) cannot be remade by New-WuerstchenImage.'
+        Inputs      = 'System.String[] (Path); objects with a PSPath or FullName property (Get-ChildItem output) bind to -LiteralPath'
+        Outputs     = 'Wuerstchen.PowerShell.ImageInfo objects (PSCustomObject) with the properties above'
+        Parameters  = @{
+            Path        = 'The images. Wildcards are expanded; relative paths are taken from the current location; ~ and PSDrive paths work.'
+            LiteralPath = 'The images, taken as written (no wildcards). Get-ChildItem''s output binds here.'
+        }
+        Examples    = @(
+            @{ Title = 'Make a folder of images again'; Code = 'Get-WuerstchenImageInfo ./renders/*.png | New-WuerstchenImage -OutputPath ./again'; Remarks = 'Each image is made again with the same parameters, pixels and name.' }
+            @{ Title = 'See what made an image'; Code = 'Get-WuerstchenImageInfo ./fox.jpg | Format-List Prompt, Seed, PriorGuidanceScale'; Remarks = 'Reads the XMP of a JPEG.' }
         )
         Links       = @('New-WuerstchenImage')
     }

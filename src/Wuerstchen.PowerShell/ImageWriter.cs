@@ -64,5 +64,5 @@ internal static class ImageWriter
     /// <summary>The generation parameters an image's output object carries (so a run can be repeated or filtered):
     /// the engine's one record, the same that fills the PNG text and XMP.</summary>
     public static IReadOnlyList<KeyValuePair<string, object?>> Properties(GeneratedImage image) =>
-        GenerationParameters.Of(image).ToOutputProperties();
+        GenerationParameters.Of(image).ToOutputProperties().Append(new("Skipped", false)).ToArray();
 }

@@ -9,7 +9,9 @@ public abstract class ModelCmdlet : WuerstchenCmdlet
     /// <summary>The model folder; else $env:WUERSTCHEN_MODEL_PATH, else the default folder.</summary>
     /// <remarks>Virtual so that Test-WuerstchenModel can make it positional (its only input).</remarks>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("ModelPath")]
     [ArgumentCompleter(typeof(FolderCompleter))]
     public virtual string? ModelPath { get; set; }
 

@@ -9,17 +9,18 @@ public abstract class NetworkCmdlet : ModelCmdlet
 {
     /// <summary>Auto tries CUDA and falls back to the CPU with a warning; Cuda fails when CUDA cannot load; Cpu never tries it.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    public ExecutionProviderKind ExecutionProvider { get; set; } = ExecutionProviderKind.Auto;
+    [RequestValue("ExecutionProvider")]
+    public ExecutionProviderKind? ExecutionProvider { get; set; }
 
     /// <summary>The CUDA device.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(0, 64)]
-    public int DeviceId { get; set; }
+    [RequestValue("DeviceId")]
+    public int? DeviceId { get; set; }
 
     /// <summary>Upper bound, in MiB, of ONNX Runtime's CUDA memory arena (0 = none).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(0, 1 << 22)]
-    public int GpuMemoryLimitMB { get; set; }
+    [RequestValue("GpuMemoryLimitMB")]
+    public int? GpuMemoryLimitMB { get; set; }
 
     /// <summary>Releases each stage's networks as soon as the stage is done (slower, for small GPUs).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -35,9 +36,9 @@ public abstract class NetworkCmdlet : ModelCmdlet
 
     protected ExecutionOptions Execution => new()
     {
-        Provider = ExecutionProvider,
-        DeviceId = DeviceId,
-        GpuMemoryLimit = (long)GpuMemoryLimitMB << 20,
+        Provider = ExecutionProvider ?? ExecutionProviderKind.Auto,
+        DeviceId = DeviceId ?? 0,
+        GpuMemoryLimit = (long)(GpuMemoryLimitMB ?? 0) << 20,
     };
 
     /// <summary>The CUDA companion module of this OS, which brings ONNX Runtime's GPU build (see the loader's NativeRuntime).</summary>
@@ -73,7 +74,7 @@ public abstract class NetworkCmdlet : ModelCmdlet
     {
         var reporter = new StageReporter(context, progressParent, activity);
         var warned = new HashSet<string>(StringComparer.Ordinal);
-        context.WriteVerbose($"Execution provider: {ExecutionProvider}, device {DeviceId}{(LowMemory ? ", low memory" : "")}.");
+        context.WriteVerbose($"Execution provider: {ExecutionProvider ?? ExecutionProviderKind.Auto}, device {DeviceId ?? 0}{(LowMemory ? ", low memory" : "")}.");
         return new WuerstchenPipeline(model, Execution)
         {
             LowMemory = LowMemory.IsPresent,

@@ -12,6 +12,9 @@ namespace Wuerstchen.PowerShell;
 /// prompt slug, seed, index, and a counter when the name is taken. Explicit names that exist are an
 /// error unless -Force.
 /// </summary>
+/// <summary>One image's file: <see cref="Exists"/> when it is already there with the same parameters (skipped).</summary>
+internal readonly record struct OutputTarget(string Path, bool Exists);
+
 internal sealed class OutputPaths
 {
     private readonly string _folder;
@@ -115,39 +118,91 @@ internal sealed class OutputPaths
     }
 
     /// <summary>
-    /// The path of an image. A default name is the prompt's slug, the seed and the image's
-    /// <paramref name="imageIndex"/> (its ImageIndex: the same row gets the same name from New-WuerstchenImage and
-    /// from Get-… | ConvertFrom-…); an explicit file name gets -1, -2 … by <paramref name="sequence"/>, the image's
-    /// number (from 0) in this call.
+    /// Where an image goes. A default name is the prompt's slug, the seed and the image's <paramref name="imageIndex"/>
+    /// (its ImageIndex: the same row gets the same name from New-WuerstchenImage and from Get-… | ConvertFrom-…), with
+    /// -1, -2 … when an earlier image of this run has it: names depend only on the rows and their order, so a re-run
+    /// names every row as before. An explicit file name gets -1, -2 … for the second and later images of the run. An
+    /// existing file that already holds <paramref name="planned"/> is skipped with <paramref name="skipExisting"/>, an
+    /// error without it (nor -Force); a default name held by another image moves on to the next number.
     /// </summary>
-    public string For(string prompt, long seed, int imageIndex, int sequence)
+    public OutputTarget For(string prompt, long seed, int imageIndex, GenerationParameters? planned = null, bool skipExisting = false)
     {
-        string path;
         if (_fileName is not null)
         {
+            int sequence = _sequence++;
             var name = sequence == 0 ? _fileName : $"{Path.GetFileNameWithoutExtension(_fileName)}-{sequence}{Path.GetExtension(_fileName)}";
-            path = Path.Combine(_folder, name);
-            if (!_force && (File.Exists(path) || _reserved.Contains(path)))
+            var path = Path.Combine(_folder, name);
+            if (File.Exists(path) && !_reserved.Contains(path))
             {
-                throw new WuerstchenException("OutputFileExists", WuerstchenErrorKind.WriteError,
-                    $"The file '{path}' already exists; use -Force to overwrite it.", path);
+                if (skipExisting && Holds(path, planned))
+                {
+                    return new OutputTarget(path, Exists: true);
+                }
+
+                if (!_force)
+                {
+                    throw Exists(path, Holds(path, planned));
+                }
             }
+
+            _reserved.Add(path);
+            return new OutputTarget(path, Exists: false);
         }
-        else
+
+        var stem = $"{Slug(prompt)}-{SeedText(seed)}-{imageIndex.ToString(CultureInfo.InvariantCulture)}";
+        for (int n = 0; ; n++)
         {
-            var stem = $"{Slug(prompt)}-{seed.ToString(CultureInfo.InvariantCulture)}-{imageIndex.ToString(CultureInfo.InvariantCulture)}";
-            path = Path.Combine(_folder, stem + ".png");
-            for (int n = 1; (File.Exists(path) && !_force) || _reserved.Contains(path); n++)
+            var path = Path.Combine(_folder, n == 0 ? stem + ".png" : $"{stem}-{n}.png");
+            if (_reserved.Contains(path))
             {
-                path = Path.Combine(_folder, $"{stem}-{n}.png");
+                continue; // an earlier image of this run: never replaced
             }
 
+            if (File.Exists(path) && !_force)
+            {
+                if (!Holds(path, planned))
+                {
+                    continue; // another image holds this name
+                }
+
+                if (skipExisting)
+                {
+                    return new OutputTarget(path, Exists: true);
+                }
+
+                throw Exists(path, same: true);
+            }
+
+            _reserved.Add(path);
             _stems[path] = stem;
+            return new OutputTarget(path, Exists: false);
+        }
+    }
+
+    private int _sequence;
+
+    /// <summary>Whether the file at <paramref name="path"/> records exactly <paramref name="planned"/> (unreadable: no).</summary>
+    private static bool Holds(string path, GenerationParameters? planned)
+    {
+        if (planned is null)
+        {
+            return false;
         }
 
-        _reserved.Add(path);
-        return path;
+        try
+        {
+            return planned.IsRecordedIn(ImageFile.ReadParameters(path));
+        }
+        catch (Exception ex) when (ex is WuerstchenException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return false;
+        }
     }
+
+    private static WuerstchenException Exists(string path, bool same) => new("OutputFileExists", WuerstchenErrorKind.WriteError,
+        same
+            ? $"The file '{path}' already holds this image (same parameters); use -SkipExisting to make only what is missing, or -Force to make it again."
+            : $"The file '{path}' already exists; use -Force to overwrite it (or another -OutputPath).", path);
 
     /// <summary>
     /// The next free name for a default-named image whose name was taken between <see cref="For"/> and the
@@ -171,7 +226,11 @@ internal sealed class OutputPaths
         return next;
     }
 
-    /// <summary>Lower-case letters and digits from the prompt, words joined by '-', at most 48 characters.</summary>
+    /// <summary>
+    /// Lower-case letters and digits of the prompt in any script (東京の夜景 stays; file systems accept letters), words
+    /// joined by '-', at most 48 characters. Accents on Latin letters are dropped ("é" → "e"); marks that belong to
+    /// other scripts' letters (Japanese dakuten, Devanagari vowel signs) are kept.
+    /// </summary>
     public static string Slug(string prompt)
     {
         var sb = new StringBuilder();
@@ -179,7 +238,7 @@ internal sealed class OutputPaths
         string text;
         try
         {
-            text = prompt.Normalize(NormalizationForm.FormKD); // "é" → "e" + accent, so accented letters keep their base
+            text = prompt.Normalize(NormalizationForm.FormKD); // "é" → "e" + accent, full-width letters → ASCII
         }
         catch (ArgumentException)
         {
@@ -188,8 +247,21 @@ internal sealed class OutputPaths
 
         foreach (var ch in text)
         {
-            if (char.IsAsciiLetterOrDigit(ch))
+            var category = char.GetUnicodeCategory(ch);
+            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark)
             {
+                if (sb.Length > 0 && !char.IsAscii(sb[^1]) && sb.Length < 48)
+                {
+                    sb.Append(ch); // part of the letter before it
+                }
+            }
+            else if (char.IsLetterOrDigit(ch))
+            {
+                if (sb.Length >= 48)
+                {
+                    break;
+                }
+
                 if (dash && sb.Length > 0)
                 {
                     sb.Append('-');
@@ -197,17 +269,17 @@ internal sealed class OutputPaths
 
                 sb.Append(char.ToLowerInvariant(ch));
                 dash = false;
-                if (sb.Length >= 48)
-                {
-                    break;
-                }
             }
-            else if (ch is ' ' or '-' or '_' or ',' or '.' or '\t')
+            else if (ch is ' ' or '-' or '_' or ',' or '.' or '\t' or '、' or '。' or '，')
             {
                 dash = true;
             }
         }
 
-        return sb.Length == 0 ? "image" : sb.ToString().TrimEnd('-');
+        string slug = sb.ToString().Normalize(NormalizationForm.FormC).TrimEnd('-');
+        return slug.Length == 0 ? "image" : slug;
     }
+
+    /// <summary>The seed in a name: "n5" for -5, so the name never holds "--".</summary>
+    public static string SeedText(long seed) => seed.ToString(CultureInfo.InvariantCulture).Replace("-", "n", StringComparison.Ordinal);
 }

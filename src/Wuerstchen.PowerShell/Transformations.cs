@@ -1,102 +1,67 @@
 using System.Collections;
 using System.Globalization;
 using System.Management.Automation;
+using Wuerstchen.Core;
 
 namespace Wuerstchen.PowerShell;
 
 /// <summary>
-/// Lets a timestep list come from a CSV cell or the command line as text ("1, 0.5, 0" or "1 0.5 0"),
-/// as well as an array of numbers.
+/// Reads a declared request parameter (<see cref="RequestParameters"/>) from whatever was bound: an argument, a CSV
+/// cell, a pipeline object's property or $PSDefaultParameterValues. A value that does not parse never fails PowerShell's
+/// binding: a failed binding skips the record without counting it (so later errors name the wrong row) and says
+/// nothing of the row. The failure is kept in <see cref="BindingFailures"/> instead and the cmdlet reports it for the
+/// record (or, bound from the command line, for the whole call); the parameter binds as not given meanwhile.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class FloatListTransformationAttribute : ArgumentTransformationAttribute
+public sealed class RequestValueAttribute : ArgumentTransformationAttribute
 {
+    public RequestValueAttribute(string name) => Name = name;
+
+    public string Name { get; }
+
     public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {
-        var value = inputData is PSObject pso ? pso.BaseObject : inputData;
-        if (value is string text)
+        var parameter = RequestParameters.All[Name];
+        try
         {
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return null; // an empty CSV cell: not given
-            }
-
-            var parts = text.Split(new[] { ',', ' ', ';', '\t' }, StringSplitOptions.RemoveEmptyEntries);
-            var result = new float[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-            {
-                if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]))
-                {
-                    throw new ArgumentTransformationMetadataException($"'{parts[i]}' in '{text}' is not a number; give timesteps as numbers descending from 1 to 0, e.g. '1, 0.5, 0'.");
-                }
-            }
-
-            return result;
+            return RequestParameters.Parse(parameter, inputData);
         }
-
-        if (value is IEnumerable list and not string)
+        catch (WuerstchenException ex)
         {
-            var items = new List<object?>();
-            foreach (var item in list)
-            {
-                items.Add(item is PSObject p ? p.BaseObject : item);
-            }
-
-            if (items.Count == 1 && items[0] is string single)
-            {
-                return Transform(engineIntrinsics, single);
-            }
-
-            return items.ToArray();
+            BindingFailures.Add(parameter.Name, ex);
+            return null;
         }
-
-        return inputData;
     }
 }
 
 /// <summary>
-/// An empty CSV cell (or whitespace) means "not given": it binds as null, so the parameter keeps its
-/// default instead of PowerShell's conversion of "" to 0. With a target type, any other value is converted
-/// here, so a value that does not convert (a CSV cell 'abc' for -Seed) is an error naming it: PowerShell
-/// silently drops pipeline-by-property-name values it cannot convert, which would run the row with the
-/// default (a random seed, 1024 pixels …) instead.
+/// The parse failures of the current binding, per thread: PowerShell binds a record and calls ProcessRecord on the
+/// same (pipeline) thread right after, so the cmdlet takes exactly its own record's failures.
 /// </summary>
-[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class EmptyAsNullAttribute : ArgumentTransformationAttribute
+internal static class BindingFailures
 {
-    public EmptyAsNullAttribute()
+    [ThreadStatic]
+    private static List<KeyValuePair<string, WuerstchenException>>? _pending;
+
+    public static void Add(string parameter, WuerstchenException ex)
     {
+        _pending ??= new();
+        // PowerShell may try a binding twice (without, then with type coercion): one failure per parameter
+        _pending.RemoveAll(f => f.Key == parameter);
+        _pending.Add(new(parameter, ex));
     }
 
-    public EmptyAsNullAttribute(Type targetType) => TargetType = targetType;
-
-    /// <summary>The type non-empty values are converted to (the parameter's type without Nullable).</summary>
-    public Type? TargetType { get; }
-
-    public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
+    /// <summary>The failures since the last call, and forgets them.</summary>
+    public static IReadOnlyList<WuerstchenException> Take()
     {
-        var value = inputData is PSObject pso ? pso.BaseObject : inputData;
-        if (value is string s && string.IsNullOrWhiteSpace(s))
+        if (_pending is not { Count: > 0 } pending)
         {
-            return null;
+            return Array.Empty<WuerstchenException>();
         }
 
-        if (TargetType is null || value is null || TargetType.IsInstanceOfType(value))
-        {
-            return inputData;
-        }
-
-        try
-        {
-            return LanguagePrimitives.ConvertTo(value, TargetType, CultureInfo.InvariantCulture);
-        }
-        catch (Exception ex) when (ex is PSInvalidCastException or InvalidCastException or FormatException or OverflowException or ArgumentException)
-        {
-            string expected = TargetType == typeof(int) ? $"a whole number from {int.MinValue} to {int.MaxValue}"
-                : TargetType == typeof(long) ? $"a whole number from {long.MinValue} to {long.MaxValue}"
-                : TargetType == typeof(float) || TargetType == typeof(double) ? "a number" : $"a {TargetType.Name}";
-            throw new ArgumentTransformationMetadataException($"'{value}' is not {expected}.", ex);
-        }
+        var result = pending.Select(f => f.Value).ToArray();
+        pending.Clear();
+        return result;
     }
 }
 

@@ -106,18 +106,56 @@ public abstract class WuerstchenCmdlet : PSCmdlet
     /// <summary>Writes an engine failure as a non-terminating error (the next pipeline row still runs).</summary>
     protected void WriteEngineError(WuerstchenException ex) => WriteError(WithRecordContext(ToErrorRecord(ex)));
 
+    /// <summary>
+    /// A value given at the command line (or by $PSDefaultParameterValues) that does not parse is an error for the whole
+    /// call, before any record runs; pipeline values are reported per record (<see cref="BindingFailures"/>).
+    /// </summary>
+    protected override void BeginProcessing()
+    {
+        if (BindingFailures.Take() is { Count: > 0 } failures)
+        {
+            ThrowTerminatingError(ToErrorRecord(failures[0]));
+        }
+    }
+
+    /// <summary>Reports the values of this pipeline record that did not parse; true when there were any (skip the record).</summary>
+    protected bool ReportBindingFailures()
+    {
+        var failures = BindingFailures.Take();
+        foreach (var failure in failures)
+        {
+            WriteEngineError(failure);
+        }
+
+        return failures.Count > 0;
+    }
+
     /// <summary>Which pipeline record is being worked on ("Pipeline record 3 (prompt '…')"), for error messages; null when none.</summary>
     protected internal string? RecordContext { get; set; }
 
-    /// <summary>Prefixes the message of an error with <see cref="RecordContext"/>; the exception and TargetObject stay as they are.</summary>
+    /// <summary>The pipeline record being worked on (a CSV row, a text), the TargetObject of its errors; null when none.</summary>
+    protected internal object? RecordTarget { get; set; }
+
+    /// <summary>
+    /// Puts <see cref="RecordContext"/> into the message of an error (CI logs print $_.Exception.Message, so the row must
+    /// be there, not only in ErrorDetails) and makes the record its TargetObject; the error id and category stay.
+    /// </summary>
     internal ErrorRecord WithRecordContext(ErrorRecord record)
     {
-        if (RecordContext is { } context)
+        if (RecordContext is not { } context)
         {
-            record.ErrorDetails = new ErrorDetails($"{context}: {record.Exception.Message}");
+            return record;
         }
 
-        return record;
+        string message = $"{context}: {record.Exception.Message}";
+        Exception exception = record.Exception is WuerstchenException w
+            ? new WuerstchenException(w.ErrorId, w.Kind, message, w.Target, w)
+            : new InvalidOperationException(message, record.Exception);
+        string id = record.FullyQualifiedErrorId.Split(',')[0];
+        return new ErrorRecord(exception, id, record.CategoryInfo.Category, RecordTarget ?? record.TargetObject)
+        {
+            ErrorDetails = new ErrorDetails(message),
+        };
     }
 
     public static ErrorRecord ToErrorRecord(WuerstchenException ex)

@@ -33,7 +33,7 @@ Describe '-Verbose tells what happened (point 12)' {
         ($v -match '^Decoder: 2 steps for 1 image in \d+\.\d\d s\.$').Count | Should -Be 1
         $v | Should -Contain "Wrote '$(Join-Path $dir 'a-fox-1-0.png')'."
         # a second call says the networks came from the cache
-        $again = Get-Verbose { New-WuerstchenImage 'a fox' @Small -OutputPath $dir -Verbose }
+        $again = Get-Verbose { New-WuerstchenImage 'a fox' @Small -OutputPath $dir -Force -Verbose }
         ($again -match '^Prior network: cached session \(CPU\)\.$').Count | Should -Be 1
     }
 

@@ -66,8 +66,8 @@ Describe 'The output format follows the -OutputPath extension (point 5)' {
         $lo = New-WuerstchenImage 'a red fox' @Small -Quality 5 -OutputPath (Join-Path $TestDrive 'lo.jpg')
         $hi = New-WuerstchenImage 'a red fox' @Small -Quality 100 -OutputPath (Join-Path $TestDrive 'hi.jpg')
         $lo.Length | Should -BeLessThan $hi.Length
-        { New-WuerstchenImage 'a red fox' @Small -Quality 0 -OutputPath (Join-Path $TestDrive 'q0.jpg') } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
-        { New-WuerstchenImage 'a red fox' @Small -Quality 101 -OutputPath (Join-Path $TestDrive 'q101.jpg') } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        { New-WuerstchenImage 'a red fox' @Small -Quality 0 -OutputPath (Join-Path $TestDrive 'q0.jpg') } | Should -Throw -ErrorId 'ValueOutOfRange*'
+        { New-WuerstchenImage 'a red fox' @Small -Quality 101 -OutputPath (Join-Path $TestDrive 'q101.jpg') } | Should -Throw -ErrorId 'ValueOutOfRange*'
     }
 
     It 'an image extension it cannot write (<_>) is UnsupportedImageFormat naming the supported ones; nothing on disk' -ForEach @('gif', 'bmp', 'tiff', 'jpgg') {

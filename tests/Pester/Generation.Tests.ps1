@@ -6,13 +6,13 @@ Describe 'Module' {
     It 'exports the cmdlets users script against' {
         $names = (Get-Command -Module Wuerstchen).Name
         foreach ($n in 'New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding',
-            'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache') {
+            'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache', 'Get-WuerstchenImageInfo') {
             $names | Should -Contain $n
         }
     }
 
     It 'has Get-Help examples for <_>' -ForEach @('New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding',
-        'Export-WuerstchenEmbedding', 'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache') {
+        'Export-WuerstchenEmbedding', 'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache', 'Get-WuerstchenImageInfo') {
         $help = Get-Help $_ -Examples
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.examples.example).Count | Should -BeGreaterThan 0
@@ -86,12 +86,17 @@ Describe 'New-WuerstchenImage' {
         $named.Name | Should -Be @('my.png', 'my-1.png')
     }
 
-    It 'keeps default names unique across calls' {
+    It 'keeps default names unique across calls: another image gets -1, the same image again is OutputFileExists' {
         $dir = Join-Path $TestDrive 'unique'
         $one = New-WuerstchenImage 'same' -Width 128 -Height 128 -Seed 3 -PriorSteps 2 -DecoderSteps 2 -OutputPath $dir
-        $two = New-WuerstchenImage 'same' -Width 128 -Height 128 -Seed 3 -PriorSteps 2 -DecoderSteps 2 -OutputPath $dir
+        $two = New-WuerstchenImage 'same' -Width 128 -Height 128 -Seed 3 -PriorSteps 3 -DecoderSteps 2 -OutputPath $dir
         $one.Name | Should -Be 'same-3-0.png'
         $two.Name | Should -Be 'same-3-0-1.png'
+        $err = $null
+        $three = New-WuerstchenImage 'same' -Width 128 -Height 128 -Seed 3 -PriorSteps 2 -DecoderSteps 2 -OutputPath $dir -ErrorVariable err -ErrorAction SilentlyContinue
+        $three | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'OutputFileExists,*'
+        @(Get-ChildItem $dir).Count | Should -Be 2
     }
 
     It 'refuses to overwrite an explicit file without -Force' {

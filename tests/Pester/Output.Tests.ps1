@@ -20,10 +20,12 @@ Describe 'Outputs are the provider''s FileInfo with the generation parameters (p
         $f.Seed | Should -Be 1
     }
 
-    It 'the default view shows Name, Prompt, Seed and the size' {
+    It 'the default view shows Name, Prompt, Seed and the dimensions under a plain directory header' {
         $f = New-WuerstchenImage 'a red fox' @Small -OutputPath (Join-Path $TestDrive 'view')
         $text = $f | Out-String -Width 200
-        $text | Should -Match 'Name\s+Prompt\s+Seed\s+Size'
+        $text | Should -Match 'Name\s+Prompt\s+Seed\s+Dimensions'
+        $text | Should -Match ('Directory: ' + [regex]::Escape($f.DirectoryName))
+        $text | Should -Not -Match 'FileSystem::'
         $text | Should -Match ([regex]::Escape($f.Name))
         $text | Should -Match 'a red fox\s+1\s+128x128'
     }

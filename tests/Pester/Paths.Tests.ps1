@@ -116,7 +116,7 @@ Describe 'Paths as PowerShell users expect (point 11)' {
     }
 
     It 'covers every cmdlet of the module in the check below' {
-        @(Get-Command -Module Wuerstchen -CommandType Cmdlet).Count | Should -Be 8
+        @(Get-Command -Module Wuerstchen -CommandType Cmdlet).Count | Should -Be 9
     }
 
     It 'Get-WuerstchenEmbedding photo.jpg embeds the text, and the help does not show -ImagePath as positional' {
@@ -129,7 +129,7 @@ Describe 'Paths as PowerShell users expect (point 11)' {
 
     It 'help and binding agree: no parameter set puts another parameter at a position the default set uses (<_>)' -ForEach @(
         'New-WuerstchenImage', 'Get-WuerstchenEmbedding', 'ConvertFrom-WuerstchenEmbedding', 'Export-WuerstchenEmbedding',
-        'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache') {
+        'Import-WuerstchenEmbedding', 'Measure-WuerstchenPrompt', 'Test-WuerstchenModel', 'Clear-WuerstchenCache', 'Get-WuerstchenImageInfo') {
         $cmd = Get-Command $_
         $default = $cmd.ParameterSets | Where-Object IsDefault
         if (-not $default) { $default = $cmd.ParameterSets[0] }

@@ -96,13 +96,13 @@ Describe 'Prompts' {
     }
 
     It 'rejects <Case>' -ForEach @(
-        @{ Case = 'a null prompt'; Prompt = $null; Id = 'ParameterArgumentValidationError'; Names = @("'Prompt'", 'null') }
-        @{ Case = 'a null among the prompts'; Prompt = @('a cat', $null); Id = 'ParameterArgumentValidationError'; Names = @("'Prompt'", 'null') }
+        @{ Case = 'a null prompt'; Prompt = $null; Id = 'EmptyPrompt'; Names = @("'Prompt'", 'null') }
+        @{ Case = 'a null among the prompts'; Prompt = @('a cat', $null); Id = 'EmptyPrompt'; Names = @("'Prompt'", 'null') }
     ) {
         $dir = Join-Path $TestDrive ('null-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
         $r = Invoke-Capture { New-WuerstchenImage -Prompt $Prompt @Small -OutputPath $dir }
         $r.Errors.Count | Should -Be 1
-        Assert-WuerstchenError $r.Errors[0] $Id 'InvalidData' $Names
+        Assert-WuerstchenError $r.Errors[0] $Id 'InvalidArgument' $Names
         Assert-NothingWritten $dir
         Assert-NextCallWorks
     }
@@ -186,12 +186,12 @@ Prompt,Seed,Width,Height,PriorSteps,DecoderSteps,PriorTimesteps,PriorGuidanceSca
     }
 
     It 'reports a <Column> cell that is not a number instead of silently using the default' -ForEach @(
-        @{ Column = 'Seed'; Value = 'abc'; Names = @("'Seed'", "'abc'") }
-        @{ Column = 'Width'; Value = 'wide'; Names = @("'Width'", "'wide'") }
-        @{ Column = 'PriorSteps'; Value = '3x'; Names = @("'PriorSteps'", "'3x'") }
-        @{ Column = 'PriorGuidanceScale'; Value = 'high'; Names = @("'PriorGuidanceScale'", "'high'") }
-        @{ Column = 'Seed'; Value = '99999999999999999999'; Names = @("'Seed'", "'99999999999999999999'") }
-        @{ Column = 'PriorTimesteps'; Value = '1, x, 0'; Names = @("'PriorTimesteps'", "'x'") }
+        @{ Column = 'Seed'; Value = 'abc'; Id = 'InvalidWholeNumber'; Names = @("'Seed'", "'abc'") }
+        @{ Column = 'Width'; Value = 'wide'; Id = 'InvalidWholeNumber'; Names = @("'Width'", "'wide'") }
+        @{ Column = 'PriorSteps'; Value = '3x'; Id = 'InvalidWholeNumber'; Names = @("'PriorSteps'", "'3x'") }
+        @{ Column = 'PriorGuidanceScale'; Value = 'high'; Id = 'InvalidNumber'; Names = @("'PriorGuidanceScale'", "'high'") }
+        @{ Column = 'Seed'; Value = '99999999999999999999'; Id = 'ValueOutOfRange'; Names = @("'Seed'", "'99999999999999999999'") }
+        @{ Column = 'PriorTimesteps'; Value = '1, x, 0'; Id = 'InvalidNumber'; Names = @("'PriorTimesteps'", "'x'") }
     ) {
         $row = [ordered]@{ Prompt = 'typo row'; Seed = '21'; Width = '128'; Height = '128'; PriorSteps = '2'; DecoderSteps = '2'; PriorGuidanceScale = '' }
         if ($Column -eq 'PriorTimesteps') { $row.Remove('PriorSteps') }
@@ -200,7 +200,7 @@ Prompt,Seed,Width,Height,PriorSteps,DecoderSteps,PriorTimesteps,PriorGuidanceSca
         $dir = Join-Path $TestDrive ('typo-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
         $r = Invoke-Capture { $rows | New-WuerstchenImage -OutputPath $dir }
         $r.Errors.Count | Should -Be 1
-        Assert-WuerstchenError $r.Errors[0] 'ParameterArgumentTransformationError' 'InvalidData' $Names
+        Assert-WuerstchenError $r.Errors[0] $Id 'InvalidArgument' $Names
         @($r.Output).Count | Should -Be 1
         $r.Output[0].Prompt | Should -Be 'good row'
         @(Get-ChildItem $dir -Force).Name | Should -Be @('good-row-22-0.png')

@@ -33,7 +33,7 @@ public class GenerationParametersTests
     {
         using var image = Image(new DecoderSettings { DecoderSteps = 12, DecoderGuidanceScale = 0f, NegativePrompt = "blur" }, seed: 7);
         var text = image.Parameters();
-        Assert.Equal(new[] { "prompt", "negative_prompt", "seed", "width", "height", "prior_timesteps", "prior_guidance_scale", "decoder_steps",
+        Assert.Equal(new[] { "prompt", "negative_prompt", "seed", "width", "height", "prompt_index", "image_index", "images_per_prompt", "prior_timesteps", "prior_guidance_scale", "decoder_steps",
             "decoder_guidance_scale", "prior_seed", "source", "model", "model_family", "Software" }, text.Select(p => p.Key));
         var map = text.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("a cat", map["prompt"]);
@@ -43,6 +43,24 @@ public class GenerationParametersTests
         Assert.Equal("12", map["decoder_steps"]);
         Assert.Equal("42", map["prior_seed"]);
         Assert.Equal("prompt", map["source"]);
+    }
+
+    [Fact]
+    public void PngTextRecordsThePlaceInTheBatchAndReadsItBack()
+    {
+        var parameters = new GenerationParameters
+        {
+            Prompt = "b \"quoted\"",
+            PromptIndex = 1,
+            ImageIndex = 2,
+            ImagesPerPrompt = 3,
+            BatchPrompts = new[] { "a, with comma", "b \"quoted\"" },
+        };
+        var back = GenerationParameters.FromPngText(parameters.ToPngText());
+        Assert.Equal((1, 2, 3), (back.PromptIndex, back.ImageIndex, back.ImagesPerPrompt));
+        Assert.Equal(parameters.BatchPrompts, back.BatchPrompts);
+        Assert.True(back.IsRecordedIn(parameters.ToPngText().ToDictionary(p => p.Key, p => p.Value)));
+        Assert.False((back with { ImageIndex = 0 }).IsRecordedIn(parameters.ToPngText().ToDictionary(p => p.Key, p => p.Value)));
     }
 
     [Fact]

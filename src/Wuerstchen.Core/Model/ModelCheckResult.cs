@@ -19,6 +19,9 @@ public sealed class ModelCheckResult
     public bool Optional { get; init; }
     public string? Provider { get; internal set; }
     public long SizeBytes { get; internal set; }
+
+    /// <summary>The model family the folder was checked as ("wuerstchen-v2", "stable-cascade").</summary>
+    public string? Family { get; internal set; }
     public string? Inputs { get; internal set; }
     public string? Outputs { get; internal set; }
 

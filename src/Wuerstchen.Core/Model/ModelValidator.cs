@@ -27,6 +27,7 @@ public static class ModelValidator
             string Folders(string half) => string.Join(", ", family.Networks.Where(n => n.Half == half || n.Half == "both").Where(n => !n.Optional).Select(n => n.Folder));
             r.Fail("ModelFolderEmpty", $"'{model.Root}' holds neither the prior half ({Folders("prior")}) nor the decoder half ({Folders("decoder")}) of a {family.DisplayName} model folder. " + ModelFolder.HowToGetModels,
                 "prior/ or decoder/ sub-folders", "none", ModelCheckStatus.Missing);
+            r.Family = family.Name;
             results.Add(r);
             return results;
         }
@@ -49,6 +50,7 @@ public static class ModelValidator
             results.Add(CheckNetwork(model, network, execution, cache, widths, warn, ct));
         }
 
+        results.ForEach(r => r.Family = family.Name);
         return results;
     }
 
@@ -155,6 +157,8 @@ public static class ModelValidator
         var result = new ModelCheckResult { Stage = Display(folderName), Path = folder };
         try
         {
+            // the tokenizer's files (vocab.json, merges.txt …), as a network's size is its file's
+            result.SizeBytes = Directory.Exists(folder) ? new DirectoryInfo(folder).EnumerateFiles().Sum(f => f.Length) : 0;
             var t = model.Tokenizer(textEncoder, tokenizers).Encode("a photo of a cat");
             if (t.InputIds.Length != model.Config.MaxLength || t.InputIds[0] != model.Config.BosTokenId)
             {

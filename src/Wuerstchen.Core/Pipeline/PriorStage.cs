@@ -101,6 +101,8 @@ internal sealed class PriorStage
                 Height = size.OutputHeight,
                 PromptIndex = r / n,
                 ImageIndex = r % n,
+                ImagesPerPrompt = n,
+                BatchPrompts = settings.Prompts.Count > 1 ? settings.Prompts.ToArray() : null,
                 PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
                 PriorTimesteps = settings.PriorTimesteps?.ToArray(),
                 PriorGuidanceScale = settings.PriorGuidanceScale,

@@ -31,6 +31,12 @@ public sealed record GenerationParameters
     public int Height { get; init; }
     public int PromptIndex { get; init; }
     public int ImageIndex { get; init; }
+
+    /// <summary>Images per prompt of the batch the image was made in (its place in the batch decides its noise).</summary>
+    public int ImagesPerPrompt { get; init; } = 1;
+
+    /// <summary>All prompts of the batch, when it had several; null for a batch of one prompt.</summary>
+    public string[]? BatchPrompts { get; init; }
     public int? PriorSteps { get; init; }
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
@@ -62,6 +68,8 @@ public sealed record GenerationParameters
         Height = e.Height,
         PromptIndex = e.PromptIndex,
         ImageIndex = e.ImageIndex,
+        ImagesPerPrompt = e.ImagesPerPrompt,
+        BatchPrompts = e.BatchPrompts,
         PriorSteps = e.PriorSteps,
         PriorTimesteps = e.PriorTimesteps,
         PriorGuidanceScale = e.PriorGuidanceScale,
@@ -90,6 +98,44 @@ public sealed record GenerationParameters
         };
     }
 
+    /// <summary>
+    /// What the image of row <paramref name="row"/> of a request will record, known before it is made (settings with the
+    /// family's defaults filled in): New-WuerstchenImage -SkipExisting compares it with an existing file's.
+    /// </summary>
+    public static GenerationParameters Planned(PriorSettings prior, DecoderSettings decoder, LatentSize size, int row, string? modelName, string family)
+    {
+        int n = prior.ImagesPerPrompt;
+        return new GenerationParameters
+        {
+            Prompt = decoder.Prompt ?? prior.Prompts[row / n],
+            NegativePrompt = decoder.NegativePrompt ?? prior.NegativePrompt,
+            Seed = decoder.Seed ?? prior.Seed,
+            Width = size.OutputWidth,
+            Height = size.OutputHeight,
+            PromptIndex = row / n,
+            ImageIndex = row % n,
+            ImagesPerPrompt = n,
+            BatchPrompts = prior.Prompts.Count > 1 ? prior.Prompts.ToArray() : null,
+            PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
+            PriorTimesteps = prior.PriorTimesteps?.ToArray(),
+            PriorGuidanceScale = prior.PriorGuidanceScale,
+            DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
+            DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
+            DecoderGuidanceScale = decoder.DecoderGuidanceScale,
+            PriorSeed = prior.Seed,
+            ModelName = modelName,
+            ModelFamily = family,
+        };
+    }
+
+    /// <summary>
+    /// Whether an image file's recorded parameters (<see cref="IO.ImageFile.ReadParameters"/>) are these: every key this
+    /// record writes, except the software version and the model's name (a renamed or moved folder makes the same image).
+    /// </summary>
+    public bool IsRecordedIn(IReadOnlyDictionary<string, string> recorded) => ToPngText()
+        .Where(kv => kv.Key is not (PngKeys.Software or PngKeys.Model))
+        .All(kv => recorded.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
     /// <summary>An embedding with these parameters (the family goes to <see cref="WuerstchenEmbedding.Family"/>).</summary>
     public WuerstchenEmbedding ToEmbedding(int[] shape, float[] data, NoiseStream? stream = null) => new()
     {
@@ -102,6 +148,8 @@ public sealed record GenerationParameters
         Data = data,
         PromptIndex = PromptIndex,
         ImageIndex = ImageIndex,
+        ImagesPerPrompt = ImagesPerPrompt,
+        BatchPrompts = BatchPrompts,
         PriorSteps = PriorSteps,
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
@@ -122,7 +170,16 @@ public sealed record GenerationParameters
             new(PngKeys.Seed, Seed.ToString(ci)),
             new(PngKeys.Width, Width.ToString(ci)),
             new(PngKeys.Height, Height.ToString(ci)),
+            // the image's place in its batch: with these it can be made again on its own (Get-WuerstchenImageInfo)
+            new(PngKeys.PromptIndex, PromptIndex.ToString(ci)),
+            new(PngKeys.ImageIndex, ImageIndex.ToString(ci)),
+            new(PngKeys.ImagesPerPrompt, ImagesPerPrompt.ToString(ci)),
         };
+        if (BatchPrompts is { } batch)
+        {
+            list.Add(new(PngKeys.BatchPrompts, new JsonArray(batch.Select(b => (JsonNode?)JsonValue.Create(b)).ToArray()).ToJsonString()));
+        }
+
         if (PriorTimesteps is { } pt)
         {
             list.Add(new(PngKeys.PriorTimesteps, FloatList(pt)));
@@ -178,6 +235,10 @@ public sealed record GenerationParameters
             Seed = seed,
             Width = (int)(ParseLong(S(PngKeys.Width)) ?? 0),
             Height = (int)(ParseLong(S(PngKeys.Height)) ?? 0),
+            PromptIndex = (int)(ParseLong(S(PngKeys.PromptIndex)) ?? 0),
+            ImageIndex = (int)(ParseLong(S(PngKeys.ImageIndex)) ?? 0),
+            ImagesPerPrompt = (int)(ParseLong(S(PngKeys.ImagesPerPrompt)) ?? 1),
+            BatchPrompts = ParseTexts(S(PngKeys.BatchPrompts)),
             PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
             PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
             PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
@@ -237,6 +298,8 @@ public sealed record GenerationParameters
         new("Height", Height),
         new("PromptIndex", PromptIndex),
         new("ImageIndex", ImageIndex),
+        new("ImagesPerPrompt", ImagesPerPrompt),
+        new("BatchPrompts", BatchPrompts),
         new("PriorSteps", PriorSteps),
         new("PriorTimesteps", PriorTimesteps),
         new("PriorGuidanceScale", PriorGuidanceScale),
@@ -255,6 +318,10 @@ public sealed record GenerationParameters
         public const string Prompt = "prompt";
         public const string NegativePrompt = "negative_prompt";
         public const string Seed = "seed";
+        public const string ImagesPerPrompt = "images_per_prompt";
+        public const string PromptIndex = "prompt_index";
+        public const string ImageIndex = "image_index";
+        public const string BatchPrompts = "batch_prompts";
         public const string Width = "width";
         public const string Height = "height";
         public const string PriorSteps = "prior_steps";
@@ -296,6 +363,20 @@ public sealed record GenerationParameters
         }
 
         return values;
+    }
+
+    /// <summary>A JSON array of texts (batch_prompts); anything else is treated as absent.</summary>
+    private static string[]? ParseTexts(string? s)
+    {
+        try
+        {
+            return s is null || JsonNode.Parse(s) is not JsonArray a ? null
+                : a.Select(t => t is JsonValue v && v.TryGetValue<string>(out var text) ? text : null).ToArray() is var texts && texts.All(t => t is not null) ? texts! : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

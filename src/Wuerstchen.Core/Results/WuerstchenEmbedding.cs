@@ -22,6 +22,12 @@ public sealed class WuerstchenEmbedding
 
     public int PromptIndex { get; init; }
     public int ImageIndex { get; init; }
+
+    /// <summary>The batch it was made in (1 for an embedding made from an image or read from a bare .npy).</summary>
+    public int ImagesPerPrompt { get; init; } = 1;
+
+    /// <summary>All prompts of its batch when there were several (the noise of every row depends on the whole batch); else null.</summary>
+    public string[]? BatchPrompts { get; init; }
     public int? PriorSteps { get; init; }
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }

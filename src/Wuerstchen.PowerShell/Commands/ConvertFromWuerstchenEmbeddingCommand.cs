@@ -20,20 +20,20 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
     public WuerstchenEmbedding[] InputObject { get; set; } = Array.Empty<WuerstchenEmbedding>();
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
+    [RequestValue("DecoderSteps")]
     public int? DecoderSteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [FloatListTransformation]
+    [RequestValue("DecoderTimesteps")]
     public float[]? DecoderTimesteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(float))]
+    [RequestValue("DecoderGuidanceScale")]
     public float? DecoderGuidanceScale { get; set; }
 
     /// <summary>Starts a fresh generator with this seed for every embedding instead of continuing its stream.</summary>
     [Parameter]
-    [EmptyAsNull(typeof(long))]
+    [RequestValue("Seed")]
     public long? Seed { get; set; }
 
     /// <summary>Decoder text instead of the embedding's prompt (e.g. for an embedding made from an image).</summary>
@@ -60,10 +60,14 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
 
     private readonly List<WuerstchenEmbedding> _pending = new();
     private OutputPaths? _outputs;
-    private int _index;
 
     protected override void ProcessRecord()
     {
+        if (ReportBindingFailures())
+        {
+            return;
+        }
+
         foreach (var embedding in InputObject)
         {
             if (embedding is null)
@@ -117,7 +121,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 var e = group[i];
                 long seed = Seed ?? e.Seed;
                 // named by the embedding's ImageIndex, as New-WuerstchenImage names the same row
-                var path = _outputs.For(Prompt ?? EmbeddingChecks.NameOf(e), seed, e.ImageIndex, _index++);
+                var path = _outputs.For(Prompt ?? EmbeddingChecks.NameOf(e), seed, e.ImageIndex).Path;
                 targets[i] = ShouldProcess(path, $"Decode embedding '{e.Prompt}' (seed {seed})") ? path : null;
             }
 

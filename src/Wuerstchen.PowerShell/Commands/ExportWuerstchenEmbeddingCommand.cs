@@ -31,7 +31,7 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
     {
         Guarded(() =>
         {
-            var path = ProviderPaths.Resolve(this, Path, "-Path");
+            var path = DataPath(ProviderPaths.Resolve(this, Path, "-Path"));
             if (_items.Count == 0)
             {
                 throw new WuerstchenException("EmptyEmbedding", WuerstchenErrorKind.InvalidArgument, "No embeddings were piped to Export-WuerstchenEmbedding.", path);
@@ -51,5 +51,40 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
             WriteObject(ProviderPaths.FileItem(this, path, null));
         }, Path);
         base.EndProcessing();
+    }
+
+    /// <summary>
+    /// The .npy to write, checked before anything is: a folder, a name that is its own sidecar (x.json would be
+    /// overwritten by its metadata) and a missing folder are errors naming what to write; a name without an
+    /// extension gets .npy (Import-WuerstchenEmbedding and numpy look for it).
+    /// </summary>
+    private static string DataPath(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new WuerstchenException("PathIsFolder", WuerstchenErrorKind.InvalidArgument,
+                $"'-Path' '{path}' is a folder; give a file name in it, e.g. '{System.IO.Path.Combine(path, "embeddings.npy")}'.", path);
+        }
+
+        if (string.IsNullOrEmpty(System.IO.Path.GetExtension(path)))
+        {
+            path += ".npy";
+        }
+
+        if (string.Equals(EmbeddingFile.SidecarPath(path), path, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new WuerstchenException("PathIsSidecar", WuerstchenErrorKind.InvalidArgument,
+                $"'-Path' '{path}' is the name of the metadata file (.json) written beside the data; name the data '{System.IO.Path.ChangeExtension(path, ".npy")}'.", path);
+        }
+
+        var folder = System.IO.Path.GetDirectoryName(path);
+        // a file where the folder should be is left to the writer (OutputWriteFailed names it)
+        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder) && !File.Exists(folder))
+        {
+            throw new WuerstchenException("OutputFolderNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"The folder '{folder}' of '-Path' '{path}' does not exist; create it first (New-Item -ItemType Directory).", path);
+        }
+
+        return path;
     }
 }

@@ -8,54 +8,10 @@ namespace Wuerstchen.PowerShell;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "WuerstchenEmbedding", DefaultParameterSetName = PromptSet)]
 [OutputType(typeof(WuerstchenEmbedding))]
-public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
+public sealed class GetWuerstchenEmbeddingCommand : PriorCmdlet
 {
-    private const string PromptSet = "Prompt";
     internal const string ImageSet = "Image";
     private const string LiteralImageSet = "LiteralImage";
-
-    [Parameter(ParameterSetName = PromptSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNull]
-    [AllowEmptyString] // "" is the unconditional prompt, as diffusers accepts it (and New-WuerstchenImage does)
-    public string[] Prompt { get; set; } = Array.Empty<string>();
-
-    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [AllowEmptyString]
-    [AllowNull]
-    [EmptyAsNull]
-    public string? NegativePrompt { get; set; }
-
-    /// <summary>Pixel width; with -ImagePath, defaults to the size with the image's aspect ratio near 1024² pixels (IO/ImageFit).</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    [ArgumentCompleter(typeof(ImageSizeCompleter))]
-    public int? Width { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    [ArgumentCompleter(typeof(ImageSizeCompleter))]
-    public int? Height { get; set; }
-
-    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    public int? ImagesPerPrompt { get; set; }
-
-    /// <summary>The generator seed (random when not given, and reported on the output).</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(long))]
-    public long? Seed { get; set; }
-
-    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    public int? PriorSteps { get; set; }
-
-    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [FloatListTransformation]
-    public float[]? PriorTimesteps { get; set; }
-
-    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(float))]
-    public float? PriorGuidanceScale { get; set; }
 
     /// <summary>
     /// Images to encode with the EfficientNet encoder instead of running the prior; wildcards are expanded. Not
@@ -72,58 +28,73 @@ public sealed class GetWuerstchenEmbeddingCommand : NetworkCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? LiteralPath { get; set; }
 
-    private int _call;
-
     protected override void ProcessRecord()
     {
-        if (ParameterSetName is ImageSet or LiteralImageSet)
+        if (ParameterSetName is ImageSet or LiteralImageSet || Files() is not null)
         {
-            bool literal = ParameterSetName == LiteralImageSet;
-            foreach (var p in (literal ? LiteralPath : ImagePath)!)
-            {
-                Guarded(() =>
-                {
-                    // one bad image is an error for that image; the images after it are still encoded
-                    foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-ImagePath"))
-                    {
-                        Guarded(() => ProcessImage(file), file);
-                    }
-                }, p);
-            }
+            ProcessImages();
+            return;
+        }
 
+        if (BeginRecord() is not { } prompts)
+        {
             return;
         }
 
         Guarded(() =>
         {
-            _call++;
-            var prior = new PriorParameters
-            {
-                Prompts = Prompt,
-                NegativePrompt = NegativePrompt,
-                Width = Width,
-                Height = Height,
-                ImagesPerPrompt = ImagesPerPrompt,
-                Seed = Seed,
-                PriorSteps = PriorSteps,
-                PriorTimesteps = PriorTimesteps,
-                PriorGuidanceScale = PriorGuidanceScale,
-            }.ToSettings();
+            var prior = PriorRequest(prompts);
+            var kept = KeptRows(prompts, prior);
             var model = OpenModel();
-            string activity = $"Get-WuerstchenEmbedding #{_call}";
+            WarnIgnoredNegativePrompt(prior.WithDefaults(model.Family).PriorGuidanceScale);
+            string activity = $"Get-WuerstchenEmbedding #{RecordNumber}";
             WriteBatchProgress(1, activity, $"{prior.Prompts.Count * prior.ImagesPerPrompt} embedding(s), seed {prior.Seed}", 0);
             RunEngine(context =>
             {
                 // each embedding is emitted as soon as the prior has made the batch, on the pipeline thread
-                foreach (var e in CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation))
+                var embeddings = CreatePipeline(model, context, 1, activity).RunPrior(prior, context.Cancellation);
+                for (int r = 0; r < embeddings.Count; r++)
                 {
-                    context.WriteObject(e);
+                    if (kept[r])
+                    {
+                        context.WriteObject(embeddings[r]);
+                    }
                 }
 
                 return true;
             });
             WriteBatchProgress(1, activity, "done", 100, completed: true);
-        }, Prompt);
+        }, RecordTarget ?? Prompt);
+    }
+
+    /// <summary>
+    /// Get-ChildItem's files piped in: -Prompt (object[], so that a record without a Prompt property is refused rather
+    /// than embedded as its text) takes any object first, so files are recognised here and encoded as -LiteralPath.
+    /// </summary>
+    private string[]? Files() => Prompt is { Length: > 0 } items && MyInvocation.ExpectingInput
+        && items.All(i => (i is PSObject p ? p.BaseObject : i) is FileSystemInfo)
+        ? items.Select(i => ((FileSystemInfo)(i is PSObject p ? p.BaseObject : i)!).FullName).ToArray()
+        : null;
+
+    private void ProcessImages()
+    {
+        if (ReportBindingFailures())
+        {
+            return;
+        }
+
+        bool literal = ParameterSetName != ImageSet;
+        foreach (var p in Files() ?? (literal ? LiteralPath : ImagePath)!)
+        {
+            Guarded(() =>
+            {
+                // one bad image is an error for that image; the images after it are still encoded
+                foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-ImagePath"))
+                {
+                    Guarded(() => ProcessImage(file), file);
+                }
+            }, p);
+        }
     }
 
     private void ProcessImage(string path)

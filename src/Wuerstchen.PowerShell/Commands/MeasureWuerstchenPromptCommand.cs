@@ -24,15 +24,23 @@ public sealed class MeasureWuerstchenPromptCommand : ModelCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
-    public string[] Prompt { get; set; } = Array.Empty<string>();
+    [AllowNull]
+    public object?[]? Prompt { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (ReportBindingFailures())
+        {
+            return;
+        }
+
         Guarded(() =>
         {
+            // the prompt rules of New and Get: a record without a Prompt property is refused, not measured as its text
+            var prompts = PromptInput.Resolve(Prompt, fromPipeline: false);
             var model = OpenModel();
             var tokenizer = model.Tokenizer(NetworkKind.PriorTextEncoder);
-            foreach (var p in Prompt)
+            foreach (var p in prompts)
             {
                 var t = tokenizer.Encode(p ?? "");
                 WriteObject(new WuerstchenPromptInfo

@@ -6,172 +6,198 @@ namespace Wuerstchen.PowerShell;
 /// <summary>
 /// <para type="synopsis">Generates images from text prompts with Würstchen v2 or Stable Cascade (the model folder says which).</para>
 /// </summary>
-[Cmdlet(VerbsCommon.New, "WuerstchenImage", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "WuerstchenImage", SupportsShouldProcess = true, DefaultParameterSetName = PromptSet)]
 [OutputType(typeof(FileInfo))]
-public sealed class NewWuerstchenImageCommand : NetworkCmdlet
+public sealed class NewWuerstchenImageCommand : PriorCmdlet
 {
-    /// <summary>
-    /// The prompt texts ('' is unconditional generation, as diffusers' prompt=""). Typed object[] so that a
-    /// pipeline object without a Prompt property is refused instead of rendered as its text (see PromptInput).
-    /// </summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [AllowEmptyString]
-    [ValidateNotNull]
-    public object[] Prompt { get; set; } = Array.Empty<object>();
-
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [AllowEmptyString]
-    [AllowNull]
-    [EmptyAsNull]
-    public string? NegativePrompt { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    [ArgumentCompleter(typeof(ImageSizeCompleter))]
-    public int? Width { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    [ArgumentCompleter(typeof(ImageSizeCompleter))]
-    public int? Height { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    public int? ImagesPerPrompt { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(long))]
-    public long? Seed { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
-    public int? PriorSteps { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [FloatListTransformation]
-    public float[]? PriorTimesteps { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(float))]
-    public float? PriorGuidanceScale { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(int))]
+    [RequestValue("DecoderSteps")]
     public int? DecoderSteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [FloatListTransformation]
+    [RequestValue("DecoderTimesteps")]
     public float[]? DecoderTimesteps { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [EmptyAsNull(typeof(float))]
+    [RequestValue("DecoderGuidanceScale")]
     public float? DecoderGuidanceScale { get; set; }
 
     /// <summary>A folder (created if missing) or a file name whose extension (.png, .jpg, .jpeg, .webp) picks the format.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("OutputPath")]
     public string? OutputPath { get; set; }
 
-    /// <summary>JPEG/WebP quality, 1 (smallest file) to 100 (best picture); PNG is lossless and ignores it.</summary>
-    [Parameter]
-    [ValidateRange(1, 100)]
-    public int Quality { get; set; } = Core.IO.ImageFormats.DefaultQuality;
+    /// <summary>JPEG/WebP quality, 1 (smallest file) to 100 (best picture; default 90); PNG is lossless and ignores it.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [RequestValue("Quality")]
+    public int? Quality { get; set; }
 
+    /// <summary>Overwrites files that existed before this run (never another image of the same run).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    private int _call;
+    /// <summary>Skips an image whose file exists and records the same parameters (emitted with Skipped = $true): a re-run finishes a stopped one.</summary>
+    [Parameter]
+    public SwitchParameter SkipExisting { get; set; }
+
+    // one set of output names per output path for the whole run, so no image of the run replaces another
+    private readonly Dictionary<string, OutputPaths> _outputs = new(StringComparer.Ordinal);
+    private bool _outputPathOnCommandLine;
+    private bool _warnedOverride;
+
+    protected override void BeginProcessing()
+    {
+        _outputPathOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(OutputPath));
+        base.BeginProcessing();
+    }
 
     protected override void ProcessRecord()
     {
-        _call++;
-        string[] prompts = Prompt.Select(p => p is string s ? s : PSObject.AsPSObject(p).ToString()).ToArray();
-        RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
-        Guarded(() =>
+        if (BeginRecord() is not { } prompts)
         {
-            prompts = PromptInput.Resolve(Prompt);
-            RecordContext = MyInvocation.ExpectingInput ? RowContext(_call, prompts) : null;
-            var prior = PriorFromParameters(prompts);
-            var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
-            long seed = prior.Seed;
-            if (!Seed.HasValue)
-            {
-                WriteVerbose($"No -Seed given: using seed {seed}.");
-            }
+            return;
+        }
 
-            var outputs = OutputPaths.Create(OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath"),
-                SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
-            var targets = ChooseTargets(outputs, prompts, prior);
-            if (targets.All(t => t is null))
-            {
-                return; // -WhatIf or declined: no model is loaded
-            }
-
-            // the model and the family's rules (e.g. no custom timesteps for Stable Cascade) before anything is written
-            var model = OpenModel();
-            prior.WithDefaults(model.Family).Validate();
-            prior.CheckSize(model.Config); // the family's sizes (v2: 128-pixel steps)
-            decoder.WithDefaults(model.Family).Validate();
-            outputs.EnsureFolder();
-            string activity = $"New-WuerstchenImage #{_call}";
-            int count = targets.Length;
-            WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {seed}", 0);
-            try
-            {
-                // each image's file is emitted as soon as it is written (ImageWriter), not at the end of the batch
-                RunEngine(context =>
-                {
-                    var pipeline = CreatePipeline(model, context, 1, activity);
-                    var images = pipeline.GenerateEach(prior, decoder, context.Cancellation);
-                    return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
-                });
-            }
-            finally
-            {
-                outputs.RemoveCreatedIfEmpty(); // a failed load or Ctrl+C leaves no empty folder behind
-            }
-
-            WriteBatchProgress(1, activity, "done", 100, completed: true);
-        }, Prompt);
+        WarnOverriddenColumn();
+        Guarded(() => Render(prompts), RecordTarget ?? Prompt);
     }
 
-    private PriorSettings PriorFromParameters(string[] prompts) => new PriorParameters
+    private void Render(string[] prompts)
     {
-        Prompts = prompts,
-        NegativePrompt = NegativePrompt,
-        Width = Width,
-        Height = Height,
-        ImagesPerPrompt = ImagesPerPrompt,
-        Seed = Seed,
-        PriorSteps = PriorSteps,
-        PriorTimesteps = PriorTimesteps,
-        PriorGuidanceScale = PriorGuidanceScale,
-    }.ToSettings();
+        var prior = PriorRequest(prompts);
+        var decoder = ParameterChecks.Decoder(DecoderSteps, DecoderTimesteps, DecoderGuidanceScale);
+        if (!Seed.HasValue)
+        {
+            WriteVerbose($"No -Seed given: using seed {prior.Seed}.");
+        }
 
-    /// <summary>Each image's file (prompt-major rows), or null where -WhatIf/-Confirm declined it.</summary>
-    private string?[] ChooseTargets(OutputPaths outputs, string[] prompts, PriorSettings prior)
+        var outputs = Outputs();
+        // the family's rules (sizes, no custom timesteps for Stable Cascade) before anything is written; -WhatIf
+        // reports them too when the model folder is there (reading model_index.json loads no network)
+        var model = DryRun ? TryOpenModel() : OpenModel();
+        LatentSize? size = null;
+        if (model is not null)
+        {
+            prior = prior.WithDefaults(model.Family);
+            prior.Validate();
+            size = prior.CheckSize(model.Config);
+            decoder = decoder.WithDefaults(model.Family);
+            decoder.Validate();
+            WarnIgnoredNegativePrompt(prior.PriorGuidanceScale, decoder.DecoderGuidanceScale);
+        }
+
+        var targets = ChooseTargets(outputs, prior, decoder, size, model, KeptRows(prompts, prior));
+        if (targets.All(t => t is null) || model is null)
+        {
+            return; // all skipped, -WhatIf or declined: no network is loaded
+        }
+
+        Generate(model, prior, decoder, outputs, targets);
+    }
+
+    private void Generate(ModelFolder model, PriorSettings prior, DecoderSettings decoder, OutputPaths outputs, string?[] targets)
+    {
+        outputs.EnsureFolder();
+        string activity = $"New-WuerstchenImage #{RecordNumber}";
+        int count = targets.Count(t => t is not null);
+        WriteBatchProgress(1, activity, $"{count} image{(count == 1 ? "" : "s")} at {prior.Width}×{prior.Height}, seed {prior.Seed}", 0);
+        int quality = Quality ?? Core.IO.ImageFormats.DefaultQuality;
+        try
+        {
+            // each image's file is emitted as soon as it is written (ImageWriter), not at the end of the batch
+            RunEngine(context =>
+            {
+                var pipeline = CreatePipeline(model, context, 1, activity);
+                var images = pipeline.GenerateEach(prior, decoder, context.Cancellation); // one image at a time
+                return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, quality);
+            });
+        }
+        finally
+        {
+            outputs.RemoveCreatedIfEmpty(); // a failed load or Ctrl+C leaves no empty folder behind
+        }
+
+        WriteBatchProgress(1, activity, "done", 100, completed: true);
+    }
+
+    /// <summary>
+    /// Each image's file (prompt-major rows), or null where it is skipped (-SkipExisting: emitted here, marked) or
+    /// -WhatIf/-Confirm declined it. -WhatIf lists the names the real run writes: the same choice, made once.
+    /// </summary>
+    private string?[] ChooseTargets(OutputPaths outputs, PriorSettings prior, DecoderSettings decoder, LatentSize? size, ModelFolder? model, bool[] kept)
     {
         int n = prior.ImagesPerPrompt;
-        var targets = new string?[prompts.Length * n];
+        var targets = new string?[prior.Prompts.Count * n];
         for (int r = 0; r < targets.Length; r++)
         {
+            if (!kept[r])
+            {
+                continue; // made for its place in the batch (its noise), not written
+            }
+
+            var planned = size is { } s && model is not null
+                ? GenerationParameters.Planned(prior, decoder, s, r, model.Name, model.Family.Name)
+                : null;
             // named by the image's ImageIndex (r % n), as ConvertFrom-WuerstchenEmbedding names the same row
-            var path = outputs.For(prompts[r / n], prior.Seed, r % n, r);
-            targets[r] = ShouldProcess(path, $"Create image '{prompts[r / n]}' (seed {prior.Seed})") ? path : null;
+            var target = outputs.For(prior.Prompts[r / n], prior.Seed, r % n, planned, SkipExisting.IsPresent);
+            if (target.Exists)
+            {
+                WriteVerbose($"Skipped '{target.Path}': it exists with the same parameters.");
+                WriteObject(ProviderPaths.FileItem(this, target.Path, Skipped(planned!)));
+                continue;
+            }
+
+            string prompt = Core.IO.TextExcerpt.Of(prior.Prompts[r / n], 60);
+            targets[r] = ShouldProcess(target.Path, $"Create image '{prompt}' (seed {prior.Seed})") ? target.Path : null;
         }
 
         return targets;
     }
 
-    // "record 12 (prompt 'a red fox…')": with hundreds of CSV rows the user must find the bad one
-    private static string RowContext(int record, string[] prompts)
+    private static IReadOnlyList<KeyValuePair<string, object?>> Skipped(GenerationParameters planned) =>
+        planned.ToOutputProperties().Append(new("Skipped", true)).ToArray();
+
+    private OutputPaths Outputs()
     {
-        string text = prompts.Length == 0 ? "" : prompts[0];
-        if (text.Length > 40)
+        string? resolved = OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath");
+        string key = resolved ?? "";
+        if (!_outputs.TryGetValue(key, out var outputs))
         {
-            text = text[..40] + "…";
+            outputs = OutputPaths.Create(resolved, SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
+            _outputs[key] = outputs;
         }
 
-        return $"Pipeline record {record} (prompt '{text}')";
+        return outputs;
+    }
+
+    /// <summary>PowerShell binds a command-line -OutputPath over a record's OutputPath column without a word: say so, once a run.</summary>
+    private void WarnOverriddenColumn()
+    {
+        if (_warnedOverride || !_outputPathOnCommandLine || RecordTarget is not PSObject row
+            || row.BaseObject is string || row.Properties["OutputPath"]?.Value is not { } column || string.IsNullOrWhiteSpace(column.ToString()))
+        {
+            return;
+        }
+
+        _warnedOverride = true;
+        WriteWarning($"The records' OutputPath column is ignored: -OutputPath '{OutputPath}' on the command line wins for every record. Leave -OutputPath out to use the column.");
+    }
+
+    private bool DryRun => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w)
+        ? w is SwitchParameter { IsPresent: true } || w is true
+        : GetVariableValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
+
+    private ModelFolder? TryOpenModel()
+    {
+        try
+        {
+            return OpenModel();
+        }
+        catch (WuerstchenException)
+        {
+            return null; // -WhatIf without a model folder: the model-free checks are all it can do
+        }
     }
 }

@@ -13,7 +13,9 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
 {
     /// <summary>The model folder to check (positional); else $env:WUERSTCHEN_MODEL_PATH, else the default folder.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("ModelPath")]
     [ArgumentCompleter(typeof(FolderCompleter))]
     public override string? ModelPath { get; set; }
 
@@ -21,8 +23,33 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>With -Quiet a value that does not parse is not an error either: ProcessRecord answers $false for it.</summary>
+    protected override void BeginProcessing()
+    {
+        if (!Quiet)
+        {
+            base.BeginProcessing();
+        }
+    }
+
     protected override void ProcessRecord()
     {
+        if (BindingFailures.Take() is { Count: > 0 } failures)
+        {
+            // a gate answers $false for a value it cannot read, as for any other problem
+            if (Quiet)
+            {
+                WriteVerbose($"{failures[0].ErrorId}: {failures[0].Message}");
+                WriteObject(false);
+            }
+            else
+            {
+                failures.ToList().ForEach(WriteEngineError);
+            }
+
+            return;
+        }
+
         if (Quiet)
         {
             ProcessQuiet();
@@ -67,7 +94,7 @@ public sealed class TestWuerstchenModelCommand : NetworkCmdlet
         {
             return RunEngine(context =>
             {
-                context.WriteVerbose($"Execution provider: {ExecutionProvider}, device {DeviceId}.");
+                context.WriteVerbose($"Execution provider: {ExecutionProvider ?? ExecutionProviderKind.Auto}, device {DeviceId ?? 0}.");
                 return ModelValidator.Check(model, Execution, warn: m => Warn(context, m), ct: context.Cancellation);
             });
         }

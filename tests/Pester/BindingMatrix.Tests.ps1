@@ -1,0 +1,144 @@
+# The binding matrix, generated from the one declaration of the request parameters
+# ([Wuerstchen.PowerShell.RequestParameters]::All): every parameter × {command line, CSV cell, pipeline object property,
+# $PSDefaultParameterValues} × {valid, empty, whitespace, $null, decimal comma, fraction, out of range, array} gives the
+# outcome docs/parameters.md states. Each case runs New-WuerstchenImage -WhatIf (the checks without generating) in a
+# runspace of its own, so the 600-odd "What if" lines stay out of the test log. The file metadata round trip is
+# Request.Tests.ps1's Get-WuerstchenImageInfo | New-WuerstchenImage.
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Declared = @([Wuerstchen.PowerShell.RequestParameters]::All.Values | Sort-Object Name | ForEach-Object { @{ Name = $_.Name; Kind = "$($_.Kind)" } })
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    # per parameter: a valid value, an out-of-range value and its error id (absent: no range), and cases whose
+    # outcome differs from the kind's rule (docs/parameters.md, "Exceptions")
+    $script:Values = @{
+        NegativePrompt       = @{ Valid = 'blurry' }
+        Width                = @{ Valid = '256'; Out = '100'; OutId = 'InvalidImageSize' }
+        Height               = @{ Valid = '256'; Out = '100'; OutId = 'InvalidImageSize' }
+        ImagesPerPrompt      = @{ Valid = '2'; Out = '0'; OutId = 'InvalidImagesPerPrompt' }
+        Seed                 = @{ Valid = '7'; Out = '99999999999999999999'; OutId = 'ValueOutOfRange' }
+        PriorSteps           = @{ Valid = '2'; Out = '0'; OutId = 'InvalidStepCount' }
+        PriorTimesteps       = @{ Valid = '1, 0.5, 0'; Out = '0.5, 1'; OutId = 'InvalidTimesteps' }
+        PriorGuidanceScale   = @{ Valid = '2.5'; Out = '-1'; OutId = 'InvalidGuidanceScale' }
+        DecoderSteps         = @{ Valid = '2'; Out = '0'; OutId = 'InvalidStepCount' }
+        DecoderTimesteps     = @{ Valid = '1, 0'; Out = '0.5, 1'; OutId = 'InvalidTimesteps' }
+        DecoderGuidanceScale = @{ Valid = '1.5'; Out = '-1'; OutId = 'InvalidGuidanceScale' }
+        BatchPrompts         = @{ Valid = '["a", "b"]'; Comma = 'BatchMismatch'; Fraction = 'BatchMismatch' }
+        PromptIndex          = @{ Valid = '0'; Out = '999'; OutId = 'ValueOutOfRange' }
+        ImageIndex           = @{ Valid = '0'; Out = '999'; OutId = 'ValueOutOfRange' }
+        Quality              = @{ Valid = '50'; Out = '0'; OutId = 'ValueOutOfRange' }
+        OutputPath           = @{ Valid = 'VALID-FOLDER'; Fraction = 'UnsupportedImageFormat' }
+        ModelPath            = @{ Valid = $Models }
+        ExecutionProvider    = @{ Valid = 'Cpu'; Out = 'Gpu'; OutId = 'InvalidChoice' }
+        DeviceId             = @{ Valid = '0'; Out = '65'; OutId = 'ValueOutOfRange' }
+        GpuMemoryLimitMB     = @{ Valid = '0'; Out = '-1'; OutId = 'ValueOutOfRange' }
+    }
+
+    # the outcome by kind (docs/parameters.md): 'ok' or the error id
+    function Get-Expected([string] $Name, [string] $Kind, [string] $Case) {
+        $v = $Values[$Name]
+        switch ($Case) {
+            'Valid' { return 'ok' }
+            { $_ -in 'Empty', 'Whitespace', 'Null' } { return 'ok' }
+            'Comma' {
+                if ($v.Comma) { return $v.Comma }
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'InvalidNumber'; NumberList = 'ok'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+            }
+            'Fraction' {
+                if ($v.Fraction) { return $v.Fraction }
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'ok'; NumberList = 'InvalidTimesteps'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+            }
+            'Out' { return $v.OutId }
+            'Array' { return @{ NumberList = 'ok'; TextList = 'ok' }[$Kind] ?? 'NotOneValue' }
+        }
+    }
+
+    function Get-CaseValue([string] $Name, [string] $Kind, [string] $Case) {
+        switch ($Case) {
+            'Valid' { $Values[$Name].Valid }
+            'Empty' { '' }
+            'Whitespace' { '   ' }
+            'Null' { $null }
+            'Comma' { if ($Kind -eq 'NumberList') { '1,0' } else { '4,5' } }
+            'Fraction' { '1.5' }
+            'Out' { $Values[$Name].Out }
+            'Array' { if ($Kind -eq 'NumberList') { , @(1, 0) } elseif ($Kind -eq 'TextList') { , @('a', 'b') } else { , @('1', '2') } }
+        }
+    }
+
+    $script:Runspace = [runspacefactory]::CreateRunspace()
+    $Runspace.Open()
+    $script:Shell = [powershell]::Create()
+    $Shell.Runspace = $Runspace
+    $null = $Shell.AddScript("Import-Module '$(Join-Path $ModulePath 'Wuerstchen.psd1')'; `$PSDefaultParameterValues['*-Wuerstchen*:ModelPath'] = '$Models'; `$PSDefaultParameterValues['*-Wuerstchen*:ExecutionProvider'] = 'Cpu'").Invoke()
+
+    # each way in as a script taking (value, parameter name, output folder); returns the error ids, or 'ok'
+    $script:Ways = @{
+        CommandLine = 'param($v, $n, $o) $p = @{ OutputPath = $o }; $p[$n] = $v; try { New-WuerstchenImage "a" @p -WhatIf } catch { $_ }'
+        # a parameter bound by $PSDefaultParameterValues is not bound again from the pipeline (PowerShell's rule):
+        # this runspace's ModelPath and ExecutionProvider defaults are taken away while their column is tried
+        Property    = 'param($v, $n, $o) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; $r[$n] = $v; try { [pscustomobject]$r | New-WuerstchenImage -WhatIf } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
+        CsvCell     = 'param($v, $n, $o) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; $r[$n] = $v; try { [pscustomobject]$r | ConvertTo-Csv | ConvertFrom-Csv | New-WuerstchenImage -WhatIf } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
+        Default     = 'param($v, $n, $o) $k = if ($n -in "ModelPath", "ExecutionProvider") { "*-Wuerstchen*:$n" } else { "New-WuerstchenImage:$n" }; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues[$k] = $v; try { if ($n -eq "OutputPath") { New-WuerstchenImage "a" -WhatIf } else { New-WuerstchenImage "a" -OutputPath $o -WhatIf } } catch { $_ } finally { if ($null -eq $saved) { $PSDefaultParameterValues.Remove($k) } else { $PSDefaultParameterValues[$k] = $saved } }'
+    }
+
+    function Invoke-Way([string] $Way, $Value, [string] $Name, [string] $Folder) {
+        $Shell.Commands.Clear()
+        $Shell.Streams.ClearStreams()
+        $null = $Shell.AddScript($Ways[$Way]).AddArgument($Value).AddArgument($Name).AddArgument($Folder)
+        $out = @($Shell.Invoke())
+        $errors = @($out | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) + @($Shell.Streams.Error)
+        if ($errors.Count -eq 0) { return 'ok' }
+        ($errors | ForEach-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | Select-Object -Unique) -join ' '
+    }
+}
+
+AfterAll {
+    if ($Shell) { $Shell.Dispose() }
+    if ($Runspace) { $Runspace.Dispose() }
+}
+
+Describe 'New-WuerstchenImage binding matrix' {
+    It 'every declared parameter has its values in this matrix' {
+        foreach ($p in [Wuerstchen.PowerShell.RequestParameters]::All.Values) { $Values.ContainsKey($p.Name) | Should -BeTrue -Because "$($p.Name) is declared" }
+    }
+
+    It '<Name> (<Kind>): every way in × every kind of value gives the documented outcome' -ForEach $Declared {
+        $folder = Join-Path $TestDrive "m-$Name"
+        $wrong = foreach ($way in 'CommandLine', 'Property', 'CsvCell', 'Default') {
+            foreach ($case in 'Valid', 'Empty', 'Whitespace', 'Null', 'Comma', 'Fraction', 'Out', 'Array') {
+                if ($case -eq 'Out' -and -not $Values[$Name].OutId) { continue }
+                if ($way -eq 'CsvCell' -and $case -in 'Null', 'Array') { continue } # a CSV cell is never $null or an array
+                $value = Get-CaseValue $Name $Kind $case
+                if ($value -eq 'VALID-FOLDER') { $value = $folder }
+                $expected = Get-Expected $Name $Kind $case
+                $actual = Invoke-Way $way $value $Name $folder
+                if ($actual -ne $expected) { "$way/$case ('$value'): expected $expected, got $actual" }
+            }
+        }
+        @($wrong) | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'New-WuerstchenImage file metadata round trip' {
+    It 'every declared parameter with a metadata key comes back from the file under its own name' {
+        $common = @{ Width = 256; Height = 128; Seed = 7; DecoderGuidanceScale = 1.5; NegativePrompt = 'blurry' }
+        $a = New-WuerstchenImage 'a', 'b' @common -ImagesPerPrompt 2 -PriorSteps 2 -PriorGuidanceScale 2.5 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-a') |
+            Where-Object { $_.PromptIndex -eq 1 -and $_.ImageIndex -eq 1 }
+        $b = New-WuerstchenImage 'c' @common -PriorTimesteps '1, 0.5, 0' -DecoderTimesteps '1, 0' -OutputPath (Join-Path $TestDrive 'meta-b')
+        $given = @{
+            NegativePrompt = 'blurry'; Width = 256; Height = 128; ImagesPerPrompt = 2; Seed = 7; PriorSteps = 2; PriorGuidanceScale = 2.5
+            DecoderSteps = 2; DecoderGuidanceScale = 1.5; BatchPrompts = 'a b'; PromptIndex = 1; ImageIndex = 1
+            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'
+        }
+        $infoA = Get-WuerstchenImageInfo -LiteralPath $a.FullName
+        $infoB = Get-WuerstchenImageInfo -LiteralPath $b.FullName
+        foreach ($p in [Wuerstchen.PowerShell.RequestParameters]::All.Values | Where-Object MetadataKey) {
+            $given.ContainsKey($p.Name) | Should -BeTrue -Because "$($p.Name) is recorded ('$($p.MetadataKey)') and needs a value here"
+            $info = if ($p.Name -like '*Timesteps') { $infoB } else { $infoA }
+            "$($p.Name)=$($info.($p.Name))" | Should -Be "$($p.Name)=$($given[$p.Name])"
+        }
+    }
+}
