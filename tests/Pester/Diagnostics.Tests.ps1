@@ -82,7 +82,7 @@ public static class PesterStopOnProgress {
         $ps = [powershell]::Create()
         try {
             $null = $ps.AddScript("Import-Module '$(Join-Path $ModulePath 'Wuerstchen.psd1')'; Clear-WuerstchenCache; New-WuerstchenImage 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 2 -DecoderSteps 2 -ExecutionProvider Cpu -ModelPath '$Models' -OutputPath '$dir' -Verbose")
-            [PesterStopOnProgress]::Arm($ps, 'Loading Prior…')
+            [PesterStopOnProgress]::Arm($ps, 'Loading PriorTextEncoder…') # the first load (the text encoder runs first)
             try { $null = $ps.Invoke() } catch [System.Management.Automation.PipelineStoppedException] { }
             "$($ps.InvocationStateInfo.State)" | Should -Be 'Stopped'
             $verbose = @($ps.Streams.Verbose.Message)
