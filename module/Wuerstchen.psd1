@@ -4,7 +4,7 @@
     RootModule           = 'Wuerstchen.PowerShell.dll'
     NestedModules        = @('Wuerstchen.PowerShell.Loader.dll')
     # The one place the version comes from: build.ps1 -Task Package and CHANGELOG.md follow it.
-    ModuleVersion        = '0.4.0'
+    ModuleVersion        = '0.5.0'
     CompatiblePSEditions = @('Core')
     GUID                 = '5d3f6a2e-8c41-4f0b-9e57-2b1c7d9a6e10'
     Author               = 'Wuerstchen.PowerShell contributors'
@@ -34,7 +34,7 @@
             # with the real one before the first Publish-PSResource to the PowerShell Gallery.
             ProjectUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell'
             LicenseUri   = 'https://github.com/wuerstchen-powershell/Wuerstchen.PowerShell/blob/main/LICENSE'
-            ReleaseNotes = 'See CHANGELOG.md in the module folder or the project site. 0.4.0: output formats by extension (.png, .jpg, .webp), wildcard/-LiteralPath paths, provider FileInfo outputs streamed as written, -Verbose diagnostics, specific errors for ordinary mistakes, Stable Cascade fp16 export. 0.3.0: Stable Cascade (Würstchen v3) through the same cmdlets. 0.2.0: installable package (Install-PSResource), dependencies isolated in their own AssemblyLoadContext, CUDA through a companion module.'
+            ReleaseNotes = 'See CHANGELOG.md in the module folder or the project site. 0.5.0: the real models at their real size (exporter fixed for networks over 2 GB, memory-mapped weights, faster loads), one generation request from every way in (CSV, pipeline, file metadata; -SkipExisting, Get-WuerstchenImageInfo), bounded reads and requests, CUDA companion packages. 0.4.0: output formats by extension (.png, .jpg, .webp), wildcard/-LiteralPath paths, provider FileInfo outputs streamed as written, -Verbose diagnostics, specific errors for ordinary mistakes, Stable Cascade fp16 export. 0.3.0: Stable Cascade (Würstchen v3) through the same cmdlets. 0.2.0: installable package (Install-PSResource), dependencies isolated in their own AssemblyLoadContext, CUDA through a companion module.'
         }
     }
 }
