@@ -2,6 +2,8 @@
 Linux keeps the process's peak resident set (VmHWM) and resets it when "5" is written to /proc/self/clear_refs,
 so each network's peak is measured on its own; elsewhere the figure is the process's peak so far."""
 import contextlib
+import ctypes
+import gc
 import resource
 import sys
 import time
@@ -27,6 +29,16 @@ def peak_bytes():
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def trim():
+    """Collects garbage and hands freed heap back to the OS (glibc's malloc_trim), so that the next network starts from
+    what is really held: without it a freed multi-GB network stayed resident and raised every later peak."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def current_bytes():
@@ -58,6 +70,7 @@ class _Phases:
 @contextlib.contextmanager
 def measured(name, figures, log):
     """Records figures[name] = seconds, peak resident memory of the block and of each phase marked in it, and logs them."""
+    trim()
     started, before = time.time(), current_bytes()
     reset_peak()
     phases = _Phases()
