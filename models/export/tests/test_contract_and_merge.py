@@ -55,6 +55,21 @@ class MergeTests(unittest.TestCase):
         self.assertEqual(index["source"], {"prior_repo": "p", "decoder_repo": "d"})
         self.assertEqual(index["network_dtypes"], {"prior": "fp16", "decoder": "fp32"})
 
+    def test_an_export_in_progress_leaves_no_index_and_still_merges_the_previous_one(self):
+        from wuerstchen_export.folder import ASIDE, set_index_aside
+        folder = tempfile.mkdtemp()
+        prior = _FakeExporter({"prior": {"path": "prior/model.onnx"}}, {"latent_mean"})
+        write_model_index(folder, "m", dict(contract.CONTRACT_DEFAULTS), {"prior_repo": "p"}, {"default": "fp32"}, prior)
+        set_index_aside(folder)  # a re-export starts: until it ends the folder is not a model the module opens
+        self.assertFalse(os.path.exists(os.path.join(folder, "model_index.json")))
+        set_index_aside(folder)  # a second start after a stopped one keeps the older index
+        self.assertTrue(os.path.exists(os.path.join(folder, ASIDE)))
+        dec = _FakeExporter({"decoder": {"path": "decoder/model.onnx"}}, {"latent_dim_scale"})
+        write_model_index(folder, "m", dict(contract.CONTRACT_DEFAULTS), {"decoder_repo": "d"}, {"default": "fp32"}, dec)
+        with open(os.path.join(folder, "model_index.json"), encoding="utf-8") as f:
+            self.assertEqual(sorted(json.load(f)["networks"]), ["decoder", "prior"])
+        self.assertFalse(os.path.exists(os.path.join(folder, ASIDE)))
+
     def test_a_fresh_run_replaces_what_it_reads(self):
         prev = dict(contract.CONTRACT_DEFAULTS, format="wuerstchen-onnx", latent_mean=1.0, networks={"prior": {}})
         new = dict(contract.CONTRACT_DEFAULTS, latent_mean=2.0, networks={"prior": {"x": 1}}, source={})

@@ -11,7 +11,7 @@ from .contract import DEFAULT_RTOL, ExportError, NETWORK_ORDER, log
 from .cascade import cascade_dtypes, detect_family, export_cascade
 from .driver import export_real
 from .exporter import Exporter, _half_supported, _rtol_override, resolve_device
-from .folder import print_disk_usage, write_model_index
+from .folder import print_disk_usage, set_index_aside, write_model_index
 
 # ======================================================================================================
 # Command line
@@ -48,7 +48,7 @@ def parse_args(argv):
     p.add_argument("--ort-provider", action="append", help="onnxruntime provider(s) for validation (default CPU; CUDA for fp16 on a GPU)")
     p.add_argument("--rtol", type=float, help="validation tolerance on max|onnx-torch|/max|torch| (default 1e-3 fp32, 3e-2 fp16)")
     p.add_argument("--external-data", choices=["auto", "always"],
-                   default=os.environ.get("WUERSTCHEN_EXPORT_EXTERNAL_DATA", "auto"),
+                   default=(os.environ.get("WUERSTCHEN_EXPORT_EXTERNAL_DATA") or "auto").strip().lower(),
                    help="auto: weights in model.onnx.data for networks over 256 MiB; always: every network takes "
                         "that path (torch's one-file-per-tensor layout merged into model.onnx.data), to test it on small "
                         "networks (default from $WUERSTCHEN_EXPORT_EXTERNAL_DATA, else auto)")
@@ -64,6 +64,16 @@ def parse_args(argv):
     if not args.self_test and not args.output:
         p.error("--output is required (or use --self-test)")
     return args
+
+
+def _output_folder(output):
+    """The --output folder, created; an existing model_index.json set aside until the export completes."""
+    out_dir = os.path.abspath(output)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ExportError(f"--output {output} is a file, not a folder: give a folder to write the model into")
+    os.makedirs(out_dir, exist_ok=True)
+    set_index_aside(out_dir)
+    return out_dir
 
 
 def main(argv=None):
@@ -98,8 +108,7 @@ def main(argv=None):
         if mode == "onnx":
             onnx_fp16 = fp16_nets
             log("float16: exported in fp32, then converted at the ONNX level: " + ", ".join(sorted(onnx_fp16)))
-    out_dir = os.path.abspath(args.output)
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = _output_folder(args.output)
     log(f"exporting to {out_dir} on {device}; dtypes: " + ", ".join(f"{k}={v}" for k, v in dtypes.items() if k != "default"))
     t0 = time.time()
     if not args.skip_validation:
@@ -135,8 +144,7 @@ def main(argv=None):
 def _main_cascade(args, device):
     """Stable Cascade (the family is told by the repos' model_index.json): same flags, same validation."""
     dtypes = cascade_dtypes(args)  # refusals before anything is written
-    out_dir = os.path.abspath(args.output)
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = _output_folder(args.output)
     log(f"Stable Cascade: exporting to {out_dir} on {device}")
     t0 = time.time()
     fails = export_cascade(args, out_dir, device, dtypes)

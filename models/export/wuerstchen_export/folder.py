@@ -65,6 +65,21 @@ def merge_index(previous, index, read, weak):
     return index
 
 
+ASIDE = ".model_index.json.previous"
+
+
+def set_index_aside(out_dir):
+    """At the start of an export into a folder that holds one: its model_index.json moves aside (write_model_index still
+    merges it), so that an export stopped half way leaves a folder the module refuses ("no model_index.json") instead of
+    old and new networks under an index that calls them whole. A copy left by an earlier stopped run is kept."""
+    path, aside = os.path.join(out_dir, "model_index.json"), os.path.join(out_dir, ASIDE)
+    if os.path.isfile(path):
+        if os.path.exists(aside):
+            os.remove(path)
+        else:
+            os.replace(path, aside)
+
+
 def write_model_index(out_dir, name, constants, source, dtypes, exporter, version="2.0"):
     index = {"name": name, "version": version, "format": "wuerstchen-onnx", "exporter_version": EXPORTER_VERSION}
     index.update(constants)
@@ -75,7 +90,7 @@ def write_model_index(out_dir, name, constants, source, dtypes, exporter, versio
     index["networks"] = exporter.networks
     index["tools"] = _versions()
     path = os.path.join(out_dir, "model_index.json")
-    previous = _previous_index(path)
+    previous = _previous_index(path) or _previous_index(os.path.join(out_dir, ASIDE))
     if previous is not None:
         index = merge_index(previous, index, getattr(exporter, "constants_read", set(CONTRACT_DEFAULTS)),
                             getattr(exporter, "constants_weak", set()))
@@ -84,6 +99,8 @@ def write_model_index(out_dir, name, constants, source, dtypes, exporter, versio
         json.dump(index, f, indent=2)
         f.write("\n")
     os.replace(tmp, path)
+    if os.path.exists(os.path.join(out_dir, ASIDE)):
+        os.remove(os.path.join(out_dir, ASIDE))
     return path
 
 

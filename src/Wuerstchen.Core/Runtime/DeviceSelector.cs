@@ -196,6 +196,30 @@ public sealed class DeviceSelector
             throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
                 $"The {kind} network file '{path}' is empty (0 bytes); re-export or re-copy it.", path);
         }
+
+        CheckDataBeside(kind, info);
+    }
+
+    /// <summary>
+    /// ONNX Runtime reads model.onnx.data only from the folder model.onnx resolves to (it refuses a path that "escapes
+    /// the model directory"): a data file linked from elsewhere while model.onnx is not fails deep in the load.
+    /// </summary>
+    private static void CheckDataBeside(NetworkKind kind, FileInfo model)
+    {
+        var data = new FileInfo(model.FullName + ".data");
+        if (!data.Exists || data.LinkTarget is null)
+        {
+            return;
+        }
+
+        string? modelDir = Path.GetDirectoryName(model.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? model.FullName);
+        string? dataDir = Path.GetDirectoryName(data.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? data.FullName);
+        if (!string.Equals(modelDir, dataDir, StringComparison.Ordinal))
+        {
+            throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
+                $"The {kind} network's '{data.FullName}' is a link to '{dataDir}', but ONNX Runtime reads a network's data only from the folder "
+                + $"its model.onnx is in ('{modelDir}'). Link model.onnx to the same folder too, link the whole network folder, or copy the data file.", data.FullName);
+        }
     }
 
     private static string FirstLine(string? s) => (s ?? "unknown reason").Split('\n')[0].Trim();
@@ -219,7 +243,8 @@ public sealed class DeviceSelector
         using var options = new SessionOptions
         {
             GraphOptimizationLevel = execution.Optimization,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            // a load failure is reported once, as this module's error; ONNX Runtime's own log line repeated it in red
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
         if (!execution.PrepacksWeights(kind))
         {
