@@ -9,6 +9,9 @@ public enum WuerstchenErrorKind
     WriteError,
     NotInstalled,
     InvalidOperation,
+
+    /// <summary>A valid value that is not allowed where it came from (a record's path outside the output folder).</summary>
+    PermissionDenied,
 }
 
 /// <summary>

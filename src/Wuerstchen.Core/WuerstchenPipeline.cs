@@ -112,7 +112,7 @@ public sealed class WuerstchenPipeline
             Height = size.OutputHeight,
             ModelName = Model.Name,
             ModelFamily = Model.Family.Name,
-            Source = "image:" + path,
+            Source = "image:" + Path.GetFileName(path), // the file's name, not the user's folders
         };
         return parameters.ToEmbedding(new[] { 16, size.PriorHeight, size.PriorWidth }, data);
     }

@@ -48,17 +48,15 @@ internal static class EmbeddingChecks
 
     /// <summary>
     /// The text an output name is made from: the prompt; for an embedding read from a .npy without its .json sidecar
-    /// (no prompt known), the file's name, so 'fox.npy' gives 'fox-…png' rather than 'image-…png'.
+    /// (no prompt known), the file's name, so 'fox.npy' gives 'fox-…png' rather than 'image-…png'. A bare .npy is told
+    /// by what it lacks: a sidecar this module writes records the model, a bare file names none.
     /// </summary>
     public static string NameOf(WuerstchenEmbedding e)
     {
-        if (string.IsNullOrEmpty(e.Prompt) && e.Source is { } source && source.StartsWith("file:", StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(e.Prompt) && e.ModelName is null && e.Family is null
+            && e.Source is { } source && source.StartsWith("file:", StringComparison.Ordinal))
         {
-            var file = source["file:".Length..];
-            if (!File.Exists(EmbeddingFile.SidecarPath(file)))
-            {
-                return Path.GetFileNameWithoutExtension(file);
-            }
+            return Path.GetFileNameWithoutExtension(source["file:".Length..]);
         }
 
         return e.Prompt ?? "";

@@ -167,6 +167,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
             WuerstchenErrorKind.InvalidData => ErrorCategory.InvalidData,
             WuerstchenErrorKind.WriteError => ErrorCategory.WriteError,
             WuerstchenErrorKind.NotInstalled => ErrorCategory.NotInstalled,
+            WuerstchenErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
             _ => ErrorCategory.InvalidOperation,
         };
         return new ErrorRecord(ex, ex.ErrorId, category, ex.Target);

@@ -292,7 +292,7 @@ Describe 'Image to embedding' {
         $e = Get-WuerstchenEmbedding -ImagePath $photo -Seed 3
         $e.Shape | Should -Be @(16, 18, 27)
         $e.Width | Should -Be 1152
-        $e.Source | Should -Be "image:$photo"
+        $e.Source | Should -Be "image:$(Split-Path $photo -Leaf)"
         $e.Stream | Should -BeNullOrEmpty
         $f = $e | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -Prompt 'a photo' -OutputPath (Join-Path $TestDrive 'recon')
         $f.Prompt | Should -Be 'a photo'

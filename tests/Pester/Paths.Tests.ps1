@@ -74,10 +74,10 @@ Describe 'Paths as PowerShell users expect (point 11)' {
     It '-ImagePath expands wildcards; -LiteralPath takes brackets as written' {
         $e = @(Get-WuerstchenEmbedding -ImagePath (Join-Path $Photos '[ab].png') -Width 128 -Height 128 -Seed 1)
         $e.Count | Should -Be 2
-        ($e.Source | ForEach-Object { Split-Path $_ -Leaf }) | Should -Be @('a.png', 'b.png')
+        $e.Source | Should -Be @('image:a.png', 'image:b.png') # the file's name, not its folder
         $l = @(Get-WuerstchenEmbedding -LiteralPath (Join-Path $Photos 'c[1].png') -Width 128 -Height 128 -Seed 1)
         $l.Count | Should -Be 1
-        $l[0].Source | Should -BeLike '*c`[1`].png'
+        $l[0].Source | Should -Be 'image:c[1].png'
         # Get-ChildItem's output binds to -LiteralPath by PSPath
         @(Get-ChildItem $Photos -Filter '*.png' | Get-WuerstchenEmbedding -Width 128 -Height 128 -Seed 1).Count | Should -Be 3
     }

@@ -111,8 +111,8 @@ Describe 'New-WuerstchenImage columns' {
     It 'a Quality column sets the JPEG quality of its row' {
         $dir = Join-Path $TestDrive 'quality'
         $null = New-Item -ItemType Directory $dir
-        $low = [pscustomobject]@{ Prompt = 'a fox'; Quality = 5; OutputPath = (Join-Path $dir 'low.jpg') } | New-WuerstchenImage @Fast -Seed 4
-        $high = [pscustomobject]@{ Prompt = 'a fox'; Quality = 100; OutputPath = (Join-Path $dir 'high.jpg') } | New-WuerstchenImage @Fast -Seed 4
+        $low = [pscustomobject]@{ Prompt = 'a fox'; Quality = 5; OutputPath = (Join-Path $dir 'low.jpg') } | New-WuerstchenImage @Fast -Seed 4 -AllowRecordOutputPath
+        $high = [pscustomobject]@{ Prompt = 'a fox'; Quality = 100; OutputPath = (Join-Path $dir 'high.jpg') } | New-WuerstchenImage @Fast -Seed 4 -AllowRecordOutputPath
         $low.Length | Should -BeLessThan $high.Length
     }
 

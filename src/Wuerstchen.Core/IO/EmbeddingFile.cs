@@ -107,7 +107,7 @@ public static class EmbeddingFile
             {
                 Width = size.OutputWidth,
                 Height = size.OutputHeight,
-                Source = "file:" + path,
+                Source = "file:" + Path.GetFileName(path), // the file's name, not the user's folders
             };
             result[i] = parameters.ToEmbedding(new[] { 16, h, w }, data[i]); // imported: no generator stream
         }

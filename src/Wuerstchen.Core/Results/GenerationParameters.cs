@@ -50,7 +50,7 @@ public sealed record GenerationParameters
     /// <summary>Images only: the seed of the prior that made the embedding (equal to <see cref="Seed"/> unless the decoder was reseeded).</summary>
     public long? PriorSeed { get; init; }
 
-    /// <summary>"prompt", "image:&lt;path&gt;" or "file:&lt;path&gt;".</summary>
+    /// <summary>"prompt", "image:&lt;file name&gt;" or "file:&lt;file name&gt;" (the name only: metadata is shared, the folders are the user's).</summary>
     public string Source { get; init; } = "prompt";
 
     public string? ModelName { get; init; }

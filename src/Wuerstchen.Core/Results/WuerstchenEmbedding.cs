@@ -36,7 +36,7 @@ public sealed class WuerstchenEmbedding
     /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
     public string? Family { get; init; }
 
-    /// <summary>"prompt", "image:&lt;path&gt;" or "file:&lt;path&gt;".</summary>
+    /// <summary>"prompt", "image:&lt;file name&gt;" or "file:&lt;file name&gt;" (the name only: metadata is shared, the folders are the user's).</summary>
     public string Source { get; init; } = "prompt";
 
     /// <summary>The generator state to continue from; null when the embedding was imported or made from an image.</summary>

@@ -38,6 +38,13 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>
+    /// Lets the records' OutputPath (a CSV column, a pipeline object's property) write anywhere: without it a record's
+    /// OutputPath is relative to the current folder and may not leave it (a prompt list is data people share).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AllowRecordOutputPath { get; set; }
+
     /// <summary>Skips an image whose file exists and records the same parameters (emitted with Skipped = $true): a re-run finishes a stopped one.</summary>
     [Parameter]
     public SwitchParameter SkipExisting { get; set; }
@@ -161,11 +168,15 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
 
     private OutputPaths Outputs()
     {
-        string? resolved = OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath");
+        string current = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+        // the user's own -OutputPath (command line, $PSDefaultParameterValues) goes anywhere; a record's stays in the current folder
+        string? resolved = OutputPath is null ? null
+            : _outputPathOnCommandLine || AllowRecordOutputPath ? ProviderPaths.Resolve(this, OutputPath, "-OutputPath")
+            : RecordPaths.ResolveOutput(this, OutputPath, current);
         string key = resolved ?? "";
         if (!_outputs.TryGetValue(key, out var outputs))
         {
-            outputs = OutputPaths.Create(resolved, SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
+            outputs = OutputPaths.Create(resolved, current, Force.IsPresent);
             _outputs[key] = outputs;
         }
 
