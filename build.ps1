@@ -266,7 +266,14 @@ Write-Host "Written to $(Join-Path $out 'demo')"
 
 function Invoke-Bench {
     Invoke-Build
-    $arguments = @(foreach ($a in $BenchArgs) { if ($a -like '--*' -and $a -match '[\s,]') { $a -split '[\s,]+' | Where-Object { $_ } } else { $a } })
+    # one string ('--provider Cuda --quick') is split into words as a shell would: quotes keep a path with spaces or
+    # commas whole ('--model "/my models/v2"'); array elements (-BenchArgs '--model', '/my models/v2') pass as they are
+    $arguments = @(foreach ($a in $BenchArgs) {
+            if ($a -like '--*' -and $a -match '\s') {
+                [regex]::Matches($a, '"([^"]*)"|''([^'']*)''|(\S+)') | ForEach-Object { ($_.Groups[1..3] | Where-Object Success | Select-Object -First 1).Value }
+            }
+            else { $a }
+        })
     Invoke-Native 'benchmark' { dotnet run --project (Join-Path $root 'tests/Benchmark/Benchmark.csproj') -c Release -- @arguments }
 }
 

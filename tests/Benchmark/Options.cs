@@ -74,11 +74,18 @@ internal sealed class Options
         {
             string a = args[i].ToLowerInvariant();
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
-            float Float() => float.Parse(Next(), CultureInfo.InvariantCulture);
+            string option = args[i];
+            int Int() => int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
+                ? v : throw new ArgumentException($"{option} takes a whole number of 0 or more, not '{args[i]}'.");
+            float Float() => float.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v)
+                ? v : throw new ArgumentException($"{option} takes a number such as 4.5, not '{args[i]}'.");
             switch (a)
             {
-                case "--provider": o.Provider = Enum.Parse<ExecutionProviderKind>(Next(), ignoreCase: true); break;
+                case "--provider": o.Provider = Next().ToLowerInvariant() switch
+                {
+                    "auto" => ExecutionProviderKind.Auto, "cpu" => ExecutionProviderKind.Cpu, "cuda" => ExecutionProviderKind.Cuda,
+                    var v => throw new ArgumentException($"--provider takes Auto, Cpu or Cuda, not '{v}'."),
+                }; break;
                 case "--device": o.Device = Int(); break;
                 case "--threads": o.Threads = Int(); break;
                 case "--quick": quick = true; break;
@@ -86,7 +93,7 @@ internal sealed class Options
                 case "--height": height = Int(); break;
                 case "--images": images = Int(); break;
                 case "--prompt": o.Prompt = Next(); break;
-                case "--seed": o.Seed = long.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--seed": o.Seed = long.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) ? seed : throw new ArgumentException($"--seed takes a whole number, not '{args[i]}'."); break;
                 case "--prior-steps": o.PriorSteps = Int(); steps.prior = o.PriorSteps; break;
                 case "--prior-guidance": o.PriorGuidance = Float(); break;
                 case "--decoder-steps": o.DecoderSteps = Int(); steps.decoder = o.DecoderSteps; break;

@@ -43,7 +43,7 @@ internal static partial class Program
             : "first generation (networks loaded on the way)", o.LowMemory);
         for (int i = 0; i < o.Repeat; i++)
         {
-            Generation(model, execution, cache, prior, decoder, $"warm generation {i + 1}", o.LowMemory);
+            Generation(model, execution, cache, prior, decoder, $"warm{i + 1} generation (sessions cached)", o.LowMemory);
         }
 
         cache.Clear();
@@ -169,8 +169,8 @@ internal static partial class Program
         }
 
         Console.WriteLine($"  total {F(total.TotalSeconds, 1)} s; peak resident memory {Bytes(peak)} (resident before: {Bytes(before)}; now {Resident()})");
-        Console.WriteLine($"SUMMARY {(lowMemory ? "low-memory generation" : "generation")} {prior.Width}x{prior.Height}: {F(total.TotalSeconds, 1)} s, "
-            + $"peak RSS {F(peak / 1e9, 2)} GB, loads {F(loads.Sum(l => l.Elapsed!.Value.TotalSeconds), 1)} s, prior step {StepMs(stamps, "Prior")} ms, decoder step {StepMs(stamps, "Decoder")} ms");
+        Console.WriteLine($"SUMMARY {title.Split(' ')[0]} {(lowMemory ? "low-memory generation" : "generation")} {prior.Width}x{prior.Height}: {F(total.TotalSeconds, 1)} s, "
+            + $"peak RSS {F(peak / 1073741824.0, 2)} GiB, loads {F(loads.Sum(l => l.Elapsed!.Value.TotalSeconds), 1)} s, prior step {StepMs(stamps, "Prior")} ms, decoder step {StepMs(stamps, "Decoder")} ms".Replace("(1 step) ms", "(1 step)"));
     }
 
     /// <summary>The intervals between consecutive progress reports of a phase, sorted (steps 2..n).</summary>
@@ -183,7 +183,7 @@ internal static partial class Program
     private static string StepMs(List<(string Phase, long Time)> stamps, string phase)
     {
         var steps = StepTimes(stamps, phase);
-        return steps.Count == 0 ? "n/a" : F(steps.Count % 2 == 1 ? steps[steps.Count / 2] : (steps[steps.Count / 2 - 1] + steps[steps.Count / 2]) / 2, 0);
+        return steps.Count == 0 ? "n/a (1 step)" : F(steps.Count % 2 == 1 ? steps[steps.Count / 2] : (steps[steps.Count / 2 - 1] + steps[steps.Count / 2]) / 2, 0);
     }
 
     /// <summary>Each network loaded with other session options (directly, not through the engine): load time and memory.</summary>

@@ -234,6 +234,21 @@ Describe 'Get-WuerstchenImageInfo' {
         $script:Made = New-WuerstchenImage 'a red fox', 'a blue bird' -ImagesPerPrompt 2 @Fast -Seed 12 -PriorGuidanceScale 3 -NegativePrompt 'blurry' -OutputPath $Batch
     }
 
+    It 'an unreadable file among a wildcard is an error for that file and the others are still read' {
+        $dir = Join-Path $TestDrive 'mixed-info'
+        $null = New-Item -ItemType Directory $dir
+        Copy-Item -LiteralPath $Made[0].FullName (Join-Path $dir 'a-good.png')
+        $bytes = [IO.File]::ReadAllBytes($Made[0].FullName)
+        [IO.File]::WriteAllBytes((Join-Path $dir 'b-truncated.png'), $bytes[0..200])
+        $errors = $null
+        $info = @(Get-WuerstchenImageInfo -Path (Join-Path $dir '*.png') -ErrorVariable errors -ErrorAction SilentlyContinue)
+        $info.Count | Should -Be 1
+        $info[0].Prompt | Should -Be 'a red fox'
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImageFile*'
+        $errors[0].Exception.Message | Should -BeLike '*b-truncated.png*'
+    }
+
     It 'reads each image back as objects that New-WuerstchenImage makes again with the same pixels and names' {
         $info = @(Get-WuerstchenImageInfo (Join-Path $Batch '*.png'))
         $info.Count | Should -Be 4

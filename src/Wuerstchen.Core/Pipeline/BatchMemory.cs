@@ -15,7 +15,33 @@ internal static class BatchMemory
     private static int SamplerCopies(bool guidance) => guidance ? 8 : 4;
 
     /// <summary>What the machine (or the container's limit) gives this process; a test may lower it.</summary>
-    internal static long Available => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+    /// <summary>
+    /// What the machine can give now: Linux's MemAvailable (free memory plus what the page cache can drop) where it can
+    /// be read, capped by the runtime's limit (a container's); elsewhere that limit. The total alone let a request
+    /// through that the memory other programs held made impossible.
+    /// </summary>
+    internal static long Available => Math.Min(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, MemAvailable() ?? long.MaxValue);
+
+    private static long? MemAvailable()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+            {
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                    && long.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.NumberStyles.Integer,
+                        System.Globalization.CultureInfo.InvariantCulture, out long kib))
+                {
+                    return kib * 1024;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
 
     /// <summary>Checks a one-shot generation (prior, then decoder) of <paramref name="rows"/> images.</summary>
     public static void CheckGeneration(int rows, LatentSize size, bool priorGuidance, bool decoderGuidance)

@@ -78,5 +78,15 @@ public sealed class GetWuerstchenImageInfoCommand : PSCmdlet
         {
             WriteError(WuerstchenCmdlet.ToErrorRecord(ex));
         }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // one unreadable file (missing, truncated, a FIFO, an oversized text chunk) is an error for that file;
+            // the wildcard's other files are still read
+            bool missing = ex is FileNotFoundException or DirectoryNotFoundException;
+            WriteError(WuerstchenCmdlet.ToErrorRecord(new WuerstchenException(missing ? "ImageFileNotFound" : "InvalidImageFile",
+                missing ? WuerstchenErrorKind.ObjectNotFound : WuerstchenErrorKind.InvalidData,
+                $"The image '{Wuerstchen.Core.IO.TextExcerpt.Of(file, 200)}' could not be read for its parameters: {Wuerstchen.Core.IO.TextExcerpt.Of(ex.Message)} "
+                + "Give a PNG, JPEG or WebP written by New-WuerstchenImage or ConvertFrom-WuerstchenEmbedding.", file, ex)));
+        }
     }
 }
