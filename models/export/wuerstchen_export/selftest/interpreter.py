@@ -93,7 +93,7 @@ class OnnxInterpreter(ElementwiseOps, ShapeOps, LinalgOps):
             arr = np.ascontiguousarray(feeds[vi.name])
             self._check_feed(vi.name, arr, vi)
             env[vi.name] = torch.from_numpy(arr.copy())
-        for node, dead in zip(self.graph.node, self._dead_after()):
+        for node in self.graph.node:
             ins = [env[n] if n else None for n in node.input]
             attrs = {a.name: self._attr(a) for a in node.attribute}
             fn = getattr(self, "op_" + node.op_type, None)
@@ -111,24 +111,7 @@ class OnnxInterpreter(ElementwiseOps, ShapeOps, LinalgOps):
                     if half and val.dtype == torch.float32:
                         val = val.half()
                     env[name] = val
-            for name in dead:  # an activation no later node reads: without this every one was held to the end
-                env.pop(name, None)
         return {n: env[n].numpy() for n in self.output_names}
-
-    def _dead_after(self):
-        """Per node, the values whose last reader it is (not weights, not graph outputs); computed once."""
-        if getattr(self, "_dead", None) is None:
-            last = {}
-            for i, node in enumerate(self.graph.node):
-                for n in node.input:
-                    if n:
-                        last[n] = i
-            keep = set(self.consts) | set(self.output_names)
-            self._dead = [[] for _ in self.graph.node]
-            for name, i in last.items():
-                if name not in keep:
-                    self._dead[i].append(name)
-        return self._dead
 
     def _attr(self, a):
         from onnx import AttributeProto
