@@ -18,15 +18,23 @@ def reset_peak():
         return False
 
 
-def peak_bytes():
-    """The peak resident set since the last reset_peak() (Linux), else since the process started."""
+def _status_bytes(key):
+    """A byte count from /proc/self/status (Linux), or None."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def peak_bytes():
+    """The peak resident set since the last reset_peak() (Linux), else since the process started."""
+    peak = _status_bytes("VmHWM:")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -42,14 +50,7 @@ def trim():
 
 
 def current_bytes():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _status_bytes("VmRSS:") or 0
 
 
 def gb(n):
