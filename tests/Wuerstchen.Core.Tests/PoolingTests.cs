@@ -54,8 +54,15 @@ public class PoolingTests
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        long few = Allocated(4);
-        long many = Allocated(44);
+        // The smallest of three measurements: a one-off allocation by the runtime on this thread (tiering a
+        // method up, a thread-static cache filled when the scheduler moves the thread to another core) lands in
+        // one measurement, an allocation per step lands in every one. CI once saw 8 KB once in 44 steps.
+        long few = long.MaxValue, many = long.MaxValue;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            few = Math.Min(few, Allocated(4));
+            many = Math.Min(many, Allocated(44));
+        }
         // 40 more steps may not cost more than a few bytes each (ONNX Runtime's managed Run wrapper included)
         Assert.True(many - few < 40 * 64, $"40 extra steps allocated {many - few} bytes ({few} for 4 steps, {many} for 44)");
     }
