@@ -17,6 +17,7 @@ internal sealed record PriorParameters
     public int? PriorSteps { get; init; }
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
+    public string[]? ImagePrompts { get; init; }
 
     /// <summary>
     /// The engine's prior settings: parameters left out keep the engine's defaults; no seed → a random one. Validated.
@@ -36,6 +37,7 @@ internal sealed record PriorParameters
             PriorSteps = PriorSteps, // null: the model family's default, filled in by the engine
             PriorTimesteps = PriorTimesteps,
             PriorGuidanceScale = PriorGuidanceScale,
+            ImagePrompts = ImagePrompts,
         };
         settings.Validate();
         return settings;

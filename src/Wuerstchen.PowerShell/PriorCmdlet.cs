@@ -60,6 +60,23 @@ public abstract class PriorCmdlet : NetworkCmdlet
     public float? PriorGuidanceScale { get; set; }
 
     /// <summary>
+    /// Images that condition the prior together with the prompt (Stable Cascade image variation, as diffusers'
+    /// StableCascadePriorPipeline(images=[…])): every image goes to every image of the batch. Wildcards expand (a
+    /// pattern must match at least one file); a CSV cell may list several files separated by ';'.
+    /// </summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [AllowNull]
+    [RequestValue("ImagePrompt")]
+    public string[]? ImagePrompt { get; set; }
+
+    /// <summary>Image prompts taken as written: no wildcards, no ';' lists.</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [RequestValue("LiteralImagePrompt")]
+    public string[]? LiteralImagePrompt { get; set; }
+
+    /// <summary>
     /// All prompts of the batch an image was made in (Get-WuerstchenImageInfo gives them): the batch is made again and
     /// only the image(s) that -Prompt, -PromptIndex and -ImageIndex pick are kept, with the pixels the batch gave them.
     /// </summary>
@@ -159,7 +176,45 @@ public abstract class PriorCmdlet : NetworkCmdlet
         PriorSteps = PriorSteps,
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
+        ImagePrompts = ImagePromptFiles(),
     }.ToSettings();
+
+    /// <summary>
+    /// The image prompts as file-system paths, checked to exist before any network runs: a pattern that matches nothing
+    /// would otherwise turn image variation into text-to-image without a word.
+    /// </summary>
+    private string[]? ImagePromptFiles()
+    {
+        if (ImagePrompt is not { Length: > 0 } && LiteralImagePrompt is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var files = new List<string>();
+        foreach (var pattern in (ImagePrompt ?? Array.Empty<string>()).SelectMany(p => p.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            int before = files.Count;
+            files.AddRange(ProviderPaths.ResolveFiles(this, pattern, false, "-ImagePrompt"));
+            if (files.Count == before)
+            {
+                throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
+                    $"-ImagePrompt '{Core.IO.TextExcerpt.Of(pattern)}' matches no file; name existing image files (or use -LiteralImagePrompt for a name with wildcard characters).", pattern);
+            }
+        }
+
+        foreach (var path in LiteralImagePrompt ?? Array.Empty<string>())
+        {
+            files.AddRange(ProviderPaths.ResolveFiles(this, path, true, "-LiteralImagePrompt"));
+        }
+
+        foreach (var file in files.Where(f => !File.Exists(f)))
+        {
+            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"The image prompt '{Core.IO.TextExcerpt.Of(file)}' does not exist; name existing image files.", file);
+        }
+
+        return files.Count > 0 ? files.ToArray() : null;
+    }
 
     /// <summary>
     /// Which rows (prompt-major) of the batch this record keeps: all, unless -PromptIndex, -ImageIndex or -BatchPrompts

@@ -62,6 +62,8 @@ public static class RequestParameters
     public static readonly RequestParameter DecoderTimesteps = new("DecoderTimesteps", ValueKind.NumberList, Keys.DecoderTimesteps);
     public static readonly RequestParameter DecoderGuidanceScale = new("DecoderGuidanceScale", ValueKind.Number, Keys.DecoderGuidanceScale);
     public static readonly RequestParameter BatchPrompts = new("BatchPrompts", ValueKind.TextList, Keys.BatchPrompts);
+    public static readonly RequestParameter ImagePrompt = new("ImagePrompt", ValueKind.TextList, Keys.ImagePrompts);
+    public static readonly RequestParameter LiteralImagePrompt = new("LiteralImagePrompt", ValueKind.TextList);
     public static readonly RequestParameter PromptIndex = new("PromptIndex", ValueKind.Whole, Keys.PromptIndex, 0, PriorSettings.MaxPrompts - 1);
     public static readonly RequestParameter ImageIndex = new("ImageIndex", ValueKind.Whole, Keys.ImageIndex, 0, PriorSettings.MaxImagesPerPrompt - 1);
     public static readonly RequestParameter Quality = new("Quality", ValueKind.Whole, null, 1, 100, Core.IO.ImageFormats.DefaultQuality);
@@ -75,7 +77,7 @@ public static class RequestParameters
     public static readonly IReadOnlyDictionary<string, RequestParameter> All = new[]
     {
         NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps,
-        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
+        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, ImagePrompt, LiteralImagePrompt, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
     }.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>

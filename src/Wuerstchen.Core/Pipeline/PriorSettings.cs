@@ -16,6 +16,12 @@ public sealed record PriorSettings
     public IReadOnlyList<float>? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
 
+    /// <summary>
+    /// Image files that condition the prior with the prompts (Stable Cascade image variation): every image goes to every
+    /// row, as diffusers' StableCascadePriorPipeline(images=[…]) does. Null or empty: text-to-image.
+    /// </summary>
+    public IReadOnlyList<string>? ImagePrompts { get; init; }
+
     public const int MaxImagesPerPrompt = 64;
     public const int MaxSteps = SamplingChecks.MaxSteps;
     public const int MaxPrompts = 256;
@@ -53,6 +59,20 @@ public sealed record PriorSettings
         {
             throw new WuerstchenException("InvalidImagesPerPrompt", WuerstchenErrorKind.InvalidArgument,
                 $"ImagesPerPrompt must be between 1 and {MaxImagesPerPrompt}; got {ImagesPerPrompt}.", ImagesPerPrompt);
+        }
+
+        if (ImagePrompts is { } images)
+        {
+            if (images.Count > ImageEncoderNetwork.MaxImages)
+            {
+                throw new WuerstchenException("TooManyImagePrompts", WuerstchenErrorKind.InvalidArgument,
+                    $"{images.Count} image prompts is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", images.Count);
+            }
+
+            if (images.Any(string.IsNullOrWhiteSpace))
+            {
+                throw new WuerstchenException("InvalidImagePrompt", WuerstchenErrorKind.InvalidArgument, "An image prompt path is empty; give image files.", images);
+            }
         }
 
         SamplingChecks.Steps(PriorSteps, PriorTimesteps, "PriorSteps", "PriorTimesteps");

@@ -57,7 +57,8 @@ internal sealed class PriorStage
         float guidance = settings.PriorGuidanceScale!.Value;
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
         var spec = _sessions.Model.Family.Required(NetworkKind.Prior);
-        using var feeds = ConditioningFeeds.Build(_sessions, spec, rowPrompts, negatives, null, ct); // text first: see Build
+        var images = settings.ImagePrompts is { Count: > 0 } paths ? EncodeImages(paths, ct) : default((float[], int, int)?);
+        using var feeds = ConditioningFeeds.Build(_sessions, spec, rowPrompts, negatives, null, ct, images); // text first: see Build
         using var lease = _sessions.Lease(spec);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         feeds.Bind(lease.Session);
@@ -65,6 +66,34 @@ internal sealed class PriorStage
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);
         DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, settings.Timesteps(), guidance,
             DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
+    }
+
+    /// <summary>
+    /// The image prompts' image_embeds (Stable Cascade image variation), before the prior is leased; with low memory the
+    /// image encoder is released at once. A family or folder without an image encoder says so before any image is read.
+    /// </summary>
+    private (float[] Values, int Count, int Width) EncodeImages(IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        var model = _sessions.Model;
+        var spec = model.Family.Required(NetworkKind.ImageEncoder);
+        var path = model.NetworkPath(NetworkKind.ImageEncoder);
+        if (!File.Exists(path))
+        {
+            throw new WuerstchenException("ImageEncoderNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"-ImagePrompt needs the prior's CLIP image encoder, but the model folder '{model.Root}' has no {spec.Folder}/model.onnx. "
+                + "Re-export the prior with the current exporter (models/export) from a Stable Cascade prior repository that has image_encoder/ and feature_extractor/ (stabilityai/stable-cascade-prior has both).", path);
+        }
+
+        var settings = model.Config.ImageSettings() ?? throw new WuerstchenException("FeatureExtractorNotFound", WuerstchenErrorKind.InvalidData,
+            $"The model folder '{model.Root}' has an image encoder but its model_index.json has no 'feature_extractor' (how images are prepared for it); re-export the model with the current exporter.", model.Root);
+        (float[] Values, int Width) embeds;
+        using (var lease = _sessions.Lease(spec))
+        {
+            embeds = new ImageEncoderNetwork(lease.Session, _sessions.Buffers, settings).Encode(paths, ct);
+        }
+
+        _sessions.Release(NetworkKind.ImageEncoder);
+        return (embeds.Values, paths.Count, embeds.Width);
     }
 
     /// <summary>
@@ -90,6 +119,8 @@ internal sealed class PriorStage
         int n = settings.ImagesPerPrompt, rows = rowPrompts.Length;
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
         var result = new WuerstchenEmbedding[rows];
+        var names = GenerationParameters.ImagePromptNames(settings.ImagePrompts);
+        var hashes = GenerationParameters.ImagePromptHashes(settings.ImagePrompts);
         for (int r = 0; r < rows; r++)
         {
             var parameters = new GenerationParameters
@@ -106,6 +137,8 @@ internal sealed class PriorStage
                 PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
                 PriorTimesteps = settings.PriorTimesteps?.ToArray(),
                 PriorGuidanceScale = settings.PriorGuidanceScale,
+                ImagePrompts = names,
+                ImagePromptSha256 = hashes,
                 ModelName = model.Name,
                 ModelFamily = model.Family.Name,
             };

@@ -41,6 +41,12 @@ public sealed record GenerationParameters
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
 
+    /// <summary>The image prompts' file names (names only: metadata is shared, the folders are the user's); null without.</summary>
+    public string[]? ImagePrompts { get; init; }
+
+    /// <summary>The SHA-256 of each image prompt's file: which pictures they were, whatever they are called now.</summary>
+    public string[]? ImagePromptSha256 { get; init; }
+
     /// <summary>Images only (null for an embedding): the decoder's step count when no timestep list was given.</summary>
     public int? DecoderSteps { get; init; }
 
@@ -73,6 +79,8 @@ public sealed record GenerationParameters
         PriorSteps = e.PriorSteps,
         PriorTimesteps = e.PriorTimesteps,
         PriorGuidanceScale = e.PriorGuidanceScale,
+        ImagePrompts = e.ImagePrompts,
+        ImagePromptSha256 = e.ImagePromptSha256,
         Source = e.Source,
         ModelName = e.ModelName,
         ModelFamily = e.Family,
@@ -119,6 +127,8 @@ public sealed record GenerationParameters
             PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
             PriorTimesteps = prior.PriorTimesteps?.ToArray(),
             PriorGuidanceScale = prior.PriorGuidanceScale,
+            ImagePrompts = ImagePromptNames(prior.ImagePrompts),
+            ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
             DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
@@ -153,6 +163,8 @@ public sealed record GenerationParameters
         PriorSteps = PriorSteps,
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
+        ImagePrompts = ImagePrompts,
+        ImagePromptSha256 = ImagePromptSha256,
         ModelName = ModelName,
         Family = ModelFamily,
         Source = Source,
@@ -177,7 +189,13 @@ public sealed record GenerationParameters
         };
         if (BatchPrompts is { } batch)
         {
-            list.Add(new(PngKeys.BatchPrompts, new JsonArray(batch.Select(b => (JsonNode?)JsonValue.Create(b)).ToArray()).ToJsonString()));
+            list.Add(new(PngKeys.BatchPrompts, TextArray(batch)));
+        }
+
+        if (ImagePrompts is { } images)
+        {
+            list.Add(new(PngKeys.ImagePrompts, TextArray(images)));
+            list.Add(new(PngKeys.ImagePromptSha256, TextArray(ImagePromptSha256 ?? Array.Empty<string>())));
         }
 
         if (PriorTimesteps is { } pt)
@@ -242,6 +260,8 @@ public sealed record GenerationParameters
             PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
             PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
             PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
+            ImagePrompts = ParseTexts(S(PngKeys.ImagePrompts)),
+            ImagePromptSha256 = ParseTexts(S(PngKeys.ImagePromptSha256)),
             DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
             DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
             DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
@@ -265,6 +285,8 @@ public sealed record GenerationParameters
         ["prior_steps"] = PriorSteps,
         ["prior_timesteps"] = PriorTimesteps is null ? null : new JsonArray(PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
         ["prior_guidance_scale"] = PriorGuidanceScale,
+        ["image_prompts"] = ImagePrompts is null ? null : JsonNode.Parse(TextArray(ImagePrompts)),
+        ["image_prompt_sha256"] = ImagePromptSha256 is null ? null : JsonNode.Parse(TextArray(ImagePromptSha256)),
         ["model"] = ModelName,
         ["model_family"] = ModelFamily,
         ["source"] = Source,
@@ -284,6 +306,8 @@ public sealed record GenerationParameters
         PriorSteps = Int(row, "prior_steps"),
         PriorTimesteps = row?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
         PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
+        ImagePrompts = row?["image_prompts"] is JsonArray ip ? ParseTexts(ip.ToJsonString()) : null,
+        ImagePromptSha256 = row?["image_prompt_sha256"] is JsonArray ih ? ParseTexts(ih.ToJsonString()) : null,
         ModelName = Str(row, "model"),
         ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
     };
@@ -303,6 +327,10 @@ public sealed record GenerationParameters
         new("PriorSteps", PriorSteps),
         new("PriorTimesteps", PriorTimesteps),
         new("PriorGuidanceScale", PriorGuidanceScale),
+        // named as the parameter, so that Get-WuerstchenImageInfo | New-WuerstchenImage passes the images on (by name,
+        // relative to the current folder: the metadata records no directories)
+        new("ImagePrompt", ImagePrompts),
+        new("ImagePromptSha256", ImagePromptSha256),
         new("DecoderSteps", DecoderSteps),
         new("DecoderTimesteps", DecoderTimesteps),
         new("DecoderGuidanceScale", DecoderGuidanceScale),
@@ -322,6 +350,8 @@ public sealed record GenerationParameters
         public const string PromptIndex = "prompt_index";
         public const string ImageIndex = "image_index";
         public const string BatchPrompts = "batch_prompts";
+        public const string ImagePrompts = "image_prompts";
+        public const string ImagePromptSha256 = "image_prompt_sha256";
         public const string Width = "width";
         public const string Height = "height";
         public const string PriorSteps = "prior_steps";
@@ -336,6 +366,17 @@ public sealed record GenerationParameters
         public const string ModelFamily = "model_family";
         public const string Software = "Software";
     }
+
+    private static string TextArray(IEnumerable<string> texts) => new JsonArray(texts.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()).ToJsonString();
+
+    /// <summary>The image prompts' file names as the metadata records them; null without image prompts.</summary>
+    public static string[]? ImagePromptNames(IReadOnlyList<string>? paths) =>
+        paths is { Count: > 0 } ? paths.Select(Path.GetFileName).Select(n => n ?? "").ToArray() : null;
+
+    /// <summary>The image prompts' SHA-256 digests (lower-case hex); null without image prompts. A file that cannot be
+    /// read gets "" here: reading it for the encoder reports the error.</summary>
+    public static string[]? ImagePromptHashes(IReadOnlyList<string>? paths) =>
+        paths is { Count: > 0 } ? paths.Select(IO.FileDigest.Sha256OrEmpty).ToArray() : null;
 
     private static string FloatList(IEnumerable<float> values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 

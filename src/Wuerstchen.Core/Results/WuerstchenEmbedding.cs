@@ -33,6 +33,12 @@ public sealed class WuerstchenEmbedding
     public float? PriorGuidanceScale { get; init; }
     public string? ModelName { get; init; }
 
+    /// <summary>The image prompts' file names (Stable Cascade image variation), null without; the names only, as <see cref="Source"/>.</summary>
+    public string[]? ImagePrompts { get; init; }
+
+    /// <summary>The SHA-256 (lower-case hex) of each image prompt's file, in the order of <see cref="ImagePrompts"/>.</summary>
+    public string[]? ImagePromptSha256 { get; init; }
+
     /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
     public string? Family { get; init; }
 
