@@ -18,6 +18,8 @@ internal sealed record PriorParameters
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
     public string[]? ImagePrompts { get; init; }
+    public string? InitImage { get; init; }
+    public double? Strength { get; init; }
 
     /// <summary>
     /// The engine's prior settings: parameters left out keep the engine's defaults; no seed → a random one. Validated.
@@ -38,6 +40,8 @@ internal sealed record PriorParameters
             PriorTimesteps = PriorTimesteps,
             PriorGuidanceScale = PriorGuidanceScale,
             ImagePrompts = ImagePrompts,
+            InitImage = InitImage,
+            Strength = Strength,
         };
         settings.Validate();
         return settings;

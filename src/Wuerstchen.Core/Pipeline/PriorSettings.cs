@@ -22,6 +22,18 @@ public sealed record PriorSettings
     /// </summary>
     public IReadOnlyList<string>? ImagePrompts { get; init; }
 
+    /// <summary>img2img: the image the prior starts from (<see cref="InitImage"/>); null: from noise.</summary>
+    public string? InitImage { get; init; }
+
+    /// <summary>
+    /// img2img: how much of the prior runs, 0 (the image's embedding, unchanged) to 1 (text-to-image); default
+    /// <see cref="DefaultStrength"/>. A double, as diffusers reads it: ⌊steps · strength⌋ must agree (0.7 · 10 is 7).
+    /// </summary>
+    public double? Strength { get; init; }
+
+    /// <summary>diffusers' img2img default.</summary>
+    public const double DefaultStrength = 0.8;
+
     public const int MaxImagesPerPrompt = 64;
     public const int MaxSteps = SamplingChecks.MaxSteps;
     public const int MaxPrompts = 256;
@@ -73,6 +85,18 @@ public sealed record PriorSettings
             {
                 throw new WuerstchenException("InvalidImagePrompt", WuerstchenErrorKind.InvalidArgument, "An image prompt path is empty; give image files.", images);
             }
+        }
+
+        if (Strength is { } strength && (!(strength >= 0 && strength <= 1)))
+        {
+            throw new WuerstchenException("InvalidStrength", WuerstchenErrorKind.InvalidArgument,
+                $"Strength must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {strength.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", strength);
+        }
+
+        if (Strength is not null && InitImage is null)
+        {
+            throw new WuerstchenException("StrengthWithoutInitImage", WuerstchenErrorKind.InvalidArgument,
+                "-Strength applies to img2img only: give -InitImage with it, or leave -Strength out.", Strength);
         }
 
         SamplingChecks.Steps(PriorSteps, PriorTimesteps, "PriorSteps", "PriorTimesteps");

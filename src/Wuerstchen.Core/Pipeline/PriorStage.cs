@@ -17,6 +17,9 @@ internal sealed class PriorStage
         _progress = progress;
     }
 
+    /// <summary>Tests: the latents the first prior step is given, and its timestep.</summary>
+    internal Action<float[], float>? StartObserved { get; init; }
+
     public IReadOnlyList<WuerstchenEmbedding> Run(PriorSettings settings, CancellationToken cancellationToken)
     {
         var model = _sessions.Model;
@@ -36,13 +39,22 @@ internal sealed class PriorStage
         var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
         BatchMemory.CheckPrior(rows, size, settings.PriorGuidanceScale > 1f); // before anything is allocated or loaded
+        var init = settings.InitImage is { } initPath ? PlanInitImage(initPath, settings, size, cancellationToken) : null;
         var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
         try
         {
-            Sample(settings, rowPrompts, size, generator, latents, cancellationToken);
+            Sample(settings, rowPrompts, size, generator, latents, init, cancellationToken);
             _sessions.Release(NetworkKind.Prior, NetworkKind.PriorTextEncoder);
-            ToDecoderSpace(latents, model.Config);
-            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows));
+            if (init is { Steps: 0 })
+            {
+                init.CopyInto(latents.AsSpan(0, rows * perRow)); // no step ran: the image's embedding, unchanged
+            }
+            else
+            {
+                ToDecoderSpace(latents, model.Config);
+            }
+
+            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows), init);
         }
         finally
         {
@@ -50,9 +62,35 @@ internal sealed class PriorStage
         }
     }
 
-    /// <summary>Fills <paramref name="latents"/> with the initial noise and denoises them with the prior.</summary>
-    private void Sample(PriorSettings settings, string[] rowPrompts, LatentSize size, TorchGenerator generator, float[] latents, CancellationToken ct)
+    /// <summary>
+    /// img2img's plan: the timesteps that run and, below strength 1, the init image's embedding at the request's size
+    /// (the EfficientNet encoder, loaded and with low memory released before the text encoder).
+    /// </summary>
+    private InitImage PlanInitImage(string path, PriorSettings settings, LatentSize size, CancellationToken ct)
     {
+        IO.ImageLoader.Identify(path); // even at strength 1, where it is not encoded: a file that is no image is an error
+        return InitImage.Plan(path, settings.Strength ?? PriorSettings.DefaultStrength, settings.Timesteps(), p =>
+        {
+            var (data, encoded) = EffnetNetwork.EncodeFile(_sessions, p, size.OutputWidth, size.OutputHeight, _sessions.Warning, ct);
+            return encoded.PriorWidth == size.PriorWidth && encoded.PriorHeight == size.PriorHeight ? data
+                : throw new InvalidOperationException($"The init image was encoded at {encoded.PriorWidth}×{encoded.PriorHeight} latents, not {size.PriorWidth}×{size.PriorHeight}.");
+        });
+    }
+
+    /// <summary>
+    /// Fills <paramref name="latents"/> with the initial noise (img2img: the init image noised to its start) and
+    /// denoises them with the prior. The initial noise is drawn even when no step runs, so the stream the decoder
+    /// continues is the same whatever the strength.
+    /// </summary>
+    private void Sample(PriorSettings settings, string[] rowPrompts, LatentSize size, TorchGenerator generator, float[] latents, InitImage? init, CancellationToken ct)
+    {
+        var timesteps = init?.Timesteps ?? settings.Timesteps();
+        if (timesteps.Length < 2)
+        {
+            generator.Randn(latents.AsSpan(0, rowPrompts.Length * 16 * size.PriorHeight * size.PriorWidth));
+            return;
+        }
+
         int rows = rowPrompts.Length;
         float guidance = settings.PriorGuidanceScale!.Value;
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
@@ -63,9 +101,16 @@ internal sealed class PriorStage
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         feeds.Bind(lease.Session);
         generator.Randn(latents);
+        var scheduler = DdpmWuerstchenScheduler.For(_sessions.Model.Config);
+        if (init is { Noised: true })
+        {
+            init.NoiseInto(latents, scheduler, _sessions.Model.Config);
+        }
+
+        StartObserved?.Invoke(latents, timesteps[0]);
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);
-        DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, settings.Timesteps(), guidance,
-            DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
+        DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, timesteps, guidance,
+            scheduler, noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
     }
 
     /// <summary>
@@ -113,7 +158,7 @@ internal sealed class PriorStage
     }
 
     /// <summary>One embedding per row, each owning a copy of its latents and carrying its place in the batch's stream.</summary>
-    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream)
+    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream, InitImage? init)
     {
         var model = _sessions.Model;
         int n = settings.ImagesPerPrompt, rows = rowPrompts.Length;
@@ -121,6 +166,8 @@ internal sealed class PriorStage
         var result = new WuerstchenEmbedding[rows];
         var names = GenerationParameters.ImagePromptNames(settings.ImagePrompts);
         var hashes = GenerationParameters.ImagePromptHashes(settings.ImagePrompts);
+        string? initName = init is null ? null : Path.GetFileName(init.Path);
+        string? initHash = init is null ? null : IO.FileDigest.Sha256OrEmpty(init.Path);
         for (int r = 0; r < rows; r++)
         {
             var parameters = new GenerationParameters
@@ -139,6 +186,9 @@ internal sealed class PriorStage
                 PriorGuidanceScale = settings.PriorGuidanceScale,
                 ImagePrompts = names,
                 ImagePromptSha256 = hashes,
+                InitImage = initName,
+                InitImageSha256 = initHash,
+                Strength = init?.Strength,
                 ModelName = model.Name,
                 ModelFamily = model.Family.Name,
             };

@@ -47,6 +47,13 @@ public sealed record GenerationParameters
     /// <summary>The SHA-256 of each image prompt's file: which pictures they were, whatever they are called now.</summary>
     public string[]? ImagePromptSha256 { get; init; }
 
+    /// <summary>img2img: the init image's file name (name only), its SHA-256 and the strength; null for text-to-image.</summary>
+    public string? InitImage { get; init; }
+
+    public string? InitImageSha256 { get; init; }
+
+    public double? Strength { get; init; }
+
     /// <summary>Images only (null for an embedding): the decoder's step count when no timestep list was given.</summary>
     public int? DecoderSteps { get; init; }
 
@@ -81,6 +88,9 @@ public sealed record GenerationParameters
         PriorGuidanceScale = e.PriorGuidanceScale,
         ImagePrompts = e.ImagePrompts,
         ImagePromptSha256 = e.ImagePromptSha256,
+        InitImage = e.InitImage,
+        InitImageSha256 = e.InitImageSha256,
+        Strength = e.Strength,
         Source = e.Source,
         ModelName = e.ModelName,
         ModelFamily = e.Family,
@@ -129,6 +139,9 @@ public sealed record GenerationParameters
             PriorGuidanceScale = prior.PriorGuidanceScale,
             ImagePrompts = ImagePromptNames(prior.ImagePrompts),
             ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
+            InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
+            InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
+            Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
             DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
@@ -165,6 +178,9 @@ public sealed record GenerationParameters
         PriorGuidanceScale = PriorGuidanceScale,
         ImagePrompts = ImagePrompts,
         ImagePromptSha256 = ImagePromptSha256,
+        InitImage = InitImage,
+        InitImageSha256 = InitImageSha256,
+        Strength = Strength,
         ModelName = ModelName,
         Family = ModelFamily,
         Source = Source,
@@ -196,6 +212,13 @@ public sealed record GenerationParameters
         {
             list.Add(new(PngKeys.ImagePrompts, TextArray(images)));
             list.Add(new(PngKeys.ImagePromptSha256, TextArray(ImagePromptSha256 ?? Array.Empty<string>())));
+        }
+
+        if (InitImage is { } initImage)
+        {
+            list.Add(new(PngKeys.InitImage, initImage));
+            list.Add(new(PngKeys.InitImageSha256, InitImageSha256 ?? ""));
+            list.Add(new(PngKeys.Strength, (Strength ?? PriorSettings.DefaultStrength).ToString("R", ci)));
         }
 
         if (PriorTimesteps is { } pt)
@@ -262,6 +285,9 @@ public sealed record GenerationParameters
             PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
             ImagePrompts = ParseTexts(S(PngKeys.ImagePrompts)),
             ImagePromptSha256 = ParseTexts(S(PngKeys.ImagePromptSha256)),
+            InitImage = S(PngKeys.InitImage) is { Length: > 0 } initImage ? initImage : null,
+            InitImageSha256 = S(PngKeys.InitImageSha256),
+            Strength = double.TryParse(S(PngKeys.Strength), NumberStyles.Float, CultureInfo.InvariantCulture, out var strength) ? strength : null,
             DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
             DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
             DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
@@ -287,6 +313,9 @@ public sealed record GenerationParameters
         ["prior_guidance_scale"] = PriorGuidanceScale,
         ["image_prompts"] = ImagePrompts is null ? null : JsonNode.Parse(TextArray(ImagePrompts)),
         ["image_prompt_sha256"] = ImagePromptSha256 is null ? null : JsonNode.Parse(TextArray(ImagePromptSha256)),
+        ["init_image"] = InitImage,
+        ["init_image_sha256"] = InitImageSha256,
+        ["strength"] = Strength,
         ["model"] = ModelName,
         ["model_family"] = ModelFamily,
         ["source"] = Source,
@@ -308,6 +337,9 @@ public sealed record GenerationParameters
         PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
         ImagePrompts = row?["image_prompts"] is JsonArray ip ? ParseTexts(ip.ToJsonString()) : null,
         ImagePromptSha256 = row?["image_prompt_sha256"] is JsonArray ih ? ParseTexts(ih.ToJsonString()) : null,
+        InitImage = Str(row, "init_image"),
+        InitImageSha256 = Str(row, "init_image_sha256"),
+        Strength = row?["strength"] is JsonValue st && st.TryGetValue<double>(out var strength) && strength is >= 0 and <= 1 ? strength : null,
         ModelName = Str(row, "model"),
         ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
     };
@@ -331,6 +363,9 @@ public sealed record GenerationParameters
         // relative to the current folder: the metadata records no directories)
         new("ImagePrompt", ImagePrompts),
         new("ImagePromptSha256", ImagePromptSha256),
+        new("InitImage", InitImage),
+        new("InitImageSha256", InitImageSha256),
+        new("Strength", Strength),
         new("DecoderSteps", DecoderSteps),
         new("DecoderTimesteps", DecoderTimesteps),
         new("DecoderGuidanceScale", DecoderGuidanceScale),
@@ -352,6 +387,9 @@ public sealed record GenerationParameters
         public const string BatchPrompts = "batch_prompts";
         public const string ImagePrompts = "image_prompts";
         public const string ImagePromptSha256 = "image_prompt_sha256";
+        public const string InitImage = "init_image";
+        public const string InitImageSha256 = "init_image_sha256";
+        public const string Strength = "strength";
         public const string Width = "width";
         public const string Height = "height";
         public const string PriorSteps = "prior_steps";

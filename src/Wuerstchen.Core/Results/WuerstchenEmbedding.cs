@@ -39,6 +39,13 @@ public sealed class WuerstchenEmbedding
     /// <summary>The SHA-256 (lower-case hex) of each image prompt's file, in the order of <see cref="ImagePrompts"/>.</summary>
     public string[]? ImagePromptSha256 { get; init; }
 
+    /// <summary>img2img: the init image's file name (the name only), its SHA-256 and the strength; null for text-to-image.</summary>
+    public string? InitImage { get; init; }
+
+    public string? InitImageSha256 { get; init; }
+
+    public double? Strength { get; init; }
+
     /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
     public string? Family { get; init; }
 
