@@ -153,7 +153,7 @@ Describe 'New-WuerstchenImage -SkipExisting on two machines over one CSV' {
         $first.Errors | Should -Not -BeNullOrEmpty -Because 'the killed machine''s job fails'
         $before = Get-FolderState $renders
         $survivorSeeds = @(for ($r = 0; $r -lt $rows.Count; $r += 2) { [long] $rows[$r].Seed })
-        foreach ($seed in $survivorSeeds) { @($before.Name -match "-$seed-0\.png$") | Should -HaveCount 1 -Because "machine 1 finishes its row $seed" }
+        foreach ($seed in $survivorSeeds) { @(@($before.Name) -match "-$seed-0\.png$") | Should -HaveCount 1 -Because "machine 1 finishes its row $seed" }
         $victimDone = @($victimSeeds | Where-Object { $before.Name -match "-$_-0\.png$" })
         $victimDone.Count | Should -BeGreaterThan 0
         $victimDone.Count | Should -BeLessThan $victimSeeds.Count -Because 'the kill must leave rows to make'
