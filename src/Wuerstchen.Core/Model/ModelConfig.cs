@@ -162,15 +162,7 @@ public sealed record ModelConfig
             return null;
         }
 
-        try
-        {
-            Preprocessing.ClipImageSettings.FromJson(fe);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
-        {
-            throw Invalid(path, $"the key 'feature_extractor' holds {Shown(fe)}, which is not a CLIPImageProcessor configuration ({ex.Message}).", fe.GetRawText());
-        }
-
+        Preprocessing.ClipImageSettings.FromJson(fe, path); // an InvalidModelIndex error naming the key and value
         return fe.GetRawText();
     }
 
