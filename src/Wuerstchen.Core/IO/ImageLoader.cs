@@ -1,6 +1,9 @@
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using Wuerstchen.Core.IO.Jpeg;
+using JpegFormat = SixLabors.ImageSharp.Formats.Jpeg.JpegFormat;
 
 namespace Wuerstchen.Core.IO;
 
@@ -19,16 +22,30 @@ public static class ImageLoader
 
     private static (int Width, int Height) Identify(string path, byte[] bytes)
     {
+        var info = IdentifyChecked(path, bytes, out var format);
         try
         {
-            var info = Image.Identify(ImageDecoding.Configuration, bytes, out var format) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
-                $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
-            CheckSize(path, info.Width, info.Height);
-            CheckComplete(path, bytes, format?.Name);
             // EXIF orientations 5-8 turn the picture by 90°: report the size it is shown at
             var exif = info.Metadata.ExifProfile ?? PngExif(path, bytes, format);
             var orientation = exif?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value ?? 1;
             return orientation is >= 5 and <= 8 ? (info.Height, info.Width) : (info.Width, info.Height);
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw Invalid(path, ex);
+        }
+    }
+
+    /// <summary>The header, read without decoding pixels, with the size and completeness checks every decode starts from.</summary>
+    private static IImageInfo IdentifyChecked(string path, byte[] bytes, out IImageFormat? format)
+    {
+        try
+        {
+            var info = Image.Identify(ImageDecoding.Configuration, bytes, out format) ?? throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+                $"'{path}' is not an image in a format ImageSharp reads (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM).", path);
+            CheckSize(path, info.Width, info.Height);
+            CheckComplete(path, bytes, format?.Name);
+            return info;
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
@@ -61,14 +78,31 @@ public static class ImageLoader
     /// PIL's convert("RGB")), then turned as its EXIF orientation says (diffusers' load_image applies
     /// PIL.ImageOps.exif_transpose; camera photos need it). The caller disposes the image.
     /// </summary>
-    internal static Image<Rgb24> LoadOriented(string path)
+    internal static Image<Rgb24> LoadOriented(string path, CancellationToken cancellationToken = default) =>
+        LoadOriented(path, pillowJpeg: false, out _, cancellationToken);
+
+    /// <summary>
+    /// <see cref="LoadOriented(string, CancellationToken)"/>, with JPEGs decoded as PIL decodes them when
+    /// <paramref name="pillowJpeg"/> is set: by <see cref="JpegDecoder"/>, byte for byte libjpeg-turbo 2.1.5 with PIL's
+    /// settings (ImageSharp's own JPEG decoder differs by up to 14 levels with 4:2:0 chroma). A JPEG of a kind that
+    /// decoder refuses (arithmetic coding, 12-bit, lossless, CMYK/YCCK …) is decoded by ImageSharp instead, and
+    /// <paramref name="jpegFallback"/> says why, so that the caller can warn that the pixels are not PIL's; it is null
+    /// otherwise. Every other check is the same.
+    /// </summary>
+    internal static Image<Rgb24> LoadOriented(string path, bool pillowJpeg, out string? jpegFallback, CancellationToken cancellationToken = default)
     {
         var bytes = ReadFile(path); // read once: what is identified is what is decoded
-        Identify(path, bytes);
+        var info = IdentifyChecked(path, bytes, out var format);
         Image<Rgb24>? image = null;
+        jpegFallback = null;
         try
         {
-            image = Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out var format);
+            if (pillowJpeg && format is JpegFormat)
+            {
+                image = DecodeLikePillow(bytes, info, out jpegFallback, cancellationToken);
+            }
+
+            image ??= Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out format);
             CheckSize(path, image.Width, image.Height);
             image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
             image.Mutate(x => x.AutoOrient());
@@ -84,6 +118,31 @@ public static class ImageLoader
             image?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The JPEG through <see cref="JpegDecoder"/>, with the EXIF profile ImageSharp read from its header (for the
+    /// orientation applied after decoding); null when the decoder refuses the JPEG's kind, with the reason. A malformed
+    /// file throws <see cref="JpegDecodeException"/>, which the caller reports as InvalidImageFile.
+    /// </summary>
+    private static Image<Rgb24>? DecodeLikePillow(byte[] bytes, IImageInfo info, out string? fallback, CancellationToken cancellationToken)
+    {
+        fallback = null;
+        JpegImage decoded;
+        try
+        {
+            decoded = JpegDecoder.Decode(bytes, MaxPixels, cancellationToken);
+        }
+        catch (JpegDecodeException ex) when (ex.Unsupported)
+        {
+            fallback = ex.Message;
+            return null;
+        }
+
+        // a copy, not wrapped memory: AutoOrient's 90° turns swap pixel buffers, which a wrapped buffer cannot
+        var image = Image.LoadPixelData<Rgb24>(ImageDecoding.Configuration, decoded.Rgb, decoded.Width, decoded.Height);
+        image.Metadata.ExifProfile = info.Metadata.ExifProfile?.DeepClone();
+        return image;
     }
 
     /// <summary>

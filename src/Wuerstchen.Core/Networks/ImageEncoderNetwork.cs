@@ -28,15 +28,25 @@ internal sealed class ImageEncoderNetwork
         CheckInputSize();
     }
 
-    /// <summary>The images' image_embeds, image after image: [n, P] as one array (P from the network's output).</summary>
-    public (float[] Values, int Width) Encode(IReadOnlyList<string> paths, CancellationToken ct)
+    /// <summary>
+    /// The images' image_embeds, image after image: [n, P] as one array (P from the network's output).
+    /// <paramref name="warn"/> hears of a JPEG whose kind the PIL-exact decoder refuses (it is decoded by ImageSharp).
+    /// </summary>
+    public (float[] Values, int Width) Encode(IReadOnlyList<string> paths, CancellationToken ct, Action<string>? warn = null)
     {
         float[]? all = null;
         int width = 0;
         for (int i = 0; i < paths.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var embeds = EncodeOne(ClipImagePreprocessor.Load(paths[i], _settings), paths[i], ct);
+            var pixels = ClipImagePreprocessor.Load(paths[i], _settings, out var fallback, ct);
+            if (fallback is not null)
+            {
+                warn?.Invoke($"The image prompt '{IO.TextExcerpt.Of(Path.GetFileName(paths[i]))}' is a JPEG decoded with ImageSharp, not as diffusers (PIL) decodes it, "
+                    + $"because {fallback}; its embedding may differ slightly from diffusers'.");
+            }
+
+            var embeds = EncodeOne(pixels, paths[i], ct);
             width = embeds.Length;
             all ??= new float[paths.Count * width];
             embeds.CopyTo(all, i * width);

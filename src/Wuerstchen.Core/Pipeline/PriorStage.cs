@@ -134,7 +134,7 @@ internal sealed class PriorStage
         (float[] Values, int Width) embeds;
         using (var lease = _sessions.Lease(spec))
         {
-            embeds = new ImageEncoderNetwork(lease.Session, _sessions.Buffers, settings).Encode(paths, ct);
+            embeds = new ImageEncoderNetwork(lease.Session, _sessions.Buffers, settings).Encode(paths, ct, _sessions.Warning);
         }
 
         _sessions.Release(NetworkKind.ImageEncoder);

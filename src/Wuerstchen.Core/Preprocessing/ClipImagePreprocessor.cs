@@ -17,15 +17,24 @@ public static class ClipImagePreprocessor
     /// The image file's <c>pixel_values</c>: [3, height, width] float32, channels first — [3, CropHeight, CropWidth]
     /// with the centre crop (<see cref="OutputSize"/> gives the shape in every case). Read with the module's bounded
     /// loader (<see cref="ImageLoader"/>: file size, header checked before decoding, one frame, truncation), which
-    /// applies the EXIF orientation as diffusers' load_image does (PIL.ImageOps.exif_transpose).
+    /// applies the EXIF orientation as diffusers' load_image does (PIL.ImageOps.exif_transpose); JPEGs decoded as PIL
+    /// decodes them (libjpeg-turbo 2.1.5's output, byte for byte).
     /// Errors: WuerstchenException ImageFileNotFound, ImageTooLarge, InvalidImageFile.
     /// </summary>
-    public static float[] Load(string path, ClipImageSettings settings)
+    public static float[] Load(string path, ClipImageSettings settings) => Load(path, settings, out _);
+
+    /// <summary>
+    /// <see cref="Load(string, ClipImageSettings)"/>. A JPEG is decoded as PIL decodes it (the module's libjpeg-turbo
+    /// replica, byte for byte); one of a kind that decoder refuses (arithmetic coding, 12-bit, lossless, CMYK …) is
+    /// decoded by ImageSharp instead, and <paramref name="jpegFallback"/> says why (null otherwise), so that the caller
+    /// can warn that its pixels, and so its embedding, may differ slightly from diffusers'.
+    /// </summary>
+    public static float[] Load(string path, ClipImageSettings settings, out string? jpegFallback, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate(); // before the decode: a settings mistake is not the file's
-        using var image = ImageLoader.LoadOriented(path);
+        using var image = ImageLoader.LoadOriented(path, pillowJpeg: true, out jpegFallback, cancellationToken);
         var plan = ClipImagePlan.Create(image.Width, image.Height, settings);
         image.ProcessPixelRows(rows =>
         {

@@ -87,13 +87,22 @@ internal static class ClipFixtures
         return bytes;
     }
 
-    /// <summary>An image file's RGB bytes as the module decodes it (bounded loader, EXIF orientation applied).</summary>
+    /// <summary>An image file's RGB bytes as the module's ImageSharp path decodes it (bounded loader, EXIF orientation applied).</summary>
     public static (byte[] Rgb, int Width, int Height) Decode(string path)
     {
         using var image = ImageLoader.LoadOriented(path);
         var rgb = new byte[image.Width * image.Height * 3];
         image.CopyPixelDataTo(rgb);
         return (rgb, image.Width, image.Height);
+    }
+
+    /// <summary>An image file's RGB bytes as the CLIP image path decodes it: JPEGs as PIL decodes them, unless refused.</summary>
+    public static (byte[] Rgb, int Width, int Height, string? JpegFallback) DecodeForClip(string path)
+    {
+        using var image = ImageLoader.LoadOriented(path, pillowJpeg: true, out var fallback);
+        var rgb = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(rgb);
+        return (rgb, image.Width, image.Height, fallback);
     }
 
     public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();

@@ -43,7 +43,7 @@ public class ClipImagePreprocessorTests
         Assert.Equal(c.GetProperty("pixelValuesSha256").GetString(), ClipFixtures.Sha256(values));
     }
 
-    /// <summary>JPEG files decode differently (see ClipJpegDecodeTests); PIL's decoded pixels through the processor are exact.</summary>
+    /// <summary>PIL's decoded JPEG pixels through the processor (ClipJpegDecodeTests decodes the JPEG files themselves).</summary>
     [Theory]
     [MemberData(nameof(JpegCases))]
     public void Pixel_values_of_Pillows_JPEG_pixels_are_transformers_bit_for_bit(string name)

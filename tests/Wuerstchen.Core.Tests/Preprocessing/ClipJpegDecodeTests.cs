@@ -5,10 +5,11 @@ using Xunit.Abstractions;
 namespace Wuerstchen.Core.Tests.Preprocessing;
 
 /// <summary>
-/// JPEG files: diffusers decodes them with PIL (libjpeg-turbo), the module with ImageSharp's own decoder, and the two
-/// do not give the same pixels. These tests measure the difference on photo-like JPEGs at qualities 75/90/95 with
-/// 4:2:0 and 4:4:4 chroma subsampling (the fixtures) and hold it to what was measured: they state the difference,
-/// they do not hide it. Everything after the decode is exact (ClipImagePreprocessorTests).
+/// JPEG files: diffusers decodes them with PIL (libjpeg-turbo 2.1.5: islow IDCT, fancy chroma upsampling). The CLIP
+/// image path decodes them with the module's replica of that decoder (src/Wuerstchen.Core/IO/Jpeg), so its pixels and
+/// pixel_values are PIL's bit for bit on these photo-like fixtures (qualities 75/90/95, 4:2:0 and 4:4:4). ImageSharp's
+/// own decoder, which the v2 effnet path keeps (its reference is not PIL), does not give PIL's pixels: the last test
+/// measures that difference and holds it to what was measured.
 /// </summary>
 public class ClipJpegDecodeTests
 {
@@ -30,13 +31,36 @@ public class ClipJpegDecodeTests
         }
     }
 
+    public static TheoryData<string> JpegCases => ClipImagePreprocessorTests.JpegCases;
+
+    [Theory]
+    [MemberData(nameof(JpegFiles))]
+    public void CLIP_path_decodes_JPEGs_to_exactly_Pillows_pixels(string file)
+    {
+        var (mine, width, height, fallback) = ClipFixtures.DecodeForClip(ClipFixtures.PathOf(file));
+        var (pil, pilWidth, pilHeight) = ClipFixtures.Decode(ClipFixtures.PathOf(ClipImagePreprocessorTests.PilDecoded(file)));
+        Assert.Null(fallback);
+        Assert.Equal((pilWidth, pilHeight), (width, height));
+        Assert.True(pil.AsSpan().SequenceEqual(mine), $"{file}: {ClipFixtures.Differences(pil, mine, width)}");
+    }
+
+    /// <summary>From the JPEG file to pixel_values, against transformers' (sha256 of the float32 bytes).</summary>
+    [Theory]
+    [MemberData(nameof(JpegCases))]
+    public void CLIP_pixel_values_of_JPEG_files_are_transformers_bit_for_bit(string name)
+    {
+        var c = ClipFixtures.ProcessorCase(name);
+        var values = ClipImagePreprocessor.Load(ClipFixtures.PathOf(c.GetProperty("file").GetString()!), ClipFixtures.Settings(c), out var fallback);
+        Assert.Null(fallback);
+        Assert.Equal(c.GetProperty("pixelValuesSha256").GetString(), ClipFixtures.Sha256(values));
+    }
+
     /// <summary>
-    /// The decoded bytes, and the pixel values (ImageSharp's pixels through the exact processor against PIL's pixels
-    /// through it), differ by no more than was measured on these fixtures for the file's chroma subsampling (max and
-    /// mean absolute difference; a level is 1/255/std ≈ 0.015 in pixel values). The cause, found with libjpeg-turbo
-    /// itself: ImageSharp 2.1 decodes exactly as libjpeg's float IDCT without "fancy" (triangular) chroma upsampling
-    /// (0 levels apart), PIL uses the integer islow IDCT with fancy upsampling. 4:4:4 shows the IDCT alone.
-    /// These 48×64 fixtures are upscaled to the crop, the worst case; docs/clip-image-preprocessing.md has photo sizes.
+    /// ImageSharp's decode (the effnet path's) against PIL's: the decoded bytes, and what the CLIP processor would make
+    /// of them, differ by no more than was measured on these fixtures for the file's chroma subsampling (max and mean
+    /// absolute difference; a level is 1/255/std ≈ 0.015 in pixel values). The cause, found with libjpeg-turbo itself:
+    /// ImageSharp 2.1 decodes exactly as libjpeg's float IDCT without "fancy" (triangular) chroma upsampling (0 levels
+    /// apart), PIL uses the integer islow IDCT with fancy upsampling. 4:4:4 shows the IDCT alone.
     /// </summary>
     [Theory]
     [MemberData(nameof(JpegFiles))]
