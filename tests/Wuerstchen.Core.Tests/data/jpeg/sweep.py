@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """A larger, local check of the JPEG decoder (not run in CI): writes random JPEGs and the RGB Pillow decodes from each.
 
-    /usr/bin/python3 sweep.py OUT_DIR [COUNT] [SEED]
+    /usr/bin/python3 sweep.py OUT_DIR [COUNT] [SEED] [MAX_SIDE]
     WUERSTCHEN_JPEG_SWEEP=OUT_DIR dotnet test tests/Wuerstchen.Core.Tests -c Release --filter "FullyQualifiedName~JpegSweep"
 
 Each case is OUT_DIR/NNNN.jpg with NNNN.rgb (Pillow's convert("RGB") bytes, row-major) and NNNN.txt (how it was made).
-Sizes 1..320 per side; content photo-like, noise, flat or gradient; encoded by Pillow (quality 1-100, 4:4:4/4:2:2/4:2:0,
+Sizes 1..MAX_SIDE (default 320) per side; content photo-like, noise, flat or gradient; encoded by Pillow (quality 1-100, 4:4:4/4:2:2/4:2:0,
 progressive, optimize, gray) or by cjpeg (restart intervals in rows or blocks, sampling factors 1x1..4x4 for the luma,
 progressive, gray, RGB, random scan scripts: sequential multi-scan, and progressions left incomplete), sometimes passed through jpegtran (restart, progressive, optimize). Same tools and versions as
 make_fixtures.py.
@@ -69,8 +69,8 @@ def scan_script(rng, gray):
     return "\n".join(lines) + "\n"
 
 
-def one(rng, path, work):
-    w, h = rng.choice([rng.randint(1, 24), rng.randint(1, 320)]), rng.choice([rng.randint(1, 24), rng.randint(1, 320)])
+def one(rng, path, work, max_side):
+    w, h = rng.choice([rng.randint(1, 24), rng.randint(1, max_side)]), rng.choice([rng.randint(1, 24), rng.randint(1, max_side)])
     rgb, kind = content(rng, w, h)
     gray = rng.random() < 0.15
     how = [f"{w}x{h} {kind}" + (" gray" if gray else "")]
@@ -117,15 +117,16 @@ def main():
     out = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 500
     rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    max_side = int(sys.argv[4]) if len(sys.argv) > 4 else 320
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         for i in range(count):
             path = os.path.join(out, f"{i:04d}.jpg")
             while True:  # an encoder may refuse a combination (e.g. more than 10 blocks an MCU): draw again
                 try:
-                    how = one(rng, path, work)
+                    how = one(rng, path, work, max_side)
                     break
-                except subprocess.CalledProcessError:
+                except (subprocess.CalledProcessError, OSError):
                     pass
             with open(path[:-4] + ".rgb", "wb") as f:
                 f.write(np.ascontiguousarray(pil_rgb(path)).tobytes())
