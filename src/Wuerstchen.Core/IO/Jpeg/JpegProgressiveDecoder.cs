@@ -153,59 +153,15 @@ internal sealed class JpegProgressiveDecoder : JpegEntropyDecoder
             return;
         }
 
-        var natural = JpegZigzag.Natural;
-        var table = _tables[0];
         int p1 = 1 << Scan.Al;
         int m1 = -1 << Scan.Al;
-        int k = Scan.Ss;
-        if (EobRun == 0)
-        {
-            for (; k <= Scan.Se; k++)
-            {
-                int s = Bits.DecodeHuffman(table);
-                int r = s >> 4;
-                s &= 15;
-                if (s != 0)
-                {
-                    // the size of a newly non-zero coefficient is always 1 (libjpeg warns otherwise and goes on)
-                    s = Bits.GetBits(1) != 0 ? p1 : m1;
-                }
-                else if (r != 15)
-                {
-                    EobRun = (1 << r) + (r != 0 ? Bits.GetBits(r) : 0);
-                    break;
-                }
-
-                // skip r zero coefficients, appending a correction bit to each non-zero one passed
-                do
-                {
-                    int pos = at + natural[k];
-                    if (coefficients[pos] != 0)
-                    {
-                        Refine(coefficients, pos, p1, m1);
-                    }
-                    else if (--r < 0)
-                    {
-                        break;
-                    }
-
-                    k++;
-                }
-                while (k <= Scan.Se);
-
-                if (s != 0)
-                {
-                    coefficients[at + natural[k]] = (short)s;
-                }
-            }
-        }
-
+        int k = EobRun == 0 ? RefineCodedPart(coefficients, at, p1, m1) : Scan.Ss;
         if (EobRun > 0)
         {
             // the rest of the band is in the EOB run: only correction bits for non-zero coefficients
             for (; k <= Scan.Se; k++)
             {
-                int pos = at + natural[k];
+                int pos = at + JpegZigzag.Natural[k];
                 if (coefficients[pos] != 0)
                 {
                     Refine(coefficients, pos, p1, m1);
@@ -214,6 +170,57 @@ internal sealed class JpegProgressiveDecoder : JpegEntropyDecoder
 
             EobRun--;
         }
+    }
+
+    /// <summary>
+    /// The coded part of a refinement band: run/size symbols place newly non-zero coefficients (±2^Al) after r zero
+    /// ones, appending a correction bit to every non-zero coefficient passed; an EOB symbol starts an EOB run. Returns
+    /// the position where the EOB run (if any) takes over.
+    /// </summary>
+    private int RefineCodedPart(short[] coefficients, int at, int p1, int m1)
+    {
+        var natural = JpegZigzag.Natural;
+        var table = _tables[0];
+        int k = Scan.Ss;
+        for (; k <= Scan.Se; k++)
+        {
+            int s = Bits.DecodeHuffman(table);
+            int r = s >> 4;
+            s &= 15;
+            if (s != 0)
+            {
+                // the size of a newly non-zero coefficient is always 1 (libjpeg warns otherwise and goes on)
+                s = Bits.GetBits(1) != 0 ? p1 : m1;
+            }
+            else if (r != 15)
+            {
+                EobRun = (1 << r) + (r != 0 ? Bits.GetBits(r) : 0);
+                break;
+            }
+
+            do
+            {
+                int pos = at + natural[k];
+                if (coefficients[pos] != 0)
+                {
+                    Refine(coefficients, pos, p1, m1);
+                }
+                else if (--r < 0)
+                {
+                    break;
+                }
+
+                k++;
+            }
+            while (k <= Scan.Se);
+
+            if (s != 0)
+            {
+                coefficients[at + natural[k]] = (short)s;
+            }
+        }
+
+        return k;
     }
 
     private void Refine(short[] coefficients, int pos, int p1, int m1)
