@@ -13,11 +13,14 @@ BeforeAll {
     Copy-Item (Join-Path $ImageDir 'models/*') $ImageModels -Recurse -Force
     $script:Images = Join-Path $ImageDir 'images'
 
-    function Get-ImageJob([string] $Name) {
+    # -PilDecoded: a JPEG replaced by PIL's decoded pixels saved as PNG (images/<name>.pil.png), which separates the
+    # JPEG decoder (PIL uses libjpeg-turbo's integer IDCT and fancy upsampling) from everything after it
+    function Get-ImageJob([string] $Name, [switch] $PilDecoded) {
         $j = $Jobs[$Name]
+        $files = $j.images | ForEach-Object { if ($PilDecoded -and $_ -like '*.jpg') { $_ -replace '\.jpg$', '.pil.png' } else { $_ } }
         $p = @{ Prompt = [string[]] $j.prompts; Seed = [long] $j.seed; Width = $j.width; Height = $j.height; ImagesPerPrompt = $j.n
             PriorSteps = $j.prior_steps; PriorGuidanceScale = $j.prior_guidance; ModelPath = $ImageModels
-            LiteralImagePrompt = [string[]] ($j.images | ForEach-Object { Join-Path $ImageDir $_ }) }
+            LiteralImagePrompt = [string[]] ($files | ForEach-Object { Join-Path $ImageDir $_ }) }
         if ($j.ContainsKey('negative') -and $null -ne $j.negative) { $p.NegativePrompt = $j.negative }
         $p
     }
@@ -39,8 +42,8 @@ BeforeAll {
 }
 
 Describe 'New-WuerstchenImage -ImagePrompt: parity with diffusers (Stable Cascade image variation)' {
-    It '<_>: embeddings within 1e-4 relative of StableCascadePriorPipeline(images=…)' -ForEach @('a-image', 'b-two-images-cfg', 'c-image-no-guidance') {
-        $p = Get-ImageJob $_
+    It '<_>: embeddings within 1e-4 relative of StableCascadePriorPipeline(images=…) (JPEGs as PIL decodes them)' -ForEach @('a-image', 'b-two-images-cfg', 'c-image-no-guidance') {
+        $p = Get-ImageJob $_ -PilDecoded
         $emb = @(Get-WuerstchenEmbedding @p)
         $expected = [Wuerstchen.Core.IO.Npy]::Read((Join-Path $ImageDir "$_.embeddings.npy"))
         $emb.Count | Should -Be $expected.Shape[0]
@@ -81,7 +84,7 @@ Describe 'New-WuerstchenImage -ImagePrompt: parity with diffusers (Stable Cascad
 
 Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
     BeforeAll {
-        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; DecoderSteps = 2; ModelPath = $ImageModels }
+        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; ModelPath = $ImageModels }
         $script:Both = @((Join-Path $Images 'gradient-300x200.png'), (Join-Path $Images 'alpha-150x120.png'))
         $script:Reference = (Get-WuerstchenEmbedding @Small -LiteralImagePrompt $Both).Data
     }
@@ -98,8 +101,8 @@ Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
     }
 
     It 'the output records the images'' names and SHA-256, and Get-WuerstchenImageInfo | New-WuerstchenImage remakes the image' {
-        $out = Join-Path $TestDrive 'remake'
-        $file = New-WuerstchenImage @Small -LiteralImagePrompt $Both -OutputPath (Join-Path $out 'one.png')
+        $out = (New-Item -ItemType Directory (Join-Path $TestDrive 'remake')).FullName
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -LiteralImagePrompt $Both -OutputPath (Join-Path $out 'one.png')
         $file.ImagePrompt | Should -Be @('gradient-300x200.png', 'alpha-150x120.png')
         $file.ImagePromptSha256 | Should -Be @($Both | ForEach-Object { (Get-FileHash $_ -Algorithm SHA256).Hash.ToLowerInvariant() })
         Push-Location $Images # the metadata names the files, not their folder: remake where they are
@@ -119,12 +122,12 @@ Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
 
 Describe 'New-WuerstchenImage -ImagePrompt: errors' {
     BeforeAll {
-        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; DecoderSteps = 2 }
+        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2 }
         $script:Png = Join-Path $Images 'gradient-300x200.png'
     }
 
     It 'a pattern that matches nothing is ImageFileNotFound, not text-to-image' {
-        $r = Invoke-Capture { New-WuerstchenImage @Small -ModelPath $ImageModels -ImagePrompt (Join-Path $TestDrive 'none-*.png') -OutputPath (Join-Path $TestDrive 'x') }
+        $r = Invoke-Capture { New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -ImagePrompt (Join-Path $TestDrive 'none-*.png') -OutputPath (Join-Path $TestDrive 'x') }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageFileNotFound,*'
         $r.Output | Should -BeNullOrEmpty
         Test-Path (Join-Path $TestDrive 'x') | Should -BeFalse
