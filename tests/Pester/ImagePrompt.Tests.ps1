@@ -25,15 +25,6 @@ BeforeAll {
         $p
     }
 
-    function Get-RelativeError([float[]] $Actual, [float[]] $Expected) {
-        $max = 0.0; $scale = 0.0
-        for ($i = 0; $i -lt $Expected.Length; $i++) {
-            $d = [math]::Abs($Actual[$i] - $Expected[$i]); if ($d -gt $max) { $max = $d }
-            $e = [math]::Abs($Expected[$i]); if ($e -gt $scale) { $scale = $e }
-        }
-        $max / $scale
-    }
-
     function Get-ProcessorSettings {
         $index = Get-Content (Join-Path $ImageModels 'model_index.json') -Raw
         $doc = [System.Text.Json.JsonDocument]::Parse($index)
