@@ -122,26 +122,12 @@ public sealed partial record GenerationParameters
     /// </summary>
     public static GenerationParameters Planned(PriorSettings prior, DecoderSettings decoder, LatentSize size, int row, string? modelName, string family)
     {
-        int n = prior.ImagesPerPrompt;
-        return new GenerationParameters
+        var p = OfPrior(prior, size, modelName, family).ForRow(prior, row);
+        return p with
         {
-            Prompt = decoder.Prompt ?? prior.Prompts[row / n],
-            NegativePrompt = decoder.NegativePrompt ?? prior.NegativePrompt,
+            Prompt = decoder.Prompt ?? p.Prompt,
+            NegativePrompt = decoder.NegativePrompt ?? p.NegativePrompt,
             Seed = decoder.Seed ?? prior.Seed,
-            Width = size.OutputWidth,
-            Height = size.OutputHeight,
-            PromptIndex = row / n,
-            ImageIndex = row % n,
-            ImagesPerPrompt = n,
-            BatchPrompts = prior.Prompts.Count > 1 ? prior.Prompts.ToArray() : null,
-            PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
-            PriorTimesteps = prior.PriorTimesteps?.ToArray(),
-            PriorGuidanceScale = prior.PriorGuidanceScale,
-            ImagePrompts = ImagePromptNames(prior.ImagePrompts),
-            ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
-            InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
-            InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
-            Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
             DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
@@ -158,6 +144,40 @@ public sealed partial record GenerationParameters
     public bool IsRecordedIn(IReadOnlyDictionary<string, string> recorded) => ToPngText()
         .Where(kv => kv.Key is not (PngKeys.Software or PngKeys.Model))
         .All(kv => recorded.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    /// <summary>
+    /// What the prior records for a request (row 0; <see cref="ForRow"/> gives the others): the one place the prior's
+    /// settings become parameters, for the embeddings the prior makes and for what -SkipExisting expects to find. The
+    /// input files are read once here (their SHA-256).
+    /// </summary>
+    public static GenerationParameters OfPrior(PriorSettings prior, LatentSize size, string? modelName, string family) => new()
+    {
+        Prompt = prior.Prompts[0],
+        NegativePrompt = prior.NegativePrompt,
+        Seed = prior.Seed,
+        Width = size.OutputWidth,
+        Height = size.OutputHeight,
+        ImagesPerPrompt = prior.ImagesPerPrompt,
+        BatchPrompts = prior.Prompts.Count > 1 ? prior.Prompts.ToArray() : null,
+        PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
+        PriorTimesteps = prior.PriorTimesteps?.ToArray(),
+        PriorGuidanceScale = prior.PriorGuidanceScale,
+        ImagePrompts = ImagePromptNames(prior.ImagePrompts),
+        ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
+        InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
+        InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
+        Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
+        ModelName = modelName,
+        ModelFamily = family,
+    };
+
+    /// <summary>These parameters for row <paramref name="row"/> of the batch (prompt-major): its prompt and place.</summary>
+    public GenerationParameters ForRow(PriorSettings prior, int row) => this with
+    {
+        Prompt = prior.Prompts[row / prior.ImagesPerPrompt],
+        PromptIndex = row / prior.ImagesPerPrompt,
+        ImageIndex = row % prior.ImagesPerPrompt,
+    };
 
     /// <summary>An embedding with these parameters (the family goes to <see cref="WuerstchenEmbedding.Family"/>).</summary>
     public WuerstchenEmbedding ToEmbedding(int[] shape, float[] data, NoiseStream? stream = null) => new()
