@@ -41,10 +41,10 @@ public sealed record PriorSettings
                 throw new WuerstchenException("EmptyPrompt", WuerstchenErrorKind.InvalidArgument, $"Prompt number {i + 1} is null.", i);
             }
 
-            SamplingChecks.Text(Prompts[i], $"Prompt number {i + 1}");
+            PromptText.Check(Prompts[i], $"Prompt number {i + 1}");
         }
 
-        SamplingChecks.Text(NegativePrompt, "NegativePrompt");
+        PromptText.Check(NegativePrompt, "NegativePrompt");
 
         // the range here; the family's size rule (v2's 128-pixel steps …) with the model: CheckSize
         ImageSize.ValidateRange(Width, "Width");

@@ -17,7 +17,7 @@ namespace Wuerstchen.Core;
 /// schema of the generation parameters, with its mappings to PNG text, the embedding sidecar's JSON row and the
 /// PowerShell output properties, and back.
 /// </summary>
-public sealed record GenerationParameters
+public sealed partial record GenerationParameters
 {
     public string Prompt { get; init; } = "";
 
@@ -177,7 +177,7 @@ public sealed record GenerationParameters
         };
         if (BatchPrompts is { } batch)
         {
-            list.Add(new(PngKeys.BatchPrompts, new JsonArray(batch.Select(b => (JsonNode?)JsonValue.Create(b)).ToArray()).ToJsonString()));
+            list.Add(new(PngKeys.BatchPrompts, new JsonArray(batch.Select(b => (JsonNode?)JsonValue.Create(b)).ToArray()).ToJsonString(IO.JsonText.Compact)));
         }
 
         if (PriorTimesteps is { } pt)
@@ -214,44 +214,6 @@ public sealed record GenerationParameters
         return list;
     }
 
-    /// <summary>
-    /// Reads the parameters back from an image's PNG text (as <see cref="ToPngText"/> writes them). Absent keys stay at
-    /// their defaults; values that do not parse are treated as absent. <c>prior_seed</c> absent means the prior's seed is <c>seed</c>.
-    /// </summary>
-    public static GenerationParameters FromPngText(IEnumerable<KeyValuePair<string, string>> chunks)
-    {
-        var text = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in chunks)
-        {
-            text.TryAdd(key, value);
-        }
-
-        string? S(string key) => text.TryGetValue(key, out var v) ? v : null;
-        long seed = ParseLong(S(PngKeys.Seed)) ?? 0;
-        return new GenerationParameters
-        {
-            Prompt = S(PngKeys.Prompt) ?? "",
-            NegativePrompt = S(PngKeys.NegativePrompt) is { Length: > 0 } negative ? negative : null,
-            Seed = seed,
-            Width = (int)(ParseLong(S(PngKeys.Width)) ?? 0),
-            Height = (int)(ParseLong(S(PngKeys.Height)) ?? 0),
-            PromptIndex = (int)(ParseLong(S(PngKeys.PromptIndex)) ?? 0),
-            ImageIndex = (int)(ParseLong(S(PngKeys.ImageIndex)) ?? 0),
-            ImagesPerPrompt = (int)(ParseLong(S(PngKeys.ImagesPerPrompt)) ?? 1),
-            BatchPrompts = ParseTexts(S(PngKeys.BatchPrompts)),
-            PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
-            PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
-            PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
-            DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
-            DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
-            DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
-            PriorSeed = ParseLong(S(PngKeys.PriorSeed)) ?? seed,
-            Source = S(PngKeys.Source) ?? "prompt",
-            ModelName = S(PngKeys.Model) is { Length: > 0 } model ? model : null,
-            ModelFamily = S(PngKeys.ModelFamily),
-        };
-    }
-
     /// <summary>An embedding's row in the .json sidecar of an embedding file (absent values are JSON null).</summary>
     public JsonObject ToSidecarRow() => new()
     {
@@ -271,21 +233,16 @@ public sealed record GenerationParameters
     };
 
     /// <summary>
-    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy). Width, height and source are not taken from
-    /// the row: the file's array shape and path are what the embedding is now.
+    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy), checked as the command line checks the same
+    /// values (<see cref="IO.SidecarRow"/>). Width, height and source are not taken from the row: the file's array shape
+    /// and path are what the embedding is now.
     /// </summary>
-    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => new()
+    /// <exception cref="InvalidDataException">A value of the wrong type or out of range (naming the row, key and value).</exception>
+    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => row switch
     {
-        Prompt = Str(row, "prompt") ?? "",
-        NegativePrompt = Str(row, "negative_prompt"),
-        Seed = row?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
-        PromptIndex = Int(row, "prompt_index") ?? index,
-        ImageIndex = Int(row, "image_index") ?? 0,
-        PriorSteps = Int(row, "prior_steps"),
-        PriorTimesteps = row?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
-        PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
-        ModelName = Str(row, "model"),
-        ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
+        null => new GenerationParameters { PromptIndex = index },
+        JsonObject o => IO.SidecarRow.Read(o, index),
+        _ => throw new InvalidDataException($"its row {index} is not a JSON object."),
     };
 
     /// <summary>The properties of an image's PowerShell output object, in display order.</summary>
@@ -338,48 +295,4 @@ public sealed record GenerationParameters
     }
 
     private static string FloatList(IEnumerable<float> values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
-
-    private static long? ParseLong(string? s) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
-
-    private static float? ParseFloat(string? s) => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
-
-    private static float[]? ParseFloats(string? s)
-    {
-        if (s is null)
-        {
-            return null;
-        }
-
-        var parts = s.Split(',');
-        var values = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (ParseFloat(parts[i]) is not { } v)
-            {
-                return null;
-            }
-
-            values[i] = v;
-        }
-
-        return values;
-    }
-
-    /// <summary>A JSON array of texts (batch_prompts); anything else is treated as absent.</summary>
-    private static string[]? ParseTexts(string? s)
-    {
-        try
-        {
-            return s is null || JsonNode.Parse(s) is not JsonArray a ? null
-                : a.Select(t => t is JsonValue v && v.TryGetValue<string>(out var text) ? text : null).ToArray() is var texts && texts.All(t => t is not null) ? texts! : null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static int? Int(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
 }
