@@ -146,21 +146,31 @@ public sealed class ClipTokenizer
         try
         {
             doc = JsonDocument.Parse(json);
+            JsonText.CheckUniqueKeys(json);
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"'{path}': {e.Message}", e);
         }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"'{path}' must hold a JSON object mapping token strings to ids; found {doc.RootElement.ValueKind}.");
             var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+            var tokenOf = new Dictionary<int, string>();
             foreach (var property in doc.RootElement.EnumerateObject())
             {
                 if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
                     throw new InvalidDataException(
                         $"'{path}': the id of token '{TextExcerpt.Of(property.Name)}' is not a non-negative 32-bit integer ({TextExcerpt.Of(property.Value.GetRawText())}).");
+                // one id, two tokens: decoding (the truncation warning) and the special-token ids would name either
+                if (!tokenOf.TryAdd(id, property.Name))
+                    throw new InvalidDataException(
+                        $"'{path}': the tokens '{TextExcerpt.Of(tokenOf[id])}' and '{TextExcerpt.Of(property.Name)}' both have id {id}; each id names one token (wrong or hand-edited vocabulary).");
                 vocab[property.Name] = id;
             }
             if (vocab.Count == 0)
