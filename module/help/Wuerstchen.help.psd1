@@ -130,7 +130,7 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
         Description = 'Collects every piped embedding (all must have the same shape) and writes them, in order, as one numpy-readable float32 array. The prompt, negative prompt, seed, size, prior settings, model name and source of each row go into a JSON file with the same name and the extension .json, which Import-WuerstchenEmbedding reads back. Both files are written under temporary names and renamed when complete. Generator state is not saved: imported embeddings decode with a fresh generator.'
         Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
         Outputs     = 'System.IO.FileInfo (the .npy file)'
-        Parameters  = @{ Path = 'The .npy file to write. The metadata goes to the same name with the extension .json.'; InputObject = 'The embeddings to write.' }
+        Parameters  = @{ Path = 'The .npy file to write (a name without an extension gets .npy; any other extension is refused). The metadata goes to the same name with the extension .json.'; InputObject = 'The embeddings to write.' }
         Examples    = @(
             @{ Title = 'Save a batch'; Code = "Get-WuerstchenEmbedding 'a cat', 'a dog' -Seed 1 | Export-WuerstchenEmbedding -Path ./pets.npy"; Remarks = 'Writes pets.npy (shape [2,16,24,24]) and pets.json.' }
             @{ Title = 'Read it in Python'; Code = "python -c `"import numpy; print(numpy.load('pets.npy').shape)`""; Remarks = 'The file is a plain numpy array.' }

@@ -85,6 +85,21 @@ Describe 'What the module writes, it reads back' {
         (Import-WuerstchenEmbedding -Path (Join-Path $dir 'lt.npy')).Prompt | Should -Be $prompt
     }
 
+    It 'Export-WuerstchenEmbedding -Path x.<Extension> is UnsupportedEmbeddingFormat, as New-WuerstchenImage -OutputPath x.gif is; nothing is written' -ForEach @(
+        @{ Extension = 'txt' }
+        @{ Extension = 'png' }
+    ) {
+        $dir = New-Folder 'ext'
+        $e = Get-WuerstchenEmbedding 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 2
+        $r = Invoke-Capture { $e | Export-WuerstchenEmbedding -Path (Join-Path $dir "x.$Extension") }
+        $r.Errors.Count | Should -Be 1 # .npy data written to x.txt before
+        Assert-WuerstchenError $r.Errors[0] 'UnsupportedEmbeddingFormat' 'InvalidArgument' @("x.$Extension", '.npy')
+        Assert-NothingWritten $dir
+        # .npy in any case, and no extension (.npy is added), are written
+        ($e | Export-WuerstchenEmbedding -Path (Join-Path $dir 'y.NPY')).Name | Should -Be 'y.NPY'
+        ($e | Export-WuerstchenEmbedding -Path (Join-Path $dir 'z')).Name | Should -Be 'z.npy'
+    }
+
     It 'Export-WuerstchenEmbedding refuses an embedding object whose prompt is over the limit; nothing is written' {
         $dir = New-Folder 'obj'
         $e = Get-WuerstchenEmbedding 'a fox' -Width 128 -Height 128 -Seed 1 -PriorSteps 2
