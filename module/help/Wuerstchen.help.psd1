@@ -38,7 +38,7 @@
         Width              = 'Image width in pixels, 128 to 4096. Würstchen v2: 128-pixel steps (its decoder only works there; other sizes are rejected with the nearest valid sizes). Stable Cascade: also the other sides diffusers runs (an even decoder latent), which give the image size diffusers gives (1000 → 1024, with a warning). Default 1024.'
         Height             = 'Image height in pixels: the same rules as -Width. Default 1024.'
         Seed               = "The seed of the noise generator (torch-compatible: the same seed gives the same noise as diffusers run in float32 with a CPU torch.Generator; taken modulo 2^32). When omitted a random seed is chosen and reported on the output, so any image can be made again."
-        Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt).'
+        Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt). At most 10,000 characters each (the text encoders read the first 75 tokens, about 300 characters).'
         NegativePrompt     = 'Text to steer away from: the unconditional text of classifier-free guidance (used only when the guidance scale is above 1). Default: the empty prompt.'
         ImagesPerPrompt    = 'Images per prompt (1 to 64). Default 1.'
         PriorSteps         = 'Number of prior (Stage C) steps: timesteps linspace(1, 0, steps + 1). Default: the model family''s (Würstchen v2 60, Stable Cascade 20). Cannot be combined with -PriorTimesteps.'
