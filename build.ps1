@@ -171,6 +171,20 @@ function Get-TrxCounts([string] $folder) {
     [pscustomobject]@{ Passed = $passed; Failed = $failed }
 }
 
+# The one place the tests' Debian packages are installed: as root on a machine with apt-get (CI), the packages are
+# installed when a test needs them and they are missing. $null: not such a machine (the test then says it did not run);
+# $false: apt-get failed (counted as a failure).
+function Install-DebianPackage([string[]] $Name, [string] $For) {
+    if (-not ($IsLinux -and (id -u) -eq '0' -and (Get-Command apt-get -ErrorAction SilentlyContinue))) { return $null }
+    Write-Host "Installing $($Name -join ', ') (apt-get) for $For ..."
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    if (-not $script:AptUpdated) { & apt-get update -qq | Out-Null; $script:AptUpdated = $true }
+    & apt-get install -y -qq @Name | Out-Null
+    if ($LASTEXITCODE -ne 0) { Write-Host "apt-get could not install $($Name -join ', ')."; return $false }
+    $true
+}
+$script:AptUpdated = $false
+
 function Invoke-PythonTests {
     # The exporter's unittest suite (models/export/tests). It needs Python 3 with torch and onnx: as root with apt
     # (CI) Debian's python3-torch/python3-onnx are installed when missing; elsewhere a missing torch/onnx is said
@@ -179,12 +193,10 @@ function Invoke-PythonTests {
     $probe = 'import torch, onnx'
     $python = @('/usr/bin/python3', 'python3') | Where-Object { Get-Command $_ -ErrorAction SilentlyContinue } |
         Where-Object { & $_ -c $probe 2>$null; $LASTEXITCODE -eq 0 } | Select-Object -First 1
-    if (-not $python -and $IsLinux -and (id -u) -eq '0' -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
-        Write-Host 'Installing python3-torch and python3-onnx (apt-get) for the exporter tests ...'
-        & apt-get update -qq | Out-Null
-        & apt-get install -y -qq python3-torch python3-onnx python3-numpy | Out-Null
-        if ($LASTEXITCODE -ne 0) { Write-Host 'apt-get could not install python3-torch/python3-onnx.'; return [pscustomobject]@{ Passed = 0; Failed = 1 } }
-        $python = '/usr/bin/python3'
+    if (-not $python) {
+        $installed = Install-DebianPackage -Name python3-torch, python3-onnx, python3-numpy -For 'the exporter tests'
+        if ($installed -eq $false) { return [pscustomobject]@{ Passed = 0; Failed = 1 } }
+        if ($installed) { $python = '/usr/bin/python3' }
     }
     if (-not $python) {
         Write-Host 'Python exporter tests NOT RUN: no python3 with torch and onnx (install python3-torch and python3-onnx, or run as root with apt).'
@@ -236,10 +248,16 @@ Import-Module '$pester' -RequiredVersion 5.7.1
     $env:WUERSTCHEN_TEST_PACKAGE = $packageStages.Main
     $env:WUERSTCHEN_TEST_COMPANION = @($packageStages.Companions) | Select-Object -First 1
     $env:WUERSTCHEN_TEST_NUGET = Get-NuGetPackagesFolder
+    # the remoting test (tests/Pester/ScaleOut.Remoting.Tests.ps1) starts its own OpenSSH servers on localhost ports;
+    # without sshd it is skipped, saying why
+    $sshd = if ($IsLinux -and -not (Test-Path /usr/sbin/sshd) -and -not (Get-Command sshd -ErrorAction SilentlyContinue)) {
+        Install-DebianPackage -Name openssh-server -For 'the remoting test'
+    }
     Invoke-ChildPwsh @('-Command', $script)
     $pesterExit = $LASTEXITCODE
     $pesterCounts = if (Test-Path $pesterResult) { Get-Content $pesterResult -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
     if ($pesterExit -ne 0 -and $pesterCounts.Failed -eq 0) { $pesterCounts.Failed = 1 }
+    if ($sshd -eq $false) { $pesterCounts.Failed += 1; Write-Host 'apt-get could not install openssh-server: the remoting test was skipped (counted as a failure).' }
 
     $py = Invoke-PythonTests
     $passed = $xunit.Passed + $pesterCounts.Passed + $py.Passed

@@ -36,7 +36,10 @@ public sealed class WuerstchenPipeline
 
     /// <summary>Prompt → embeddings, one per image, prompt-major then image-minor, each carrying the noise stream to continue.</summary>
     public IReadOnlyList<WuerstchenEmbedding> RunPrior(PriorSettings settings, CancellationToken cancellationToken = default) =>
-        new PriorStage(Sessions(), Progress).Run(settings, cancellationToken);
+        new PriorStage(Sessions(), Progress) { StartObserved = PriorStartObserved }.Run(settings, cancellationToken);
+
+    /// <summary>Tests: the latents the first prior step is given (img2img's noised start) and its timestep.</summary>
+    internal Action<float[], float>? PriorStartObserved { get; init; }
 
     /// <summary>
     /// Embeddings → images. Embeddings that carry a noise stream (and no explicit seed is given) continue it; they must
@@ -86,25 +89,7 @@ public sealed class WuerstchenPipeline
     /// </summary>
     public WuerstchenEmbedding EncodeImage(string path, int? width, int? height, long seed, CancellationToken cancellationToken = default)
     {
-        var spec = Model.Family.Required(NetworkKind.Effnet); // Stable Cascade has no image encoder: say so before reading the image
-        var (iw, ih) = IO.ImageLoader.Identify(path);
-        var fit = IO.ImageFit.Choose(iw, ih, width, height); // the aspect ratio kept, near the training area
-        var size = ImageSize.Compute(fit.Width, fit.Height, Model.Config);
-        if (fit.CropsTooMuch)
-        {
-            Warning?.Invoke($"The image '{path}' ({iw}×{ih}) is encoded at {fit.Width}×{fit.Height}: {fit.CroppedFraction * 100:0} % of it is cropped "
-                + "(centre crop) to fit that aspect ratio. Give -Width and -Height closer to the image's aspect ratio, or crop it yourself, to choose what is kept.");
-        }
-
-        var pixels = IO.ImageLoader.LoadNormalized(path, 32 * size.PriorWidth, 32 * size.PriorHeight);
-        var sessions = Sessions();
-        float[] data;
-        using (var lease = sessions.Lease(spec))
-        {
-            data = new EffnetNetwork(lease.Session, sessions.Buffers).Encode(pixels, size, cancellationToken);
-        }
-
-        sessions.Release(NetworkKind.Effnet);
+        var (data, size) = EffnetNetwork.EncodeFile(Sessions(), path, width, height, Warning, cancellationToken);
         var parameters = new GenerationParameters
         {
             Seed = seed,

@@ -17,6 +17,9 @@ internal sealed record PriorParameters
     public int? PriorSteps { get; init; }
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
+    public string[]? ImagePrompts { get; init; }
+    public string? InitImage { get; init; }
+    public double? Strength { get; init; }
 
     /// <summary>
     /// The engine's prior settings: parameters left out keep the engine's defaults; no seed → a random one. Validated.
@@ -36,6 +39,9 @@ internal sealed record PriorParameters
             PriorSteps = PriorSteps, // null: the model family's default, filled in by the engine
             PriorTimesteps = PriorTimesteps,
             PriorGuidanceScale = PriorGuidanceScale,
+            ImagePrompts = ImagePrompts,
+            InitImage = InitImage,
+            Strength = Strength,
         };
         settings.Validate();
         return settings;

@@ -60,6 +60,46 @@ public abstract class PriorCmdlet : NetworkCmdlet
     public float? PriorGuidanceScale { get; set; }
 
     /// <summary>
+    /// Images that condition the prior together with the prompt (Stable Cascade image variation, as diffusers'
+    /// StableCascadePriorPipeline(images=[…])): every image goes to every image of the batch. Wildcards expand (a
+    /// pattern must match at least one file); a CSV cell may list several files separated by ';'.
+    /// </summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [AllowNull]
+    [RequestValue("ImagePrompt")]
+    public string[]? ImagePrompt { get; set; }
+
+    /// <summary>Image prompts taken as written: no wildcards, no ';' lists.</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [RequestValue("LiteralImagePrompt")]
+    public string[]? LiteralImagePrompt { get; set; }
+
+    /// <summary>
+    /// img2img: the image the prior starts from (encoded with the EfficientNet encoder at the request's size, noised to
+    /// the strength's timestep; docs/img2img.md). Wildcards expand and must match exactly one file.
+    /// </summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("InitImage")]
+    public string? InitImage { get; set; }
+
+    /// <summary>The init image taken as written (no wildcards).</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("LiteralInitImage")]
+    public string? LiteralInitImage { get; set; }
+
+    /// <summary>img2img: 0 keeps the image's embedding, 1 ignores the image (text-to-image); default 0.8.</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [RequestValue("Strength")]
+    public double? Strength { get; set; }
+
+    /// <summary>
     /// All prompts of the batch an image was made in (Get-WuerstchenImageInfo gives them): the batch is made again and
     /// only the image(s) that -Prompt, -PromptIndex and -ImageIndex pick are kept, with the pixels the batch gave them.
     /// </summary>
@@ -159,7 +199,74 @@ public abstract class PriorCmdlet : NetworkCmdlet
         PriorSteps = PriorSteps,
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
+        ImagePrompts = ImagePromptFiles(),
+        InitImage = InitImageFile(),
+        Strength = Strength,
     }.ToSettings();
+
+    /// <summary>The init image as a file-system path: one existing file (a pattern matching none or several is an error).</summary>
+    private string? InitImageFile()
+    {
+        if (InitImage is not null && LiteralInitImage is not null)
+        {
+            throw new WuerstchenException("ConflictingParameters", WuerstchenErrorKind.InvalidArgument,
+                "-InitImage and -LiteralInitImage name the same thing; give one of them.", InitImage);
+        }
+
+        bool literal = LiteralInitImage is not null;
+        if ((literal ? LiteralInitImage : InitImage) is not { } given)
+        {
+            return null;
+        }
+
+        string name = literal ? "-LiteralInitImage" : "-InitImage";
+        var files = ProviderPaths.ResolveFiles(this, given, literal, name).Take(2).ToArray();
+        if (files.Length != 1 || !File.Exists(files[0]))
+        {
+            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound, files.Length > 1
+                ? $"{name} '{Core.IO.TextExcerpt.Of(given)}' matches several files; img2img starts from one image. Name one file."
+                : $"{name} '{Core.IO.TextExcerpt.Of(given)}' names no existing file; name an image file.", given);
+        }
+
+        return files[0];
+    }
+
+    /// <summary>
+    /// The image prompts as file-system paths, checked to exist before any network runs: a pattern that matches nothing
+    /// would otherwise turn image variation into text-to-image without a word.
+    /// </summary>
+    private string[]? ImagePromptFiles()
+    {
+        if (ImagePrompt is not { Length: > 0 } && LiteralImagePrompt is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var files = new List<string>();
+        foreach (var pattern in (ImagePrompt ?? Array.Empty<string>()).SelectMany(p => p.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            int before = files.Count;
+            files.AddRange(ProviderPaths.ResolveFiles(this, pattern, false, "-ImagePrompt"));
+            if (files.Count == before)
+            {
+                throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
+                    $"-ImagePrompt '{Core.IO.TextExcerpt.Of(pattern)}' matches no file; name existing image files (or use -LiteralImagePrompt for a name with wildcard characters).", pattern);
+            }
+        }
+
+        foreach (var path in LiteralImagePrompt ?? Array.Empty<string>())
+        {
+            files.AddRange(ProviderPaths.ResolveFiles(this, path, true, "-LiteralImagePrompt"));
+        }
+
+        foreach (var file in files.Where(f => !File.Exists(f)))
+        {
+            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"The image prompt '{Core.IO.TextExcerpt.Of(file)}' does not exist; name existing image files.", file);
+        }
+
+        return files.Count > 0 ? files.ToArray() : null;
+    }
 
     /// <summary>
     /// Which rows (prompt-major) of the batch this record keeps: all, unless -PromptIndex, -ImageIndex or -BatchPrompts

@@ -21,6 +21,9 @@ public enum ValueKind
     /// <summary>A number (float), invariant culture: '.' is the decimal point, a comma is an error.</summary>
     Number,
 
+    /// <summary>A number kept as a double (Strength: ⌊steps · strength⌋ must be what diffusers computes from the text, 0.7 · 10 = 7).</summary>
+    Real,
+
     /// <summary>A list of numbers: an array, or a text "1, 0.5, 0" (here the comma separates values).</summary>
     NumberList,
 
@@ -62,6 +65,11 @@ public static class RequestParameters
     public static readonly RequestParameter DecoderTimesteps = new("DecoderTimesteps", ValueKind.NumberList, Keys.DecoderTimesteps);
     public static readonly RequestParameter DecoderGuidanceScale = new("DecoderGuidanceScale", ValueKind.Number, Keys.DecoderGuidanceScale);
     public static readonly RequestParameter BatchPrompts = new("BatchPrompts", ValueKind.TextList, Keys.BatchPrompts);
+    public static readonly RequestParameter ImagePrompt = new("ImagePrompt", ValueKind.TextList, Keys.ImagePrompts);
+    public static readonly RequestParameter LiteralImagePrompt = new("LiteralImagePrompt", ValueKind.TextList);
+    public static readonly RequestParameter InitImage = new("InitImage", ValueKind.Text, Keys.InitImage);
+    public static readonly RequestParameter LiteralInitImage = new("LiteralInitImage", ValueKind.Text);
+    public static readonly RequestParameter Strength = new("Strength", ValueKind.Real, Keys.Strength);
     public static readonly RequestParameter PromptIndex = new("PromptIndex", ValueKind.Whole, Keys.PromptIndex, 0, PriorSettings.MaxPrompts - 1);
     public static readonly RequestParameter ImageIndex = new("ImageIndex", ValueKind.Whole, Keys.ImageIndex, 0, PriorSettings.MaxImagesPerPrompt - 1);
     public static readonly RequestParameter Quality = new("Quality", ValueKind.Whole, null, 1, 100, Core.IO.ImageFormats.DefaultQuality);
@@ -75,7 +83,7 @@ public static class RequestParameters
     public static readonly IReadOnlyDictionary<string, RequestParameter> All = new[]
     {
         NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps,
-        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
+        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, ImagePrompt, LiteralImagePrompt, InitImage, LiteralInitImage, Strength, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
     }.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -117,6 +125,7 @@ public static class RequestParameters
             ValueKind.Whole => (int)InRange(p, Whole(p, value, int.MinValue, int.MaxValue)),
             ValueKind.LongWhole => InRange(p, Whole(p, value, long.MinValue, long.MaxValue)),
             ValueKind.Number => (float)Number(p, value),
+            ValueKind.Real => Number(p, value),
             ValueKind.Choice => Choice(p, value),
             _ => throw new ArgumentOutOfRangeException(nameof(p)),
         };

@@ -97,7 +97,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
                 WriteProgress((ProgressRecord)request.Value);
                 return true;
             case PipelineRequestKind.ShouldProcess:
-                return ShouldProcess((string)request.Value, request.Action);
+                return ShouldProcess((string)request.Value, request.Action ?? "");
             default:
                 throw new ArgumentOutOfRangeException(nameof(request), request.Kind, "Unknown pipeline request.");
         }

@@ -13,6 +13,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     # per parameter: a valid value, an out-of-range value and its error id (absent: no range), and cases whose
     # outcome differs from the kind's rule (docs/parameters.md, "Exceptions")
+    $script:Png = Join-Path $RepoRoot 'tests/data/cascade-image/images/gradient-300x200.png'
     $script:Values = @{
         NegativePrompt       = @{ Valid = 'blurry' }
         Width                = @{ Valid = '256'; Out = '100'; OutId = 'InvalidImageSize' }
@@ -34,6 +35,13 @@ BeforeAll {
         ExecutionProvider    = @{ Valid = 'Cpu'; Out = 'Gpu'; OutId = 'InvalidChoice' }
         DeviceId             = @{ Valid = '0'; Out = '65'; OutId = 'ValueOutOfRange' }
         GpuMemoryLimitMB     = @{ Valid = '0'; Out = '-1'; OutId = 'ValueOutOfRange' }
+        # images in: a value that names no file is ImageFileNotFound (checked before anything runs, also under -WhatIf)
+        ImagePrompt          = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound' }
+        LiteralImagePrompt   = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound' }
+        InitImage            = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound' }
+        LiteralInitImage     = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound' }
+        # -Strength needs an init image: every case runs with one
+        Strength             = @{ Valid = '0.5'; Out = '2'; OutId = 'InvalidStrength'; Fraction = 'InvalidStrength'; With = @{ InitImage = $Png } }
     }
 
     # the outcome by kind (docs/parameters.md): 'ok' or the error id
@@ -44,14 +52,14 @@ BeforeAll {
             { $_ -in 'Empty', 'Whitespace', 'Null' } { return 'ok' }
             'Comma' {
                 if ($v.Comma) { return $v.Comma }
-                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'InvalidNumber'; NumberList = 'ok'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'InvalidNumber'; Real = 'InvalidNumber'; NumberList = 'ok'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
             }
             'Fraction' {
                 if ($v.Fraction) { return $v.Fraction }
-                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'ok'; NumberList = 'InvalidTimesteps'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'ok'; Real = 'ok'; NumberList = 'InvalidTimesteps'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
             }
             'Out' { return $v.OutId }
-            'Array' { return @{ NumberList = 'ok'; TextList = 'ok' }[$Kind] ?? 'NotOneValue' }
+            'Array' { if ($v.Array) { return $v.Array }; return @{ NumberList = 'ok'; TextList = 'ok' }[$Kind] ?? 'NotOneValue' }
         }
     }
 
@@ -76,18 +84,19 @@ BeforeAll {
 
     # each way in as a script taking (value, parameter name, output folder); returns the error ids, or 'ok'
     $script:Ways = @{
-        CommandLine = 'param($v, $n, $o) $p = @{ OutputPath = $o }; $p[$n] = $v; try { New-WuerstchenImage "a" @p -WhatIf } catch { $_ }'
+        CommandLine = 'param($v, $n, $o, $w) $p = @{ OutputPath = $o } + $w; $p[$n] = $v; try { New-WuerstchenImage "a" @p -WhatIf } catch { $_ }'
         # a parameter bound by $PSDefaultParameterValues is not bound again from the pipeline (PowerShell's rule):
         # this runspace's ModelPath and ExecutionProvider defaults are taken away while their column is tried
-        Property    = 'param($v, $n, $o) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; $r[$n] = $v; try { [pscustomobject]$r | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
-        CsvCell     = 'param($v, $n, $o) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; $r[$n] = $v; try { [pscustomobject]$r | ConvertTo-Csv | ConvertFrom-Csv | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
-        Default     = 'param($v, $n, $o) $k = if ($n -in "ModelPath", "ExecutionProvider") { "*-Wuerstchen*:$n" } else { "New-WuerstchenImage:$n" }; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues[$k] = $v; try { if ($n -eq "OutputPath") { New-WuerstchenImage "a" -WhatIf } else { New-WuerstchenImage "a" -OutputPath $o -WhatIf } } catch { $_ } finally { if ($null -eq $saved) { $PSDefaultParameterValues.Remove($k) } else { $PSDefaultParameterValues[$k] = $saved } }'
+        Property    = 'param($v, $n, $o, $w) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
+        CsvCell     = 'param($v, $n, $o, $w) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | ConvertTo-Csv | ConvertFrom-Csv | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
+        Default     = 'param($v, $n, $o, $w) $k = if ($n -in "ModelPath", "ExecutionProvider") { "*-Wuerstchen*:$n" } else { "New-WuerstchenImage:$n" }; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues[$k] = $v; try { if ($n -eq "OutputPath") { New-WuerstchenImage "a" @w -WhatIf } else { New-WuerstchenImage "a" -OutputPath $o @w -WhatIf } } catch { $_ } finally { if ($null -eq $saved) { $PSDefaultParameterValues.Remove($k) } else { $PSDefaultParameterValues[$k] = $saved } }'
     }
 
     function Invoke-Way([string] $Way, $Value, [string] $Name, [string] $Folder) {
         $Shell.Commands.Clear()
         $Shell.Streams.ClearStreams()
-        $null = $Shell.AddScript($Ways[$Way]).AddArgument($Value).AddArgument($Name).AddArgument($Folder)
+        $with = if ($Values[$Name].With) { $Values[$Name].With } else { @{} }
+        $null = $Shell.AddScript($Ways[$Way]).AddArgument($Value).AddArgument($Name).AddArgument($Folder).AddArgument($with)
         $out = @($Shell.Invoke())
         $errors = @($out | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) + @($Shell.Streams.Error)
         if ($errors.Count -eq 0) { return 'ok' }
@@ -125,19 +134,25 @@ Describe 'New-WuerstchenImage binding matrix' {
 Describe 'New-WuerstchenImage file metadata round trip' {
     It 'every declared parameter with a metadata key comes back from the file under its own name' {
         $common = @{ Width = 256; Height = 128; Seed = 7; DecoderGuidanceScale = 1.5; NegativePrompt = 'blurry' }
-        $a = New-WuerstchenImage 'a', 'b' @common -ImagesPerPrompt 2 -PriorSteps 2 -PriorGuidanceScale 2.5 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-a') |
+        $a = New-WuerstchenImage 'a', 'b' @common -ImagesPerPrompt 2 -PriorSteps 2 -PriorGuidanceScale 2.5 -DecoderSteps 2 -InitImage $Png -Strength 0.5 -OutputPath (Join-Path $TestDrive 'meta-a') |
             Where-Object { $_.PromptIndex -eq 1 -and $_.ImageIndex -eq 1 }
         $b = New-WuerstchenImage 'c' @common -PriorTimesteps '1, 0.5, 0' -DecoderTimesteps '1, 0' -OutputPath (Join-Path $TestDrive 'meta-b')
+        # image prompts need a Stable Cascade folder with an image encoder (tests/data/cascade-image over tests/data/cascade)
+        $sc = Join-Path $TestDrive 'sc-models'
+        Copy-Item (Join-Path $RepoRoot 'tests/data/cascade/models') $sc -Recurse
+        Copy-Item (Join-Path $RepoRoot 'tests/data/cascade-image/models/*') $sc -Recurse -Force
+        $c = New-WuerstchenImage 'd' -ModelPath $sc -ImagePrompt $Png -Width 256 -Height 256 -Seed 7 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-c')
         $given = @{
             NegativePrompt = 'blurry'; Width = 256; Height = 128; ImagesPerPrompt = 2; Seed = 7; PriorSteps = 2; PriorGuidanceScale = 2.5
             DecoderSteps = 2; DecoderGuidanceScale = 1.5; BatchPrompts = 'a b'; PromptIndex = 1; ImageIndex = 1
-            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'
+            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'; InitImage = 'gradient-300x200.png'; Strength = 0.5; ImagePrompt = 'gradient-300x200.png'
         }
         $infoA = Get-WuerstchenImageInfo -LiteralPath $a.FullName
         $infoB = Get-WuerstchenImageInfo -LiteralPath $b.FullName
+        $infoC = Get-WuerstchenImageInfo -LiteralPath $c.FullName
         foreach ($p in [Wuerstchen.PowerShell.RequestParameters]::All.Values | Where-Object MetadataKey) {
             $given.ContainsKey($p.Name) | Should -BeTrue -Because "$($p.Name) is recorded ('$($p.MetadataKey)') and needs a value here"
-            $info = if ($p.Name -like '*Timesteps') { $infoB } else { $infoA }
+            $info = if ($p.Name -like '*Timesteps') { $infoB } elseif ($p.Name -eq 'ImagePrompt') { $infoC } else { $infoA }
             "$($p.Name)=$($info.($p.Name))" | Should -Be "$($p.Name)=$($given[$p.Name])"
         }
     }

@@ -15,6 +15,13 @@ $PSDefaultParameterValues.Remove('Export-WuerstchenEmbedding:ExecutionProvider')
 $PSDefaultParameterValues.Remove('Import-WuerstchenEmbedding:ExecutionProvider')
 $PSDefaultParameterValues.Remove('Measure-WuerstchenPrompt:ExecutionProvider')
 
+# The main package's .nupkg as build.ps1 wrote it (out/packages, beside the package folder out/package/Wuerstchen that
+# WUERSTCHEN_TEST_PACKAGE names): a folder of such files is a PSResource repository.
+function Get-TestPackageFile([string] $PackageStage) {
+    $version = (Import-PowerShellDataFile (Join-Path $PackageStage 'Wuerstchen.psd1')).ModuleVersion
+    Join-Path (Split-Path (Split-Path $PackageStage)) "packages/Wuerstchen.$version.nupkg"
+}
+
 function Get-Rgb([string] $Path) {
     $w = 0; $h = 0
     $rgb = [Wuerstchen.Core.IO.PngImage]::ReadRgb($Path, [ref] $w, [ref] $h)

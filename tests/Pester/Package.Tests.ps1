@@ -166,7 +166,7 @@ Describe 'Installed with the CUDA companion' -Skip:$IsMacOS {   # no GPU build o
         $data = Join-Path $TestDrive 'gpudata'
         $repo = New-Item -ItemType Directory (Join-Path $TestDrive 'gpurepo') -Force
         # the files build.ps1 wrote, as they would be uploaded (a folder of .nupkg files is a PSResource repository)
-        Copy-Item $CompanionNupkg, (Join-Path (Split-Path $CompanionNupkg) "Wuerstchen.$version.nupkg") -Destination $repo
+        Copy-Item $CompanionNupkg, (Get-TestPackageFile $PackageStage) -Destination $repo
         $userModules = Join-Path $data '.local/share/powershell/Modules'
         $env = @{ HOME = $data; XDG_DATA_HOME = (Join-Path $data '.local/share'); PSModulePath = $userModules; WUERSTCHEN_TEST_MODULE = $null; WUERSTCHEN_CUDA_PATH = $null }
         $r = Invoke-Child -Environment $env -Script @"

@@ -110,6 +110,30 @@ public class GenerationParametersTests
         Assert.Equal(e with { Width = 0, Height = 0, PriorTimesteps = null }, back with { PriorTimesteps = null });
         Assert.Equal(e.PriorTimesteps, back.PriorTimesteps);
         Assert.Equal(new[] { "prompt", "negative_prompt", "seed", "width", "height", "prompt_index", "image_index", "prior_steps", "prior_timesteps",
-            "prior_guidance_scale", "model", "model_family", "source" }, e.ToSidecarRow().Select(p => p.Key));
+            "prior_guidance_scale", "image_prompts", "image_prompt_sha256", "init_image", "init_image_sha256", "strength", "model", "model_family", "source" },
+            e.ToSidecarRow().Select(p => p.Key));
+    }
+
+    [Fact]
+    public void ImagesInReadBackFromTheSidecarAndThePngText()
+    {
+        var e = new GenerationParameters
+        {
+            Prompt = "p", ImagePrompts = new[] { "a.jpg", "b c.png" }, ImagePromptSha256 = new[] { "00ff", "ee11" },
+            InitImage = "photo.jpg", InitImageSha256 = "abcd", Strength = 0.7,
+        };
+        foreach (var back in new[]
+        {
+            GenerationParameters.FromSidecarRow(System.Text.Json.Nodes.JsonNode.Parse(e.ToSidecarRow().ToJsonString()), 0),
+            GenerationParameters.FromPngText(e.ToPngText()),
+        })
+        {
+            Assert.Equal(e.ImagePrompts, back.ImagePrompts);
+            Assert.Equal(e.ImagePromptSha256, back.ImagePromptSha256);
+            Assert.Equal(("photo.jpg", "abcd", (double?)0.7), (back.InitImage, back.InitImageSha256, back.Strength));
+        }
+
+        // text-to-image writes none of these keys
+        Assert.DoesNotContain(new GenerationParameters { Prompt = "p" }.ToPngText(), kv => kv.Key.StartsWith("image_prompt") || kv.Key.StartsWith("init_image") || kv.Key == "strength");
     }
 }

@@ -52,7 +52,10 @@ class ContractTests(unittest.TestCase):
         ins, outs, axes = cascade.FAMILY.io("prior")
         self.assertEqual(ins, ["sample", "timestep_ratio", "clip_text_pooled", "clip_text", "clip_img"])
         self.assertEqual(outs, ["out_sample"])
-        self.assertEqual(axes["clip_img"], {0: "batch"})  # image_width is model-sized
+        self.assertEqual(axes["clip_img"], {0: "batch", 1: "images"})  # image_width is model-sized; axis 1: the image prompts
+        ins, outs, axes = cascade.FAMILY.io("image_encoder")
+        self.assertEqual((ins, outs), (["pixel_values"], ["image_embeds"]))
+        self.assertEqual(axes, {"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}})  # the crop size is the model's
         self.assertEqual(cascade.FAMILY.io("text_encoder")[1], ["text_embeds", "pre_norm_hidden_state"])
         # no transform after the prior; the tokenizer's pad id (laion bigG: "!" = 0)
         self.assertEqual((cascade.FAMILY.constants["latent_mean"], cascade.FAMILY.constants["latent_std"]), (1.0, 0.0))
@@ -216,3 +219,40 @@ class _Unet(torch.nn.Module):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ImageEncoderTests(unittest.TestCase):
+    """Image variation: the feature extractor's settings that reach model_index.json, and the width check."""
+
+    def test_processor_settings_keep_the_preprocessing_keys_only(self):
+        from wuerstchen_export import cascade_image
+        proc = types.SimpleNamespace(to_dict=lambda: {"do_resize": True, "size": {"shortest_edge": 224}, "resample": 3,
+                                                      "crop_size": {"height": 224, "width": 224}, "image_mean": [0.5] * 3,
+                                                      "feature_extractor_type": "CLIPFeatureExtractor", "processor_class": "x"})
+        got = cascade_image.processor_settings(proc)
+        self.assertEqual(got["size"], {"shortest_edge": 224})
+        self.assertNotIn("feature_extractor_type", got)
+        self.assertEqual(got["resample"], 3)
+
+    def test_an_image_encoder_without_a_feature_extractor_is_an_error(self):
+        from wuerstchen_export import cascade_image
+        with self.assertRaises(ExportError) as ctx:
+            cascade_image.processor_settings(None)
+        self.assertIn("feature_extractor", str(ctx.exception))
+
+    def test_projection_width_must_match_the_prior(self):
+        from wuerstchen_export import cascade_image
+        enc = types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=24, image_size=56))
+        prior = types.SimpleNamespace(config=types.SimpleNamespace(clip_image_in_channels=768))
+        with self.assertRaises(ExportError) as ctx:
+            cascade_image.image_encoder_dims(enc, prior)
+        self.assertIn("768", str(ctx.exception))
+        prior.config.clip_image_in_channels = 24
+        self.assertEqual(cascade_image.image_encoder_dims(enc, prior), {"image_size": 56, "image_width": 24})
+
+    def test_a_repo_that_names_no_image_encoder_exports_text_to_image(self):
+        from wuerstchen_export import cascade_image
+        tmp = tempfile.mkdtemp()
+        with open(os.path.join(tmp, "model_index.json"), "w", encoding="utf-8") as f:
+            json.dump({"_class_name": "StableCascadePriorPipeline", "image_encoder": [None, None]}, f)
+        self.assertIsNone(cascade_image.load_image_encoder(tmp))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .contract import DEFAULT_RTOL, EXTERNAL_DATA_THRESHOLD, ExportError, family, log
+from .cascade_image import export_image_encoder, image_encoder_inputs, load_image_encoder
 from .folder import save_tokenizer, write_model_index
 from .inputs import _token_batch, make_inputs
 from .fp16 import convert_to_fp16
@@ -112,9 +113,14 @@ def cascade_inputs(name, dims, seed):
     if name == "prior":
         d, p, i = dims["text_width"], dims["pooled_width"], dims["image_width"]
 
-        def prior(b, h, w, r=None):
-            return (randn(b, 16, h, w), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 77, d), torch.zeros(b, 1, i))
-        return prior(2, 6, 6), [prior(1, 6, 9), prior(3, 12, 8, torch.tensor([1.0, 0.5, 0.0123])), prior(1, 7, 5)]
+        def prior(b, h, w, r=None, images=1, zeros=False):
+            clip_img = torch.zeros(b, images, i) if zeros else randn(b, images, i)
+            return (randn(b, 16, h, w), r if r is not None else torch.rand(b, generator=g), randn(b, 1, p), randn(b, 77, d), clip_img)
+        # clip_img's axis 1 is the number of image prompts (dynamic): traced with 2, checked with 1 (zeros: text-to-image), 1 and 3
+        return prior(2, 6, 6, images=2), [prior(1, 6, 9, zeros=True), prior(3, 12, 8, torch.tensor([1.0, 0.5, 0.0123]), images=3),
+                                          prior(1, 7, 5)]
+    if name == "image_encoder":
+        return image_encoder_inputs(dims, g)
     if name == "decoder":
         p = dims["pooled_width"]
 
@@ -308,6 +314,10 @@ def _load(pipeline_class, repo, part, subfolder):
     log(f"loading {part} pipeline {repo} (Stable Cascade)" + ("" if subfolder == part else f", {part} from {subfolder}/"))
     te = _load_text_encoder(repo)
     extra = {} if subfolder == part else {part: StableCascadeUNet.from_pretrained(repo, subfolder=subfolder)}
+    if part == "prior":
+        encoder = load_image_encoder(repo)  # eager attention, like the text encoder; None: a text-to-image repo
+        if encoder is not None:
+            extra["image_encoder"] = encoder
     return pipeline_class.from_pretrained(repo, text_encoder=te, torch_dtype=torch.float32, **extra), te
 
 
@@ -328,6 +338,7 @@ def _export_prior_half(exp, args, constants):
     te_digest = weights_digest(te)  # the decoder half compares its encoder with this one after te is released
     exp.export("text_encoder", TextEncoderWrapper(te), dims)
     exp.export("prior", PriorWrapper(prior), dims)
+    export_image_encoder(exp, pipe, prior, constants)
     return te_digest, ids
 
 

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-EXPORTER_VERSION = "1.2.0"  # 1.2.0: Stable Cascade skips resized for any size (wuerstchen.skips), fp16 for Stable Cascade
+EXPORTER_VERSION = "1.3.0"  # 1.3.0: Stable Cascade image_encoder + feature_extractor, clip_img takes several images; 1.2.0: Stable Cascade skips resized for any size (wuerstchen.skips), fp16 for Stable Cascade
 CONTRACT_ENV = "WUERSTCHEN_MODEL_CONTRACT"
 # Initializer bytes above which weights go to model.onnx.data. Protobuf's hard limit is 2 GiB, but external data is
 # also what ONNX Runtime can memory-map instead of copying: a 1.4 GB text encoder kept inline cost 1.4 GB of anonymous

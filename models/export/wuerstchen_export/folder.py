@@ -55,6 +55,8 @@ def merge_index(previous, index, read, weak):
     for key, value in previous.items():
         if key in CONTRACT_DEFAULTS and (key not in read or (key in weak and had_prior)):
             index[key] = value
+    if "feature_extractor" in previous and "feature_extractor" not in index:
+        index["feature_extractor"] = previous["feature_extractor"]  # a decoder-only run keeps the prior half's image settings
     for key in ("networks", "network_dtypes"):
         merged = dict(previous.get(key) or {})
         merged.update(index.get(key) or {})

@@ -42,20 +42,47 @@ public static class ImageLoader
     /// </summary>
     public static float[] LoadNormalized(string path, int width, int height)
     {
-        var bytes = ReadFile(path); // read once: what is identified is what is decoded
-        Identify(path, bytes);
+        using var image = LoadOriented(path);
         try
         {
-            using var image = Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out var format);
-            CheckSize(path, image.Width, image.Height);
-            image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
-            image.Mutate(x => x.AutoOrient()); // camera photos: honour the EXIF orientation first
             Fit(image, width, height);
             return Normalize(image, width, height);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
             throw Invalid(path, ex);
+        }
+    }
+
+    /// <summary>
+    /// The one bounded decode of a user image, for every consumer (the effnet encoder here, the CLIP image
+    /// preprocessing): the file read once through <see cref="BoundedFile"/>, its header identified and its size checked
+    /// before any pixel is decoded, one frame, truncation checked; decoded to RGB (alpha dropped, not composited, as
+    /// PIL's convert("RGB")), then turned as its EXIF orientation says (diffusers' load_image applies
+    /// PIL.ImageOps.exif_transpose; camera photos need it). The caller disposes the image.
+    /// </summary>
+    internal static Image<Rgb24> LoadOriented(string path)
+    {
+        var bytes = ReadFile(path); // read once: what is identified is what is decoded
+        Identify(path, bytes);
+        Image<Rgb24>? image = null;
+        try
+        {
+            image = Image.Load<Rgb24>(ImageDecoding.Configuration, bytes, out var format);
+            CheckSize(path, image.Width, image.Height);
+            image.Metadata.ExifProfile ??= PngExif(path, bytes, format);
+            image.Mutate(x => x.AutoOrient());
+            return image;
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            image?.Dispose();
+            throw Invalid(path, ex);
+        }
+        catch
+        {
+            image?.Dispose();
+            throw;
         }
     }
 

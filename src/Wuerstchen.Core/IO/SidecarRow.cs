@@ -29,6 +29,11 @@ internal static class SidecarRow
                 PriorSteps = (int?)Whole(row, "prior_steps", int.MinValue, int.MaxValue),
                 PriorTimesteps = Timesteps(row, "prior_timesteps"),
                 PriorGuidanceScale = Number(row, "prior_guidance_scale") is { } g ? (float)g : null,
+                ImagePrompts = Texts(row, "image_prompts"),
+                ImagePromptSha256 = Texts(row, "image_prompt_sha256"),
+                InitImage = Text(row, "init_image"),
+                InitImageSha256 = Text(row, "init_image_sha256"),
+                Strength = Number(row, "strength"),
                 ModelName = Text(row, "model"),
                 ModelFamily = Text(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
             };
@@ -75,6 +80,8 @@ internal static class SidecarRow
         }
 
         SamplingChecks.Guidance(p.PriorGuidanceScale, "prior_guidance_scale");
+        PriorSettings.CheckImagePromptCount(Math.Max(p.ImagePrompts?.Length ?? 0, p.ImagePromptSha256?.Length ?? 0));
+        PriorSettings.CheckStrength(p.Strength);
         if (p.PromptIndex < 0 || p.ImageIndex < 0)
         {
             throw Bad("prompt_index/image_index", $"{p.PromptIndex}/{p.ImageIndex}", "which is negative; a place in a batch counts from 0");
@@ -122,6 +129,24 @@ internal static class SidecarRow
         }
 
         return d >= min && d <= max ? (long)d : throw Bad(key, raw, $"which is outside {min} to {max}");
+    }
+
+    /// <summary>A list of texts (the image prompts' names or digests), counted against the command line's cap before it is read.</summary>
+    private static string[]? Texts(JsonObject row, string key)
+    {
+        if (row[key] is null)
+        {
+            return null;
+        }
+
+        if (row[key] is not JsonArray list)
+        {
+            throw Bad(key, row[key]!.ToJsonString(), "which is not a list of texts");
+        }
+
+        PriorSettings.CheckImagePromptCount(list.Count);
+        return list.Select((t, i) => t is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
+            : throw Bad(key, t?.ToJsonString() ?? "null", $"(its value {i}), which is not a text")).ToArray();
     }
 
     /// <summary>A list of numbers, counted against the step cap before a value is read.</summary>

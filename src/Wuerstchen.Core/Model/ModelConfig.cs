@@ -32,6 +32,25 @@ public sealed record ModelConfig
     public bool Gives(string key) => GivenKeys.Split(',').Contains(key);
     public string? Version { get; init; }
 
+    /// <summary>
+    /// model_index.json's "feature_extractor" (how image prompts are prepared for the image encoder: transformers'
+    /// CLIPImageProcessor settings), as its JSON text, checked when the folder is read; null when the folder has none.
+    /// Text rather than the parsed settings so that configs still compare by value.
+    /// </summary>
+    public string? FeatureExtractorJson { get; init; }
+
+    /// <summary>The image-prompt preprocessing of this folder, or null when model_index.json gives none.</summary>
+    public Preprocessing.ClipImageSettings? ImageSettings()
+    {
+        if (FeatureExtractorJson is null)
+        {
+            return null;
+        }
+
+        using var doc = JsonDocument.Parse(FeatureExtractorJson);
+        return Preprocessing.ClipImageSettings.FromJson(doc.RootElement);
+    }
+
     /// <summary>The default family's constants, from the contract (the literals above are the same values).</summary>
     public static ModelConfig Default { get; } = For(ModelContract.Current.DefaultFamily);
 
@@ -115,6 +134,7 @@ public sealed record ModelConfig
                 Name = S("name") ?? folderName,
                 GivenKeys = string.Join(",", values.Keys.Order(StringComparer.Ordinal)),
                 Version = S("version"),
+                FeatureExtractorJson = FeatureExtractor(root, path),
             });
         }
     }
@@ -134,6 +154,18 @@ public sealed record ModelConfig
         }
 
         throw Invalid(path, $"with resolution_multiple {c.ResolutionMultiple.ToString(System.Globalization.CultureInfo.InvariantCulture)} and latent_dim_scale {c.LatentDimScale.ToString(System.Globalization.CultureInfo.InvariantCulture)} no image size from {ImageSize.Min} to {ImageSize.Max} pixels gives a decoder latent the {c.Family.DisplayName} decoder takes.", path);
+    }
+
+    /// <summary>The feature_extractor object's text, checked now so that Test-WuerstchenModel reports a bad one.</summary>
+    private static string? FeatureExtractor(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("feature_extractor", out var fe))
+        {
+            return null;
+        }
+
+        Preprocessing.ClipImageSettings.FromJson(fe, path); // an InvalidModelIndex error naming the key and value
+        return fe.GetRawText();
     }
 
     private static ModelFamily FamilyOf(string? name, string path)

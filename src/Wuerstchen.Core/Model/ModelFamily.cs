@@ -91,8 +91,10 @@ public sealed class ModelFamily
     public NetworkSpec Required(NetworkKind kind) => Network(kind)
         ?? throw new WuerstchenException("NetworkNotInFamily", WuerstchenErrorKind.InvalidOperation,
             $"{DisplayName} models have no {kind} network" + (kind == NetworkKind.Effnet
-                ? " (the image encoder of Stage C is not part of its diffusers pipelines), so an embedding cannot be made from an image with this model; use -Prompt."
-                : "."), kind);
+                ? " (the EfficientNet encoder of Stage C is not part of its diffusers pipelines), so this model cannot turn an image into an embedding (-ImagePath) or start from one (-InitImage); use -Prompt, and -ImagePrompt to condition on images."
+                : kind == NetworkKind.ImageEncoder
+                    ? " (image prompts condition the Stable Cascade prior only), so -ImagePrompt cannot be used with this model."
+                    : "."), kind);
 
     public NetworkSpec? ByFolder(string folder) => Networks.FirstOrDefault(n => n.Folder == folder);
 
@@ -134,6 +136,7 @@ public sealed class ModelFamily
         ("diffusion", "decoder") => NetworkKind.Decoder,
         ("vqgan", _) => NetworkKind.Vqgan,
         ("effnet", _) => NetworkKind.Effnet,
+        ("image_encoder", _) => NetworkKind.ImageEncoder,
         _ => throw new InvalidOperationException($"The model contract has a network of role '{role}' in half '{half}', which the module does not know."),
     };
 

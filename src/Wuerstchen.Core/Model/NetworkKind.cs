@@ -9,4 +9,7 @@ public enum NetworkKind
     Decoder,
     Vqgan,
     Effnet,
+
+    /// <summary>Stable Cascade's CLIP image encoder (image variation): an image prompt → image_embeds for the prior's clip_img.</summary>
+    ImageEncoder,
 }

@@ -20,6 +20,35 @@ internal sealed class EffnetNetwork
         _pool = pool;
     }
 
+    /// <summary>
+    /// An image file → its embedding [16, h, w] at a size chosen by <see cref="IO.ImageFit"/> (both sides given: that
+    /// size): resized with antialiasing to cover 32h × 32w, centre-cropped (a warning when much is cropped),
+    /// ImageNet-normalised and encoded; with low memory the encoder is released at once.
+    /// </summary>
+    public static (float[] Data, LatentSize Size) EncodeFile(NetworkSessions sessions, string path, int? width, int? height,
+        Action<string>? warning, CancellationToken ct)
+    {
+        var spec = sessions.Model.Family.Required(NetworkKind.Effnet); // say so before reading the image
+        var (iw, ih) = IO.ImageLoader.Identify(path);
+        var fit = IO.ImageFit.Choose(iw, ih, width, height); // the aspect ratio kept, near the training area
+        var size = ImageSize.Compute(fit.Width, fit.Height, sessions.Model.Config);
+        if (fit.CropsTooMuch)
+        {
+            warning?.Invoke($"The image '{path}' ({iw}×{ih}) is encoded at {fit.Width}×{fit.Height}: {fit.CroppedFraction * 100:0} % of it is cropped "
+                + "(centre crop) to fit that aspect ratio. Give -Width and -Height closer to the image's aspect ratio, or crop it yourself, to choose what is kept.");
+        }
+
+        var pixels = IO.ImageLoader.LoadNormalized(path, 32 * size.PriorWidth, 32 * size.PriorHeight);
+        float[] data;
+        using (var lease = sessions.Lease(spec))
+        {
+            data = new EffnetNetwork(lease.Session, sessions.Buffers).Encode(pixels, size, ct);
+        }
+
+        sessions.Release(NetworkKind.Effnet);
+        return (data, size);
+    }
+
     /// <param name="pixels">[3, 32·h, 32·w], ImageNet-normalised.</param>
     /// <returns>[16, h, w] as float32.</returns>
     public float[] Encode(float[] pixels, LatentSize size, CancellationToken ct)

@@ -57,6 +57,7 @@ internal static class OutputChecks
     {
         NetworkKind.Vqgan => "VQGAN",
         NetworkKind.Effnet => "EfficientNet (effnet)",
+        NetworkKind.ImageEncoder => "CLIP image encoder",
         NetworkKind.PriorTextEncoder => "prior text encoder",
         NetworkKind.DecoderTextEncoder => "decoder text encoder",
         _ => kind.ToString().ToLowerInvariant(),

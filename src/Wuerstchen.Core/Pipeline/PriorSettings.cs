@@ -16,6 +16,24 @@ public sealed record PriorSettings
     public IReadOnlyList<float>? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
 
+    /// <summary>
+    /// Image files that condition the prior with the prompts (Stable Cascade image variation): every image goes to every
+    /// row, as diffusers' StableCascadePriorPipeline(images=[…]) does. Null or empty: text-to-image.
+    /// </summary>
+    public IReadOnlyList<string>? ImagePrompts { get; init; }
+
+    /// <summary>img2img: the image the prior starts from (<see cref="InitImage"/>); null: from noise.</summary>
+    public string? InitImage { get; init; }
+
+    /// <summary>
+    /// img2img: how much of the prior runs, 0 (the image's embedding, unchanged) to 1 (text-to-image); default
+    /// <see cref="DefaultStrength"/>. A double, as diffusers reads it: ⌊steps · strength⌋ must agree (0.7 · 10 is 7).
+    /// </summary>
+    public double? Strength { get; init; }
+
+    /// <summary>diffusers' img2img default.</summary>
+    public const double DefaultStrength = 0.8;
+
     public const int MaxImagesPerPrompt = 64;
     public const int MaxSteps = SamplingChecks.MaxSteps;
     public const int MaxPrompts = 256;
@@ -55,8 +73,46 @@ public sealed record PriorSettings
                 $"ImagesPerPrompt must be between 1 and {MaxImagesPerPrompt}; got {ImagesPerPrompt}.", ImagesPerPrompt);
         }
 
+        if (ImagePrompts is { } images)
+        {
+            CheckImagePromptCount(images.Count);
+
+            if (images.Any(string.IsNullOrWhiteSpace))
+            {
+                throw new WuerstchenException("InvalidImagePrompt", WuerstchenErrorKind.InvalidArgument, "An image prompt path is empty; give image files.", images);
+            }
+        }
+
+        CheckStrength(Strength);
+
+        if (Strength is not null && InitImage is null)
+        {
+            throw new WuerstchenException("StrengthWithoutInitImage", WuerstchenErrorKind.InvalidArgument,
+                "-Strength applies to img2img only: give -InitImage with it, or leave -Strength out.", Strength);
+        }
+
         SamplingChecks.Steps(PriorSteps, PriorTimesteps, "PriorSteps", "PriorTimesteps");
         SamplingChecks.Guidance(PriorGuidanceScale, "PriorGuidanceScale");
+    }
+
+    /// <summary>At most <see cref="ImageEncoderNetwork.MaxImages"/> image prompts (also what a sidecar may record).</summary>
+    internal static void CheckImagePromptCount(long count)
+    {
+        if (count > ImageEncoderNetwork.MaxImages)
+        {
+            throw new WuerstchenException("TooManyImagePrompts", WuerstchenErrorKind.InvalidArgument,
+                $"{count} image prompts is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", count);
+        }
+    }
+
+    /// <summary>A strength from 0 to 1 (also what a sidecar may record).</summary>
+    internal static void CheckStrength(double? strength)
+    {
+        if (strength is { } s && !(s >= 0 && s <= 1))
+        {
+            throw new WuerstchenException("InvalidStrength", WuerstchenErrorKind.InvalidArgument,
+                $"Strength must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", s);
+        }
     }
 
     /// <summary>The latent sizes of Width × Height with this model; the family's size rule is checked here.</summary>

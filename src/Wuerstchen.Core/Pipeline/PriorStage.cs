@@ -17,6 +17,9 @@ internal sealed class PriorStage
         _progress = progress;
     }
 
+    /// <summary>Tests: the latents the first prior step is given, and its timestep.</summary>
+    internal Action<float[], float>? StartObserved { get; init; }
+
     public IReadOnlyList<WuerstchenEmbedding> Run(PriorSettings settings, CancellationToken cancellationToken)
     {
         var model = _sessions.Model;
@@ -36,13 +39,22 @@ internal sealed class PriorStage
         var generator = new TorchGenerator(unchecked((ulong)settings.Seed));
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
         BatchMemory.CheckPrior(rows, size, settings.PriorGuidanceScale > 1f); // before anything is allocated or loaded
+        var init = settings.InitImage is { } initPath ? PlanInitImage(initPath, settings, size, cancellationToken) : null;
         var latents = _sessions.Buffers.Rent<float>(checked(rows * perRow));
         try
         {
-            Sample(settings, rowPrompts, size, generator, latents, cancellationToken);
+            Sample(settings, rowPrompts, size, generator, latents, init, cancellationToken);
             _sessions.Release(NetworkKind.Prior, NetworkKind.PriorTextEncoder);
-            ToDecoderSpace(latents, model.Config);
-            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows));
+            if (init is { Steps: 0 })
+            {
+                init.CopyInto(latents.AsSpan(0, rows * perRow)); // no step ran: the image's embedding, unchanged
+            }
+            else
+            {
+                ToDecoderSpace(latents, model.Config);
+            }
+
+            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows), init);
         }
         finally
         {
@@ -50,21 +62,83 @@ internal sealed class PriorStage
         }
     }
 
-    /// <summary>Fills <paramref name="latents"/> with the initial noise and denoises them with the prior.</summary>
-    private void Sample(PriorSettings settings, string[] rowPrompts, LatentSize size, TorchGenerator generator, float[] latents, CancellationToken ct)
+    /// <summary>
+    /// img2img's plan: the timesteps that run and, below strength 1, the init image's embedding at the request's size
+    /// (the EfficientNet encoder, loaded and with low memory released before the text encoder).
+    /// </summary>
+    private InitImage PlanInitImage(string path, PriorSettings settings, LatentSize size, CancellationToken ct)
     {
+        IO.ImageLoader.Identify(path); // even at strength 1, where it is not encoded: a file that is no image is an error
+        return InitImage.Plan(path, settings.Strength ?? PriorSettings.DefaultStrength, settings.Timesteps(), p =>
+        {
+            var (data, encoded) = EffnetNetwork.EncodeFile(_sessions, p, size.OutputWidth, size.OutputHeight, _sessions.Warning, ct);
+            return encoded.PriorWidth == size.PriorWidth && encoded.PriorHeight == size.PriorHeight ? data
+                : throw new InvalidOperationException($"The init image was encoded at {encoded.PriorWidth}×{encoded.PriorHeight} latents, not {size.PriorWidth}×{size.PriorHeight}.");
+        });
+    }
+
+    /// <summary>
+    /// Fills <paramref name="latents"/> with the initial noise (img2img: the init image noised to its start) and
+    /// denoises them with the prior. The initial noise is drawn even when no step runs, so the stream the decoder
+    /// continues is the same whatever the strength.
+    /// </summary>
+    private void Sample(PriorSettings settings, string[] rowPrompts, LatentSize size, TorchGenerator generator, float[] latents, InitImage? init, CancellationToken ct)
+    {
+        var timesteps = init?.Timesteps ?? settings.Timesteps();
+        if (timesteps.Length < 2)
+        {
+            generator.Randn(latents.AsSpan(0, rowPrompts.Length * 16 * size.PriorHeight * size.PriorWidth));
+            return;
+        }
+
         int rows = rowPrompts.Length;
         float guidance = settings.PriorGuidanceScale!.Value;
         var negatives = guidance > 1f ? Enumerable.Repeat(settings.NegativePrompt ?? "", rows).ToArray() : null;
         var spec = _sessions.Model.Family.Required(NetworkKind.Prior);
-        using var feeds = ConditioningFeeds.Build(_sessions, spec, rowPrompts, negatives, null, ct); // text first: see Build
+        var images = settings.ImagePrompts is { Count: > 0 } paths ? EncodeImages(paths, ct) : default((float[], int, int)?);
+        using var feeds = ConditioningFeeds.Build(_sessions, spec, rowPrompts, negatives, null, ct, images); // text first: see Build
         using var lease = _sessions.Lease(spec);
         var network = new DiffusionNetwork(lease.Session, spec, _sessions.Buffers);
         feeds.Bind(lease.Session);
         generator.Randn(latents);
+        var scheduler = DdpmWuerstchenScheduler.For(_sessions.Model.Config);
+        if (init is { Noised: true })
+        {
+            init.NoiseInto(latents, scheduler, _sessions.Model.Config);
+        }
+
+        StartObserved?.Invoke(latents, timesteps[0]);
         var noise = new NoiseSource(generator, rows, null, 16 * size.PriorHeight * size.PriorWidth);
-        DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, settings.Timesteps(), guidance,
-            DdpmWuerstchenScheduler.For(_sessions.Model.Config), noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
+        DiffusionSampler.Run(network, latents, rows, new long[] { 16, size.PriorHeight, size.PriorWidth }, feeds.Inputs, timesteps, guidance,
+            scheduler, noise, (s, t) => _progress?.Invoke(new PipelineProgress("Prior", s, t, rows)), ct);
+    }
+
+    /// <summary>
+    /// The image prompts' image_embeds (Stable Cascade image variation), before the prior is leased; with low memory the
+    /// image encoder is released at once. A family or folder without an image encoder says so before any image is read.
+    /// </summary>
+    private (float[] Values, int Count, int Width) EncodeImages(IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        var model = _sessions.Model;
+        var spec = model.Family.Required(NetworkKind.ImageEncoder);
+        var path = model.NetworkPath(NetworkKind.ImageEncoder);
+        if (!File.Exists(path))
+        {
+            throw new WuerstchenException("ImageEncoderNotFound", WuerstchenErrorKind.ObjectNotFound,
+                $"-ImagePrompt needs the prior's CLIP image encoder, but the model folder '{model.Root}' has no {spec.Folder}/model.onnx. "
+                + "Re-export the prior with the current exporter (models/export) from a Stable Cascade prior repository that has image_encoder/ and feature_extractor/ (stabilityai/stable-cascade-prior has both).", path);
+        }
+
+        var settings = model.Config.ImageSettings() ?? throw new WuerstchenException("FeatureExtractorNotFound", WuerstchenErrorKind.InvalidData,
+            $"The model folder '{model.Root}' has an image encoder but its model_index.json has no 'feature_extractor' (how images are prepared for it); re-export the model with the current exporter.", model.Root);
+        (float[] Values, int Width) embeds;
+        using (var lease = _sessions.Lease(spec))
+        {
+            embeds = new ImageEncoderNetwork(lease.Session, _sessions.Buffers, settings).Encode(paths, ct);
+        }
+
+        _sessions.Release(NetworkKind.ImageEncoder);
+        return (embeds.Values, paths.Count, embeds.Width);
     }
 
     /// <summary>
@@ -84,12 +158,16 @@ internal sealed class PriorStage
     }
 
     /// <summary>One embedding per row, each owning a copy of its latents and carrying its place in the batch's stream.</summary>
-    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream)
+    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream, InitImage? init)
     {
         var model = _sessions.Model;
         int n = settings.ImagesPerPrompt, rows = rowPrompts.Length;
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
         var result = new WuerstchenEmbedding[rows];
+        var names = GenerationParameters.ImagePromptNames(settings.ImagePrompts);
+        var hashes = GenerationParameters.ImagePromptHashes(settings.ImagePrompts);
+        string? initName = init is null ? null : Path.GetFileName(init.Path);
+        string? initHash = init is null ? null : IO.FileDigest.Sha256OrEmpty(init.Path);
         for (int r = 0; r < rows; r++)
         {
             var parameters = new GenerationParameters
@@ -106,6 +184,11 @@ internal sealed class PriorStage
                 PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
                 PriorTimesteps = settings.PriorTimesteps?.ToArray(),
                 PriorGuidanceScale = settings.PriorGuidanceScale,
+                ImagePrompts = names,
+                ImagePromptSha256 = hashes,
+                InitImage = initName,
+                InitImageSha256 = initHash,
+                Strength = init?.Strength,
                 ModelName = model.Name,
                 ModelFamily = model.Family.Name,
             };

@@ -59,6 +59,11 @@ public sealed partial record GenerationParameters
             PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
             PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps), PngKeys.PriorTimesteps),
             PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
+            ImagePrompts = ParseTexts(S(PngKeys.ImagePrompts)),
+            ImagePromptSha256 = ParseTexts(S(PngKeys.ImagePromptSha256)),
+            InitImage = S(PngKeys.InitImage) is { Length: > 0 } initImage ? initImage : null,
+            InitImageSha256 = S(PngKeys.InitImageSha256),
+            Strength = double.TryParse(S(PngKeys.Strength), NumberStyles.Float, CultureInfo.InvariantCulture, out var strength) ? strength : null,
             DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
             DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps), PngKeys.DecoderTimesteps),
             DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
@@ -68,10 +73,6 @@ public sealed partial record GenerationParameters
             ModelFamily = S(PngKeys.ModelFamily),
         };
     }
-
-    private static long? ParseLong(string? s) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
-
-    private static float? ParseFloat(string? s) => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 
     /// <summary>The command line's cap on a recorded value (<see cref="FromPngText"/>): a value over it is the file's fault.</summary>
     private static void Recorded(Action check)
@@ -83,44 +84,6 @@ public sealed partial record GenerationParameters
         catch (WuerstchenException ex)
         {
             throw new InvalidDataException($"its recorded parameters are beyond what the module takes: {ex.Message}", ex);
-        }
-    }
-
-    private static float[]? ParseFloats(string? s, string key)
-    {
-        if (s is null)
-        {
-            return null;
-        }
-
-        Recorded(() => DdpmWuerstchenScheduler.CheckCount(s.AsSpan().Count(',') + 1L, key)); // counted before it is split
-
-        var parts = s.Split(',');
-        var values = new float[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (ParseFloat(parts[i]) is not { } v)
-            {
-                return null;
-            }
-
-            values[i] = v;
-        }
-
-        return values;
-    }
-
-    /// <summary>A JSON array of texts (batch_prompts); anything else is treated as absent.</summary>
-    private static string[]? ParseTexts(string? s)
-    {
-        try
-        {
-            return s is null || JsonNode.Parse(s) is not JsonArray a ? null
-                : a.Select(t => t is JsonValue v && v.TryGetValue<string>(out var text) ? text : null).ToArray() is var texts && texts.All(t => t is not null) ? texts! : null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
         }
     }
 }

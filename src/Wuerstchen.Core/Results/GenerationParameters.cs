@@ -41,6 +41,19 @@ public sealed partial record GenerationParameters
     public float[]? PriorTimesteps { get; init; }
     public float? PriorGuidanceScale { get; init; }
 
+    /// <summary>The image prompts' file names (names only: metadata is shared, the folders are the user's); null without.</summary>
+    public string[]? ImagePrompts { get; init; }
+
+    /// <summary>The SHA-256 of each image prompt's file: which pictures they were, whatever they are called now.</summary>
+    public string[]? ImagePromptSha256 { get; init; }
+
+    /// <summary>img2img: the init image's file name (name only), its SHA-256 and the strength; null for text-to-image.</summary>
+    public string? InitImage { get; init; }
+
+    public string? InitImageSha256 { get; init; }
+
+    public double? Strength { get; init; }
+
     /// <summary>Images only (null for an embedding): the decoder's step count when no timestep list was given.</summary>
     public int? DecoderSteps { get; init; }
 
@@ -73,6 +86,11 @@ public sealed partial record GenerationParameters
         PriorSteps = e.PriorSteps,
         PriorTimesteps = e.PriorTimesteps,
         PriorGuidanceScale = e.PriorGuidanceScale,
+        ImagePrompts = e.ImagePrompts,
+        ImagePromptSha256 = e.ImagePromptSha256,
+        InitImage = e.InitImage,
+        InitImageSha256 = e.InitImageSha256,
+        Strength = e.Strength,
         Source = e.Source,
         ModelName = e.ModelName,
         ModelFamily = e.Family,
@@ -119,6 +137,11 @@ public sealed partial record GenerationParameters
             PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
             PriorTimesteps = prior.PriorTimesteps?.ToArray(),
             PriorGuidanceScale = prior.PriorGuidanceScale,
+            ImagePrompts = ImagePromptNames(prior.ImagePrompts),
+            ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
+            InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
+            InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
+            Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
             DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
@@ -153,6 +176,11 @@ public sealed partial record GenerationParameters
         PriorSteps = PriorSteps,
         PriorTimesteps = PriorTimesteps,
         PriorGuidanceScale = PriorGuidanceScale,
+        ImagePrompts = ImagePrompts,
+        ImagePromptSha256 = ImagePromptSha256,
+        InitImage = InitImage,
+        InitImageSha256 = InitImageSha256,
+        Strength = Strength,
         ModelName = ModelName,
         Family = ModelFamily,
         Source = Source,
@@ -177,7 +205,20 @@ public sealed partial record GenerationParameters
         };
         if (BatchPrompts is { } batch)
         {
-            list.Add(new(PngKeys.BatchPrompts, new JsonArray(batch.Select(b => (JsonNode?)JsonValue.Create(b)).ToArray()).ToJsonString(IO.JsonText.Compact)));
+            list.Add(new(PngKeys.BatchPrompts, TextArray(batch)));
+        }
+
+        if (ImagePrompts is { } images)
+        {
+            list.Add(new(PngKeys.ImagePrompts, TextArray(images)));
+            list.Add(new(PngKeys.ImagePromptSha256, TextArray(ImagePromptSha256 ?? Array.Empty<string>())));
+        }
+
+        if (InitImage is { } initImage)
+        {
+            list.Add(new(PngKeys.InitImage, initImage));
+            list.Add(new(PngKeys.InitImageSha256, InitImageSha256 ?? ""));
+            list.Add(new(PngKeys.Strength, (Strength ?? PriorSettings.DefaultStrength).ToString("R", ci)));
         }
 
         if (PriorTimesteps is { } pt)
@@ -227,6 +268,11 @@ public sealed partial record GenerationParameters
         ["prior_steps"] = PriorSteps,
         ["prior_timesteps"] = PriorTimesteps is null ? null : new JsonArray(PriorTimesteps.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
         ["prior_guidance_scale"] = PriorGuidanceScale,
+        ["image_prompts"] = ImagePrompts is null ? null : JsonNode.Parse(TextArray(ImagePrompts)),
+        ["image_prompt_sha256"] = ImagePromptSha256 is null ? null : JsonNode.Parse(TextArray(ImagePromptSha256)),
+        ["init_image"] = InitImage,
+        ["init_image_sha256"] = InitImageSha256,
+        ["strength"] = Strength,
         ["model"] = ModelName,
         ["model_family"] = ModelFamily,
         ["source"] = Source,
@@ -260,6 +306,13 @@ public sealed partial record GenerationParameters
         new("PriorSteps", PriorSteps),
         new("PriorTimesteps", PriorTimesteps),
         new("PriorGuidanceScale", PriorGuidanceScale),
+        // named as the parameter, so that Get-WuerstchenImageInfo | New-WuerstchenImage passes the images on (by name,
+        // relative to the current folder: the metadata records no directories)
+        new("ImagePrompt", ImagePrompts),
+        new("ImagePromptSha256", ImagePromptSha256),
+        new("InitImage", InitImage),
+        new("InitImageSha256", InitImageSha256),
+        new("Strength", Strength),
         new("DecoderSteps", DecoderSteps),
         new("DecoderTimesteps", DecoderTimesteps),
         new("DecoderGuidanceScale", DecoderGuidanceScale),
@@ -268,31 +321,4 @@ public sealed partial record GenerationParameters
         new("ModelName", ModelName),
         new("ModelFamily", ModelFamily),
     };
-
-    /// <summary>The PNG text keys (a file format: never renamed).</summary>
-    public static class PngKeys
-    {
-        public const string Prompt = "prompt";
-        public const string NegativePrompt = "negative_prompt";
-        public const string Seed = "seed";
-        public const string ImagesPerPrompt = "images_per_prompt";
-        public const string PromptIndex = "prompt_index";
-        public const string ImageIndex = "image_index";
-        public const string BatchPrompts = "batch_prompts";
-        public const string Width = "width";
-        public const string Height = "height";
-        public const string PriorSteps = "prior_steps";
-        public const string PriorTimesteps = "prior_timesteps";
-        public const string PriorGuidanceScale = "prior_guidance_scale";
-        public const string DecoderSteps = "decoder_steps";
-        public const string DecoderTimesteps = "decoder_timesteps";
-        public const string DecoderGuidanceScale = "decoder_guidance_scale";
-        public const string PriorSeed = "prior_seed";
-        public const string Source = "source";
-        public const string Model = "model";
-        public const string ModelFamily = "model_family";
-        public const string Software = "Software";
-    }
-
-    private static string FloatList(IEnumerable<float> values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 }

@@ -33,6 +33,19 @@ public sealed class WuerstchenEmbedding
     public float? PriorGuidanceScale { get; init; }
     public string? ModelName { get; init; }
 
+    /// <summary>The image prompts' file names (Stable Cascade image variation), null without; the names only, as <see cref="Source"/>.</summary>
+    public string[]? ImagePrompts { get; init; }
+
+    /// <summary>The SHA-256 (lower-case hex) of each image prompt's file, in the order of <see cref="ImagePrompts"/>.</summary>
+    public string[]? ImagePromptSha256 { get; init; }
+
+    /// <summary>img2img: the init image's file name (the name only), its SHA-256 and the strength; null for text-to-image.</summary>
+    public string? InitImage { get; init; }
+
+    public string? InitImageSha256 { get; init; }
+
+    public double? Strength { get; init; }
+
     /// <summary>The model family whose prior made it ("wuerstchen-v2", "stable-cascade"); null when unknown (a bare .npy).</summary>
     public string? Family { get; init; }
 
