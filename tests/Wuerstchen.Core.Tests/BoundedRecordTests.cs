@@ -172,6 +172,8 @@ public class BoundedRecordTests
     [InlineData("prior_guidance_scale", "1e30", "1E+30")]
     [InlineData("shape", "[1, 16, 9, 9]", "[1,16,3,3]")]
     [InlineData("prompt", "7", "not a text")]
+    [InlineData("strength", "1.5", "1.5")]
+    [InlineData("image_prompts", "[\"a.png\",\"b.png\",\"c.png\",\"d.png\",\"e.png\",\"f.png\",\"g.png\",\"h.png\",\"i.png\",\"j.png\",\"k.png\",\"l.png\",\"m.png\",\"n.png\",\"o.png\",\"p.png\",\"q.png\"]", "17 image prompts (image_prompts)")]
     public void EmbeddingFile_ASidecarValueTheCommandLineWouldRefuse_IsInvalidEmbeddingFile(string key, string json, string named)
     {
         using var tmp = new TempFolder();

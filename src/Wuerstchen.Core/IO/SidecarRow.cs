@@ -80,8 +80,8 @@ internal static class SidecarRow
         }
 
         SamplingChecks.Guidance(p.PriorGuidanceScale, "prior_guidance_scale");
-        PriorSettings.CheckImagePromptCount(Math.Max(p.ImagePrompts?.Length ?? 0, p.ImagePromptSha256?.Length ?? 0));
-        PriorSettings.CheckStrength(p.Strength);
+        PriorSettings.CheckImagePromptCount(Math.Max(p.ImagePrompts?.Length ?? 0, p.ImagePromptSha256?.Length ?? 0), "image prompts (image_prompts)");
+        PriorSettings.CheckStrength(p.Strength, "strength");
         if (p.PromptIndex < 0 || p.ImageIndex < 0)
         {
             throw Bad("prompt_index/image_index", $"{p.PromptIndex}/{p.ImageIndex}", "which is negative; a place in a batch counts from 0");
@@ -144,7 +144,7 @@ internal static class SidecarRow
             throw Bad(key, row[key]!.ToJsonString(), "which is not a list of texts");
         }
 
-        PriorSettings.CheckImagePromptCount(list.Count);
+        PriorSettings.CheckImagePromptCount(list.Count, $"image prompts ({key})");
         return list.Select((t, i) => t is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
             : throw Bad(key, t?.ToJsonString() ?? "null", $"(its value {i}), which is not a text")).ToArray();
     }

@@ -96,22 +96,22 @@ public sealed record PriorSettings
     }
 
     /// <summary>At most <see cref="ImageEncoderNetwork.MaxImages"/> image prompts (also what a sidecar may record).</summary>
-    internal static void CheckImagePromptCount(long count)
+    internal static void CheckImagePromptCount(long count, string name = "image prompts")
     {
         if (count > ImageEncoderNetwork.MaxImages)
         {
             throw new WuerstchenException("TooManyImagePrompts", WuerstchenErrorKind.InvalidArgument,
-                $"{count} image prompts is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", count);
+                $"{count} {name} is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", count);
         }
     }
 
     /// <summary>A strength from 0 to 1 (also what a sidecar may record).</summary>
-    internal static void CheckStrength(double? strength)
+    internal static void CheckStrength(double? strength, string name = "Strength")
     {
         if (strength is { } s && !(s >= 0 && s <= 1))
         {
             throw new WuerstchenException("InvalidStrength", WuerstchenErrorKind.InvalidArgument,
-                $"Strength must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", s);
+                $"{name} must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", s);
         }
     }
 
