@@ -43,7 +43,7 @@
         Width              = 'Image width in pixels, 128 to 4096. Würstchen v2: 128-pixel steps (its decoder only works there; other sizes are rejected with the nearest valid sizes). Stable Cascade: also the other sides diffusers runs (an even decoder latent), which give the image size diffusers gives (1000 → 1024, with a warning). Default 1024.'
         Height             = 'Image height in pixels: the same rules as -Width. Default 1024.'
         Seed               = "The seed of the noise generator (torch-compatible: the same seed gives the same noise as diffusers run in float32 with a CPU torch.Generator; taken modulo 2^32). When omitted a random seed is chosen and reported on the output, so any image can be made again."
-        Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt).'
+        Prompt             = 'The text prompts. Several prompts make one batch; rows are prompt-major (all images of the first prompt, then the second …). Binds from the pipeline by value and by property name (a CSV column named Prompt). At most 10,000 characters each (the text encoders read the first 75 tokens, about 300 characters).'
         NegativePrompt     = 'Text to steer away from: the unconditional text of classifier-free guidance (used only when the guidance scale is above 1). Default: the empty prompt.'
         ImagesPerPrompt    = 'Images per prompt (1 to 64). Default 1.'
         PriorSteps         = 'Number of prior (Stage C) steps: timesteps linspace(1, 0, steps + 1). Default: the model family''s (Würstchen v2 60, Stable Cascade 20). Cannot be combined with -PriorTimesteps.'
@@ -136,7 +136,7 @@ With -Seed, or for embeddings without a stream (imported from a file or made fro
         Description = 'Collects every piped embedding (all must have the same shape) and writes them, in order, as one numpy-readable float32 array. The prompt, negative prompt, seed, size, prior settings, model name and source of each row go into a JSON file with the same name and the extension .json, which Import-WuerstchenEmbedding reads back. Both files are written under temporary names and renamed when complete. Generator state is not saved: imported embeddings decode with a fresh generator.'
         Inputs      = 'Wuerstchen.Core.WuerstchenEmbedding'
         Outputs     = 'System.IO.FileInfo (the .npy file)'
-        Parameters  = @{ Path = 'The .npy file to write. The metadata goes to the same name with the extension .json.'; InputObject = 'The embeddings to write.' }
+        Parameters  = @{ Path = 'The .npy file to write (a name without an extension gets .npy; any other extension is refused). The metadata goes to the same name with the extension .json.'; InputObject = 'The embeddings to write.' }
         Examples    = @(
             @{ Title = 'Save a batch'; Code = "Get-WuerstchenEmbedding 'a cat', 'a dog' -Seed 1 | Export-WuerstchenEmbedding -Path ./pets.npy"; Remarks = 'Writes pets.npy (shape [2,16,24,24]) and pets.json.' }
             @{ Title = 'Read it in Python'; Code = "python -c `"import numpy; print(numpy.load('pets.npy').shape)`""; Remarks = 'The file is a plain numpy array.' }

@@ -197,12 +197,21 @@ public static class RequestParameters
             : throw Bad(p, value, "InvalidNumber", $"'{p.Name}' got '{value}', which is not a number; write e.g. '4.5'.");
     }
 
+    private static readonly char[] ListSeparators = { ',', ' ', ';', '\t' };
+
     private static float[] NumberList(RequestParameter p, object value)
     {
         if (value is string text)
         {
-            var parts = text.Split(new[] { ',', ' ', ';', '\t' }, StringSplitOptions.RemoveEmptyEntries);
+            // counted before it is split: a cell of millions of values is refused without making millions of strings
+            DdpmWuerstchenScheduler.CheckCount(CountValues(text), p.Name);
+            var parts = text.Split(ListSeparators, StringSplitOptions.RemoveEmptyEntries);
             return parts.Select(part => (float)Number(p, part)).ToArray();
+        }
+
+        if (value is ICollection collection)
+        {
+            DdpmWuerstchenScheduler.CheckCount(collection.Count, p.Name); // each item is one value or more
         }
 
         if (value is IEnumerable items)
@@ -211,7 +220,7 @@ public static class RequestParameters
             foreach (var item in items)
             {
                 var one = item is PSObject ip ? ip.BaseObject : item;
-                if (one is string s && s.IndexOfAny(new[] { ',', ' ', ';', '\t' }) >= 0)
+                if (one is string s && s.IndexOfAny(ListSeparators) >= 0)
                 {
                     list.AddRange(NumberList(p, s));
                 }
@@ -225,6 +234,21 @@ public static class RequestParameters
         }
 
         return new[] { (float)Number(p, value) };
+    }
+
+    /// <summary>How many values <see cref="NumberList"/> would split <paramref name="text"/> into, without splitting it.</summary>
+    private static long CountValues(string text)
+    {
+        long count = 0;
+        bool inValue = false;
+        foreach (char c in text)
+        {
+            bool separator = Array.IndexOf(ListSeparators, c) >= 0;
+            count += !separator && !inValue ? 1 : 0;
+            inValue = !separator;
+        }
+
+        return count;
     }
 
     private static string[] TextList(RequestParameter p, object value)

@@ -64,6 +64,13 @@ public static class ModelValidator
         var path = Path.Combine(model.Root, network.Folder, "model.onnx");
         bool optional = network.Optional;
         var result = new ModelCheckResult { Stage = Display(network.Folder), Path = path, Optional = optional };
+        if (IO.BoundedFile.NotAFile(path) is { } why)
+        {
+            result.Fail("InvalidModelFile", $"The {network.Folder} network file '{IO.TextExcerpt.Of(path, 200)}' {why}; a network is a model.onnx file: re-export or re-copy it.",
+                "a loadable ONNX model", Directory.Exists(path) ? "a folder" : "a loop of symbolic links", ModelCheckStatus.Invalid);
+            return result;
+        }
+
         if (!File.Exists(path))
         {
             result.Fail("ModelFileNotFound", optional

@@ -275,49 +275,6 @@ public sealed partial record GenerationParameters
         return list;
     }
 
-    /// <summary>
-    /// Reads the parameters back from an image's PNG text (as <see cref="ToPngText"/> writes them). Absent keys stay at
-    /// their defaults; values that do not parse are treated as absent. <c>prior_seed</c> absent means the prior's seed is <c>seed</c>.
-    /// </summary>
-    public static GenerationParameters FromPngText(IEnumerable<KeyValuePair<string, string>> chunks)
-    {
-        var text = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in chunks)
-        {
-            text.TryAdd(key, value);
-        }
-
-        string? S(string key) => text.TryGetValue(key, out var v) ? v : null;
-        long seed = ParseLong(S(PngKeys.Seed)) ?? 0;
-        return new GenerationParameters
-        {
-            Prompt = S(PngKeys.Prompt) ?? "",
-            NegativePrompt = S(PngKeys.NegativePrompt) is { Length: > 0 } negative ? negative : null,
-            Seed = seed,
-            Width = (int)(ParseLong(S(PngKeys.Width)) ?? 0),
-            Height = (int)(ParseLong(S(PngKeys.Height)) ?? 0),
-            PromptIndex = (int)(ParseLong(S(PngKeys.PromptIndex)) ?? 0),
-            ImageIndex = (int)(ParseLong(S(PngKeys.ImageIndex)) ?? 0),
-            ImagesPerPrompt = (int)(ParseLong(S(PngKeys.ImagesPerPrompt)) ?? 1),
-            BatchPrompts = ParseTexts(S(PngKeys.BatchPrompts)),
-            PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
-            PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
-            PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
-            ImagePrompts = ParseTexts(S(PngKeys.ImagePrompts)),
-            ImagePromptSha256 = ParseTexts(S(PngKeys.ImagePromptSha256)),
-            InitImage = S(PngKeys.InitImage) is { Length: > 0 } initImage ? initImage : null,
-            InitImageSha256 = S(PngKeys.InitImageSha256),
-            Strength = double.TryParse(S(PngKeys.Strength), NumberStyles.Float, CultureInfo.InvariantCulture, out var strength) ? strength : null,
-            DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
-            DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
-            DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
-            PriorSeed = ParseLong(S(PngKeys.PriorSeed)) ?? seed,
-            Source = S(PngKeys.Source) ?? "prompt",
-            ModelName = S(PngKeys.Model) is { Length: > 0 } model ? model : null,
-            ModelFamily = S(PngKeys.ModelFamily),
-        };
-    }
-
     /// <summary>An embedding's row in the .json sidecar of an embedding file (absent values are JSON null).</summary>
     public JsonObject ToSidecarRow() => new()
     {
@@ -342,26 +299,16 @@ public sealed partial record GenerationParameters
     };
 
     /// <summary>
-    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy). Width, height and source are not taken from
-    /// the row: the file's array shape and path are what the embedding is now.
+    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy), checked as the command line checks the same
+    /// values (<see cref="IO.SidecarRow"/>). Width, height and source are not taken from the row: the file's array shape
+    /// and path are what the embedding is now.
     /// </summary>
-    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => new()
+    /// <exception cref="InvalidDataException">A value of the wrong type or out of range (naming the row, key and value).</exception>
+    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => row switch
     {
-        Prompt = Str(row, "prompt") ?? "",
-        NegativePrompt = Str(row, "negative_prompt"),
-        Seed = row?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
-        PromptIndex = Int(row, "prompt_index") ?? index,
-        ImageIndex = Int(row, "image_index") ?? 0,
-        PriorSteps = Int(row, "prior_steps"),
-        PriorTimesteps = row?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
-        PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
-        ImagePrompts = row?["image_prompts"] is JsonArray ip ? ParseTexts(ip.ToJsonString()) : null,
-        ImagePromptSha256 = row?["image_prompt_sha256"] is JsonArray ih ? ParseTexts(ih.ToJsonString()) : null,
-        InitImage = Str(row, "init_image"),
-        InitImageSha256 = Str(row, "init_image_sha256"),
-        Strength = row?["strength"] is JsonValue st && st.TryGetValue<double>(out var strength) && strength is >= 0 and <= 1 ? strength : null,
-        ModelName = Str(row, "model"),
-        ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
+        null => new GenerationParameters { PromptIndex = index },
+        JsonObject o => IO.SidecarRow.Read(o, index),
+        _ => throw new InvalidDataException($"its row {index} is not a JSON object."),
     };
 
     /// <summary>The properties of an image's PowerShell output object, in display order.</summary>
