@@ -94,13 +94,13 @@ Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
     It 'the output records the images'' names and SHA-256, and Get-WuerstchenImageInfo | New-WuerstchenImage remakes the image' {
         $out = (New-Item -ItemType Directory (Join-Path $TestDrive 'remake')).FullName
         $file = New-WuerstchenImage @Small -DecoderSteps 2 -LiteralImagePrompt $Both -OutputPath (Join-Path $out 'one.png')
-        $file.ImagePrompt | Should -Be @('gradient-300x200.png', 'alpha-150x120.png')
+        $file.LiteralImagePrompt | Should -Be @('gradient-300x200.png', 'alpha-150x120.png')
         $file.ImagePromptSha256 | Should -Be @($Both | ForEach-Object { (Get-FileHash $_ -Algorithm SHA256).Hash.ToLowerInvariant() })
         Push-Location $Images # the metadata names the files, not their folder: remake where they are
         try {
             $again = Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $out 'two.png')
         } finally { Pop-Location }
-        $again.ImagePrompt | Should -Be $file.ImagePrompt
+        $again.LiteralImagePrompt | Should -Be $file.LiteralImagePrompt
         (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $file.FullName).Bytes).Max | Should -Be 0
     }
 
@@ -144,6 +144,52 @@ Describe 'New-WuerstchenImage -ImagePrompt: errors' {
         $r = Invoke-Capture { Get-WuerstchenEmbedding @Small -ModelPath $old -ImagePrompt $Png, $Png }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'TooManyImagePrompts,*'
         "$($r.Errors[0])" | Should -BeLike '*re-export*'
+    }
+
+    It 'a feature extractor without a centre crop is ImageEncoderSizeMismatch, in Test-WuerstchenModel too' {
+        $nc = Join-Path $TestDrive 'no-crop'
+        Copy-Item $ImageModels $nc -Recurse
+        $index = Get-Content (Join-Path $nc 'model_index.json') -Raw | ConvertFrom-Json -AsHashtable
+        $index.feature_extractor.do_center_crop = $false
+        $index | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $nc 'model_index.json')
+        Test-WuerstchenModel $nc -Quiet | Should -BeFalse
+        (Test-WuerstchenModel $nc -ErrorAction SilentlyContinue | Where-Object Stage -eq 'ImageEncoder').Problems.ErrorId | Should -Contain 'ImageEncoderSizeMismatch'
+        $r = Invoke-Capture { Get-WuerstchenEmbedding @Small -ModelPath $nc -ImagePrompt $Png }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageEncoderSizeMismatch,*'
+    }
+
+    It 'a remake refuses an image prompt whose content changed under the same name (ImageInputChanged)' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'changed')).FullName
+        Copy-Item $Png (Join-Path $dir 'ref.png')
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -LiteralImagePrompt (Join-Path $dir 'ref.png') -OutputPath (Join-Path $dir 'a.png')
+        Copy-Item (Join-Path $Images 'alpha-150x120.png') (Join-Path $dir 'ref.png') -Force
+        Push-Location $dir
+        try { $r = Invoke-Capture { Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $dir 'b.png') } }
+        finally { Pop-Location }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageInputChanged,*'
+    }
+
+    It 'a file named "[1].png" or "a;b.png" is taken as written by -LiteralImagePrompt and from a remake' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'names')).FullName
+        Copy-Item $Png (Join-Path $dir 'a;b.png')
+        Copy-Item -LiteralPath $Png -Destination (Join-Path $dir '[1].png')
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -LiteralImagePrompt (Join-Path $dir '[1].png'), (Join-Path $dir 'a;b.png') -OutputPath (Join-Path $dir 'a.png')
+        $file.LiteralImagePrompt | Should -Be @('[1].png', 'a;b.png')
+        Push-Location $dir
+        try { $again = Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $dir 'b.png') }
+        finally { Pop-Location }
+        (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $file.FullName).Bytes).Max | Should -Be 0
+    }
+
+    It '-WhatIf says NetworkNotInFamily for image prompts with Würstchen v2, as the run would' {
+        $r = Invoke-Capture { New-WuerstchenImage @Small -ImagePrompt $Png -OutputPath (Join-Path $TestDrive 'x') -WhatIf }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNotInFamily,*'
+    }
+
+    It 'an ImagePrompt cell of ";" names no file (InvalidImagePrompt), not text-to-image' {
+        $r = Invoke-Capture { [pscustomobject]@{ Prompt = 'a'; ImagePrompt = ';' } | Get-WuerstchenEmbedding @Small -ModelPath $ImageModels }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImagePrompt,*'
+        $r.Output | Should -BeNullOrEmpty
     }
 
     It 'more than 16 images is TooManyImagePrompts before anything runs' {

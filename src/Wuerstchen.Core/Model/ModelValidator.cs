@@ -103,6 +103,12 @@ public static class ModelValidator
             {
                 CheckTextWidths(model, network, session, result, widths);
             }
+            else if (network.Kind is NetworkKind.ImageEncoder)
+            {
+                // the feature extractor must make the input size the encoder was exported for (a WuerstchenException if not)
+                ImageEncoderNetwork.CheckSettings(session, model.Config.ImageSettings() ?? throw new WuerstchenException("FeatureExtractorNotFound",
+                    WuerstchenErrorKind.InvalidData, $"The model folder '{model.Root}' has an image encoder but its model_index.json has no 'feature_extractor' (how images are prepared for it); re-export the model with the current exporter.", model.Root));
+            }
         }
         catch (WuerstchenException ex)
         {

@@ -122,6 +122,17 @@ public sealed record PriorSettings
     public PriorSettings WithDefaults(ModelFamily family)
     {
         SamplingChecks.CustomTimesteps(family, PriorTimesteps, "PriorTimesteps", "PriorSteps");
+        // images in need the family's encoders: said before an image is read or a network loaded (-WhatIf too)
+        if (ImagePrompts is { Count: > 0 })
+        {
+            family.Required(NetworkKind.ImageEncoder);
+        }
+
+        if (InitImage is not null)
+        {
+            family.Required(NetworkKind.Effnet);
+        }
+
         return this with
         {
             PriorSteps = PriorTimesteps is null ? PriorSteps ?? family.Defaults.PriorSteps : null,

@@ -326,11 +326,12 @@ public sealed partial record GenerationParameters
         new("PriorSteps", PriorSteps),
         new("PriorTimesteps", PriorTimesteps),
         new("PriorGuidanceScale", PriorGuidanceScale),
-        // named as the parameter, so that Get-WuerstchenImageInfo | New-WuerstchenImage passes the images on (by name,
-        // relative to the current folder: the metadata records no directories)
-        new("ImagePrompt", ImagePrompts),
+        // named as the parameters they bind to: Get-WuerstchenImageInfo | New-WuerstchenImage passes the recorded file
+        // names on literally (relative to the current folder: the metadata records no directories) with their SHA-256,
+        // which the remake checks
+        new("LiteralImagePrompt", ImagePrompts),
         new("ImagePromptSha256", ImagePromptSha256),
-        new("InitImage", InitImage),
+        new("LiteralInitImage", InitImage),
         new("InitImageSha256", InitImageSha256),
         new("Strength", Strength),
         new("DecoderSteps", DecoderSteps),
