@@ -12,23 +12,25 @@ internal static class EmbeddingChecks
 {
     public static void Check(WuerstchenEmbedding e)
     {
+        PromptText.Check(e.Prompt, "The embedding's Prompt");
+        PromptText.Check(e.NegativePrompt, "The embedding's NegativePrompt");
         if (e.Shape is null)
         {
             throw new WuerstchenException("EmbeddingShapeMissing", WuerstchenErrorKind.InvalidArgument,
-                $"The embedding for '{e.Prompt}' has no Shape; an embedding needs Shape = 16, h, w (as Get-WuerstchenEmbedding or Import-WuerstchenEmbedding give it).", e);
+                $"The embedding for '{TextExcerpt.Of(e.Prompt)}' has no Shape; an embedding needs Shape = 16, h, w (as Get-WuerstchenEmbedding or Import-WuerstchenEmbedding give it).", e);
         }
 
         if (e.Data is null)
         {
             throw new WuerstchenException("EmbeddingDataMissing", WuerstchenErrorKind.InvalidArgument,
-                $"The embedding for '{e.Prompt}' has no Data; an embedding needs its 16·h·w float values.", e);
+                $"The embedding for '{TextExcerpt.Of(e.Prompt)}' has no Data; an embedding needs its 16·h·w float values.", e);
         }
 
         long expected = e.Shape.Length == 3 ? (long)e.Shape[0] * e.Shape[1] * e.Shape[2] : -1;
         if (e.Shape.Length != 3 || e.Shape.Any(d => d < 1) || expected != e.Data.Length)
         {
             throw new WuerstchenException("EmbeddingShapeMismatch", WuerstchenErrorKind.InvalidArgument,
-                $"The embedding for '{e.Prompt}' has Shape [{string.Join(",", e.Shape)}] but {e.Data.Length} values; Shape must be three positive sizes (16, h, w) whose product is the number of values.", e);
+                $"The embedding for '{TextExcerpt.Of(e.Prompt)}' has Shape [{string.Join(",", e.Shape)}] but {e.Data.Length} values; Shape must be three positive sizes (16, h, w) whose product is the number of values.", e);
         }
     }
 
@@ -42,7 +44,7 @@ internal static class EmbeddingChecks
         if ((e.Width != 0 && e.Width != size.OutputWidth) || (e.Height != 0 && e.Height != size.OutputHeight))
         {
             throw new WuerstchenException("EmbeddingSizeContradiction", WuerstchenErrorKind.InvalidArgument,
-                $"The embedding for '{e.Prompt}' says {e.Width}×{e.Height} pixels, but its Shape [{string.Join(",", e.Shape)}] decodes to {size.OutputWidth}×{size.OutputHeight} with this model. Correct Width/Height (or Shape), or make the embedding again with Get-WuerstchenEmbedding.", e);
+                $"The embedding for '{TextExcerpt.Of(e.Prompt)}' says {e.Width}×{e.Height} pixels, but its Shape [{string.Join(",", e.Shape)}] decodes to {size.OutputWidth}×{size.OutputHeight} with this model. Correct Width/Height (or Shape), or make the embedding again with Get-WuerstchenEmbedding.", e);
         }
     }
 

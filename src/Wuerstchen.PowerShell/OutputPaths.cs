@@ -123,7 +123,8 @@ internal sealed class OutputPaths
     /// -1, -2 … when an earlier image of this run has it: names depend only on the rows and their order, so a re-run
     /// names every row as before. An explicit file name gets -1, -2 … for the second and later images of the run. An
     /// existing file that already holds <paramref name="planned"/> is skipped with <paramref name="skipExisting"/>, an
-    /// error without it (nor -Force); a default name held by another image moves on to the next number.
+    /// error without it (nor -Force); a default name held by another image moves on to the next number, also with
+    /// -Force, which overwrites only the same image (made again).
     /// </summary>
     public OutputTarget For(string prompt, long seed, int imageIndex, GenerationParameters? planned = null, bool skipExisting = false)
     {
@@ -158,19 +159,23 @@ internal sealed class OutputPaths
                 continue; // an earlier image of this run: never replaced
             }
 
-            if (File.Exists(path) && !_force)
+            if (File.Exists(path))
             {
-                if (!Holds(path, planned))
+                bool same = Holds(path, planned);
+                if (!same && !(_force && planned is null))
                 {
-                    continue; // another image holds this name
+                    continue; // another image holds this name: never replaced, with -Force neither (it would be lost)
                 }
 
-                if (skipExisting)
+                if (!_force)
                 {
-                    return new OutputTarget(path, Exists: true);
-                }
+                    if (skipExisting)
+                    {
+                        return new OutputTarget(path, Exists: true);
+                    }
 
-                throw Exists(path, same: true);
+                    throw Exists(path, same: true);
+                }
             }
 
             _reserved.Add(path);

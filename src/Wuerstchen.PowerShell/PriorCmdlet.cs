@@ -94,6 +94,19 @@ public abstract class PriorCmdlet : NetworkCmdlet
     [RequestValue("LiteralInitImage")]
     public string? LiteralInitImage { get; set; }
 
+    /// <summary>The SHA-256 the image prompts must have (Get-WuerstchenImageInfo gives them): a remake from other files is refused.</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [RequestValue("ImagePromptSha256")]
+    public string[]? ImagePromptSha256 { get; set; }
+
+    /// <summary>The SHA-256 the init image must have (Get-WuerstchenImageInfo gives it).</summary>
+    [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    [RequestValue("InitImageSha256")]
+    public string? InitImageSha256 { get; set; }
+
     /// <summary>img2img: 0 keeps the image's embedding, 1 ignores the image (text-to-image); default 0.8.</summary>
     [Parameter(ParameterSetName = PromptSet, ValueFromPipelineByPropertyName = true)]
     [RequestValue("Strength")]
@@ -188,84 +201,48 @@ public abstract class PriorCmdlet : NetworkCmdlet
     }
 
     /// <summary>The prior's settings of this record (engine defaults for what is left out; a random seed). Validated.</summary>
-    internal PriorSettings PriorRequest(string[] prompts) => new PriorParameters
+    internal PriorSettings PriorRequest(string[] prompts)
     {
-        Prompts = BatchPrompts ?? prompts,
-        NegativePrompt = NegativePrompt,
-        Width = Width,
-        Height = Height,
-        ImagesPerPrompt = ImagesPerPrompt,
-        Seed = Seed,
-        PriorSteps = PriorSteps,
-        PriorTimesteps = PriorTimesteps,
-        PriorGuidanceScale = PriorGuidanceScale,
-        ImagePrompts = ImagePromptFiles(),
-        InitImage = InitImageFile(),
-        Strength = Strength,
-    }.ToSettings();
-
-    /// <summary>The init image as a file-system path: one existing file (a pattern matching none or several is an error).</summary>
-    private string? InitImageFile()
-    {
-        if (InitImage is not null && LiteralInitImage is not null)
+        var init = ImageInputs.Init(this, InitImage, LiteralInitImage, InitImageSha256);
+        return new PriorParameters
         {
-            throw new WuerstchenException("ConflictingParameters", WuerstchenErrorKind.InvalidArgument,
-                "-InitImage and -LiteralInitImage name the same thing; give one of them.", InitImage);
-        }
-
-        bool literal = LiteralInitImage is not null;
-        if ((literal ? LiteralInitImage : InitImage) is not { } given)
-        {
-            return null;
-        }
-
-        string name = literal ? "-LiteralInitImage" : "-InitImage";
-        var files = ProviderPaths.ResolveFiles(this, given, literal, name).Take(2).ToArray();
-        if (files.Length != 1 || !File.Exists(files[0]))
-        {
-            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound, files.Length > 1
-                ? $"{name} '{Core.IO.TextExcerpt.Of(given)}' matches several files; img2img starts from one image. Name one file."
-                : $"{name} '{Core.IO.TextExcerpt.Of(given)}' names no existing file; name an image file.", given);
-        }
-
-        return files[0];
+            Prompts = BatchPrompts ?? prompts,
+            NegativePrompt = NegativePrompt,
+            Width = Width,
+            Height = Height,
+            ImagesPerPrompt = ImagesPerPrompt,
+            Seed = Seed,
+            PriorSteps = PriorSteps,
+            PriorTimesteps = PriorTimesteps,
+            PriorGuidanceScale = PriorGuidanceScale,
+            ImagePrompts = ImageInputs.Prompts(this, ImagePrompt, LiteralImagePrompt, ImagePromptSha256),
+            InitImage = init,
+            Strength = StrengthFor(init),
+        }.ToSettings();
     }
 
+
+    private bool _warnedStrength;
+
     /// <summary>
-    /// The image prompts as file-system paths, checked to exist before any network runs: a pattern that matches nothing
-    /// would otherwise turn image variation into text-to-image without a word.
+    /// -Strength applies to img2img only. From a run-wide source (the command line, $PSDefaultParameterValues) over
+    /// records some of which have no init image, it is dropped for those with one warning a run, so that a mixed CSV
+    /// still runs; with no init image anywhere the engine refuses it (StrengthWithoutInitImage).
     /// </summary>
-    private string[]? ImagePromptFiles()
+    private double? StrengthFor(string? initImage)
     {
-        if (ImagePrompt is not { Length: > 0 } && LiteralImagePrompt is not { Length: > 0 })
+        if (initImage is not null || Strength is null || !MyInvocation.ExpectingInput)
         {
-            return null;
+            return Strength;
         }
 
-        var files = new List<string>();
-        foreach (var pattern in (ImagePrompt ?? Array.Empty<string>()).SelectMany(p => p.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        if (!_warnedStrength)
         {
-            int before = files.Count;
-            files.AddRange(ProviderPaths.ResolveFiles(this, pattern, false, "-ImagePrompt"));
-            if (files.Count == before)
-            {
-                throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
-                    $"-ImagePrompt '{Core.IO.TextExcerpt.Of(pattern)}' matches no file; name existing image files (or use -LiteralImagePrompt for a name with wildcard characters).", pattern);
-            }
+            _warnedStrength = true;
+            WriteWarning($"-Strength {Strength.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} applies to records with an init image only; records without one are made from text.");
         }
 
-        foreach (var path in LiteralImagePrompt ?? Array.Empty<string>())
-        {
-            files.AddRange(ProviderPaths.ResolveFiles(this, path, true, "-LiteralImagePrompt"));
-        }
-
-        foreach (var file in files.Where(f => !File.Exists(f)))
-        {
-            throw new WuerstchenException("ImageFileNotFound", WuerstchenErrorKind.ObjectNotFound,
-                $"The image prompt '{Core.IO.TextExcerpt.Of(file)}' does not exist; name existing image files.", file);
-        }
-
-        return files.Count > 0 ? files.ToArray() : null;
+        return null;
     }
 
     /// <summary>

@@ -49,9 +49,14 @@ internal static class ProviderPaths
     public static IEnumerable<string> ResolveFiles(PSCmdlet cmdlet, string path, bool literal, string parameter)
     {
         IEnumerable<string> files;
-        if (literal || !WildcardPattern.ContainsWildcardCharacters(path))
+        if (literal)
         {
             files = new[] { Resolve(cmdlet, path, parameter) };
+        }
+        else if (!WildcardPattern.ContainsWildcardCharacters(path))
+        {
+            // no wildcard, but perhaps escaped ones ('a`[1`].png'), which name the characters themselves, as in Get-Item -Path
+            files = new[] { Resolve(cmdlet, WildcardPattern.Unescape(path), parameter) };
         }
         else
         {
@@ -71,6 +76,13 @@ internal static class ProviderPaths
             catch (ProviderNotFoundException ex)
             {
                 throw NotFileSystem(path, parameter, ex);
+            }
+            catch (WildcardPatternException ex)
+            {
+                // a '[' without its ']' (a file name may hold one): PowerShell's own exception ended the call unexpectedly
+                throw new WuerstchenException("InvalidWildcard", WuerstchenErrorKind.InvalidArgument,
+                    $"{parameter} '{path}' is not a valid wildcard pattern ({ex.Message.TrimEnd('.')}). To name a file whose name holds '[' or ']', "
+                    + "use -LiteralPath, or escape them with a backtick ('`[').", path, ex);
             }
         }
 

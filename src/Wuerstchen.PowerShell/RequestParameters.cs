@@ -32,6 +32,9 @@ public enum ValueKind
 
     /// <summary>Several texts: an array, or a JSON array as text (how the image metadata records them).</summary>
     TextList,
+
+    /// <summary>Several file paths: an array, or one text (never read as JSON: a file may be named '[1].png').</summary>
+    PathList,
 }
 
 /// <summary>
@@ -65,10 +68,14 @@ public static class RequestParameters
     public static readonly RequestParameter DecoderTimesteps = new("DecoderTimesteps", ValueKind.NumberList, Keys.DecoderTimesteps);
     public static readonly RequestParameter DecoderGuidanceScale = new("DecoderGuidanceScale", ValueKind.Number, Keys.DecoderGuidanceScale);
     public static readonly RequestParameter BatchPrompts = new("BatchPrompts", ValueKind.TextList, Keys.BatchPrompts);
-    public static readonly RequestParameter ImagePrompt = new("ImagePrompt", ValueKind.TextList, Keys.ImagePrompts);
-    public static readonly RequestParameter LiteralImagePrompt = new("LiteralImagePrompt", ValueKind.TextList);
-    public static readonly RequestParameter InitImage = new("InitImage", ValueKind.Text, Keys.InitImage);
-    public static readonly RequestParameter LiteralInitImage = new("LiteralInitImage", ValueKind.Text);
+    // the metadata records file names, which come back as the Literal twins (no wildcards, no ';' lists), with their
+    // SHA-256 so that a remake from another file of the same name is refused
+    public static readonly RequestParameter ImagePrompt = new("ImagePrompt", ValueKind.PathList);
+    public static readonly RequestParameter LiteralImagePrompt = new("LiteralImagePrompt", ValueKind.PathList, Keys.ImagePrompts);
+    public static readonly RequestParameter ImagePromptSha256 = new("ImagePromptSha256", ValueKind.TextList, Keys.ImagePromptSha256);
+    public static readonly RequestParameter InitImage = new("InitImage", ValueKind.Text);
+    public static readonly RequestParameter LiteralInitImage = new("LiteralInitImage", ValueKind.Text, Keys.InitImage);
+    public static readonly RequestParameter InitImageSha256 = new("InitImageSha256", ValueKind.Text, Keys.InitImageSha256);
     public static readonly RequestParameter Strength = new("Strength", ValueKind.Real, Keys.Strength);
     public static readonly RequestParameter PromptIndex = new("PromptIndex", ValueKind.Whole, Keys.PromptIndex, 0, PriorSettings.MaxPrompts - 1);
     public static readonly RequestParameter ImageIndex = new("ImageIndex", ValueKind.Whole, Keys.ImageIndex, 0, PriorSettings.MaxImagesPerPrompt - 1);
@@ -83,7 +90,7 @@ public static class RequestParameters
     public static readonly IReadOnlyDictionary<string, RequestParameter> All = new[]
     {
         NegativePrompt, Width, Height, ImagesPerPrompt, Seed, PriorSteps, PriorTimesteps, PriorGuidanceScale, DecoderSteps,
-        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, ImagePrompt, LiteralImagePrompt, InitImage, LiteralInitImage, Strength, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
+        DecoderTimesteps, DecoderGuidanceScale, BatchPrompts, ImagePrompt, LiteralImagePrompt, ImagePromptSha256, InitImage, LiteralInitImage, InitImageSha256, Strength, PromptIndex, ImageIndex, Quality, OutputPath, ModelPath, ExecutionProvider, DeviceId, GpuMemoryLimitMB,
     }.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -108,6 +115,13 @@ public static class RequestParameters
             return TextList(p, value);
         }
 
+        if (p.Kind == ValueKind.PathList)
+        {
+            return value is IEnumerable paths and not string
+                ? paths.Cast<object?>().Select(i => i is null ? throw Bad(p, "$null", "InvalidPath", $"'{p.Name}' holds $null; give file paths.") : LanguagePrimitives.ConvertTo<string>(i)).ToArray()
+                : new[] { LanguagePrimitives.ConvertTo<string>(value) };
+        }
+
         if (value is IList list)
         {
             // one cell holding one value is how a 1-element array arrives from some converters; more is an error
@@ -125,7 +139,8 @@ public static class RequestParameters
             ValueKind.Whole => (int)InRange(p, Whole(p, value, int.MinValue, int.MaxValue)),
             ValueKind.LongWhole => InRange(p, Whole(p, value, long.MinValue, long.MaxValue)),
             ValueKind.Number => (float)Number(p, value),
-            ValueKind.Real => Number(p, value),
+            // a float (a [single] property) as the decimal it shows, 0.7 and not 0.699999988: ⌊steps · strength⌋ depends on it
+            ValueKind.Real => value is float f ? double.Parse(f.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + 0.0 : Number(p, value) + 0.0,
             ValueKind.Choice => Choice(p, value),
             _ => throw new ArgumentOutOfRangeException(nameof(p)),
         };
@@ -197,12 +212,21 @@ public static class RequestParameters
             : throw Bad(p, value, "InvalidNumber", $"'{p.Name}' got '{value}', which is not a number; write e.g. '4.5'.");
     }
 
+    private static readonly char[] ListSeparators = { ',', ' ', ';', '\t' };
+
     private static float[] NumberList(RequestParameter p, object value)
     {
         if (value is string text)
         {
-            var parts = text.Split(new[] { ',', ' ', ';', '\t' }, StringSplitOptions.RemoveEmptyEntries);
+            // counted before it is split: a cell of millions of values is refused without making millions of strings
+            DdpmWuerstchenScheduler.CheckCount(CountValues(text), p.Name);
+            var parts = text.Split(ListSeparators, StringSplitOptions.RemoveEmptyEntries);
             return parts.Select(part => (float)Number(p, part)).ToArray();
+        }
+
+        if (value is ICollection collection)
+        {
+            DdpmWuerstchenScheduler.CheckCount(collection.Count, p.Name); // each item is one value or more
         }
 
         if (value is IEnumerable items)
@@ -211,7 +235,7 @@ public static class RequestParameters
             foreach (var item in items)
             {
                 var one = item is PSObject ip ? ip.BaseObject : item;
-                if (one is string s && s.IndexOfAny(new[] { ',', ' ', ';', '\t' }) >= 0)
+                if (one is string s && s.IndexOfAny(ListSeparators) >= 0)
                 {
                     list.AddRange(NumberList(p, s));
                 }
@@ -225,6 +249,21 @@ public static class RequestParameters
         }
 
         return new[] { (float)Number(p, value) };
+    }
+
+    /// <summary>How many values <see cref="NumberList"/> would split <paramref name="text"/> into, without splitting it.</summary>
+    private static long CountValues(string text)
+    {
+        long count = 0;
+        bool inValue = false;
+        foreach (char c in text)
+        {
+            bool separator = Array.IndexOf(ListSeparators, c) >= 0;
+            count += !separator && !inValue ? 1 : 0;
+            inValue = !separator;
+        }
+
+        return count;
     }
 
     private static string[] TextList(RequestParameter p, object value)

@@ -97,7 +97,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
                 WriteProgress((ProgressRecord)request.Value);
                 return true;
             case PipelineRequestKind.ShouldProcess:
-                return ShouldProcess((string)request.Value, request.Action);
+                return ShouldProcess((string)request.Value, request.Action ?? "");
             default:
                 throw new ArgumentOutOfRangeException(nameof(request), request.Kind, "Unknown pipeline request.");
         }
@@ -158,6 +158,52 @@ public abstract class WuerstchenCmdlet : PSCmdlet
         };
     }
 
+    // Every text the module's cmdlets show goes through the five methods below (they hide Cmdlet's own for every class
+    // derived from this one): a file name, a file's content or a CSV cell can hold terminal escapes (ESC ] 0 ; … sets
+    // the window title, ESC [ 2 J clears the screen), which are shown as \x1B …, never sent to the terminal.
+
+    /// <summary>Cmdlet.WriteError with the message and target name shown (<see cref="Shown"/>).</summary>
+    protected new void WriteError(ErrorRecord record) => base.WriteError(Shown(record));
+
+    /// <summary>Cmdlet.ThrowTerminatingError with the message and target name shown.</summary>
+    protected new void ThrowTerminatingError(ErrorRecord record) => base.ThrowTerminatingError(Shown(record));
+
+    /// <summary>Cmdlet.WriteWarning with control characters shown.</summary>
+    protected new void WriteWarning(string text) => base.WriteWarning(Core.IO.TextExcerpt.Visible(text));
+
+    /// <summary>Cmdlet.WriteVerbose with control characters shown.</summary>
+    protected new void WriteVerbose(string text) => base.WriteVerbose(Core.IO.TextExcerpt.Visible(text));
+
+    /// <summary>Cmdlet.ShouldProcess (the -WhatIf and -Confirm lines) with control characters shown.</summary>
+    protected new bool ShouldProcess(string target, string action) =>
+        base.ShouldProcess(Core.IO.TextExcerpt.Visible(target), Core.IO.TextExcerpt.Visible(action));
+
+    /// <summary>
+    /// The record with its message (and ErrorDetails) and its category's target name shown: control characters as
+    /// escapes. The exception keeps its type and the original as its inner exception; the TargetObject stays the value.
+    /// </summary>
+    internal static ErrorRecord Shown(ErrorRecord record)
+    {
+        string message = record.Exception.Message, visible = Core.IO.TextExcerpt.Visible(message);
+        string? details = record.ErrorDetails?.Message, target = record.CategoryInfo.TargetName;
+        if (ReferenceEquals(message, visible) && ReferenceEquals(details, Core.IO.TextExcerpt.Visible(details)) && ReferenceEquals(target, Core.IO.TextExcerpt.Visible(target)))
+        {
+            return record;
+        }
+
+        Exception exception = record.Exception is WuerstchenException w
+            ? new WuerstchenException(w.ErrorId, w.Kind, visible, w.Target, w)
+            : ReferenceEquals(message, visible) ? record.Exception : new InvalidOperationException(visible, record.Exception);
+        var shown = new ErrorRecord(exception, record.FullyQualifiedErrorId.Split(',')[0], record.CategoryInfo.Category, record.TargetObject);
+        if (details is not null)
+        {
+            shown.ErrorDetails = new ErrorDetails(Core.IO.TextExcerpt.Visible(details));
+        }
+
+        shown.CategoryInfo.TargetName = Core.IO.TextExcerpt.Of(target, 200);
+        return shown;
+    }
+
     public static ErrorRecord ToErrorRecord(WuerstchenException ex)
     {
         var category = ex.Kind switch
@@ -170,7 +216,7 @@ public abstract class WuerstchenCmdlet : PSCmdlet
             WuerstchenErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
             _ => ErrorCategory.InvalidOperation,
         };
-        return new ErrorRecord(ex, ex.ErrorId, category, ex.Target);
+        return Shown(new ErrorRecord(ex, ex.ErrorId, category, ex.Target));
     }
 
     /// <summary>

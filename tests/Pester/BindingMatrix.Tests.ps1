@@ -14,6 +14,11 @@ BeforeAll {
     # per parameter: a valid value, an out-of-range value and its error id (absent: no range), and cases whose
     # outcome differs from the kind's rule (docs/parameters.md, "Exceptions")
     $script:Png = Join-Path $RepoRoot 'tests/data/cascade-image/images/gradient-300x200.png'
+    $script:PngSha256 = (Get-FileHash $Png -Algorithm SHA256).Hash.ToLowerInvariant()
+    # image prompts need a Stable Cascade folder with an image encoder (tests/data/cascade-image over tests/data/cascade)
+    $script:ScModels = Join-Path $TestDrive 'sc-models'
+    Copy-Item (Join-Path $RepoRoot 'tests/data/cascade/models') $ScModels -Recurse
+    Copy-Item (Join-Path $RepoRoot 'tests/data/cascade-image/models/*') $ScModels -Recurse -Force
     $script:Values = @{
         NegativePrompt       = @{ Valid = 'blurry' }
         Width                = @{ Valid = '256'; Out = '100'; OutId = 'InvalidImageSize' }
@@ -36,10 +41,13 @@ BeforeAll {
         DeviceId             = @{ Valid = '0'; Out = '65'; OutId = 'ValueOutOfRange' }
         GpuMemoryLimitMB     = @{ Valid = '0'; Out = '-1'; OutId = 'ValueOutOfRange' }
         # images in: a value that names no file is ImageFileNotFound (checked before anything runs, also under -WhatIf)
-        ImagePrompt          = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound' }
-        LiteralImagePrompt   = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound' }
+        ImagePrompt          = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound'; With = @{ ModelPath = $ScModels } }
+        LiteralImagePrompt   = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound'; Array = 'ImageFileNotFound'; With = @{ ModelPath = $ScModels } }
         InitImage            = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound' }
         LiteralInitImage     = @{ Valid = $Png; Comma = 'ImageFileNotFound'; Fraction = 'ImageFileNotFound' }
+        # a recorded digest is checked against the file it goes with: any other value is ImageInputChanged
+        ImagePromptSha256    = @{ Valid = $PngSha256; Comma = 'ImageInputChanged'; Fraction = 'ImageInputChanged'; Array = 'ImageInputChanged'; With = @{ LiteralImagePrompt = $Png; ModelPath = $ScModels } }
+        InitImageSha256      = @{ Valid = $PngSha256; Comma = 'ImageInputChanged'; Fraction = 'ImageInputChanged'; With = @{ LiteralInitImage = $Png } }
         # -Strength needs an init image: every case runs with one
         Strength             = @{ Valid = '0.5'; Out = '2'; OutId = 'InvalidStrength'; Fraction = 'InvalidStrength'; With = @{ InitImage = $Png } }
     }
@@ -52,14 +60,14 @@ BeforeAll {
             { $_ -in 'Empty', 'Whitespace', 'Null' } { return 'ok' }
             'Comma' {
                 if ($v.Comma) { return $v.Comma }
-                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'InvalidNumber'; Real = 'InvalidNumber'; NumberList = 'ok'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'InvalidNumber'; Real = 'InvalidNumber'; NumberList = 'ok'; Choice = 'InvalidChoice'; TextList = 'ok'; PathList = 'ok' }[$Kind]
             }
             'Fraction' {
                 if ($v.Fraction) { return $v.Fraction }
-                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'ok'; Real = 'ok'; NumberList = 'InvalidTimesteps'; Choice = 'InvalidChoice'; TextList = 'ok' }[$Kind]
+                return @{ Text = 'ok'; Whole = 'InvalidWholeNumber'; LongWhole = 'InvalidWholeNumber'; Number = 'ok'; Real = 'ok'; NumberList = 'InvalidTimesteps'; Choice = 'InvalidChoice'; TextList = 'ok'; PathList = 'ok' }[$Kind]
             }
             'Out' { return $v.OutId }
-            'Array' { if ($v.Array) { return $v.Array }; return @{ NumberList = 'ok'; TextList = 'ok' }[$Kind] ?? 'NotOneValue' }
+            'Array' { if ($v.Array) { return $v.Array }; return @{ NumberList = 'ok'; TextList = 'ok'; PathList = 'ok' }[$Kind] ?? 'NotOneValue' }
         }
     }
 
@@ -72,7 +80,7 @@ BeforeAll {
             'Comma' { if ($Kind -eq 'NumberList') { '1,0' } else { '4,5' } }
             'Fraction' { '1.5' }
             'Out' { $Values[$Name].Out }
-            'Array' { if ($Kind -eq 'NumberList') { , @(1, 0) } elseif ($Kind -eq 'TextList') { , @('a', 'b') } else { , @('1', '2') } }
+            'Array' { if ($Kind -eq 'NumberList') { , @(1, 0) } elseif ($Kind -in 'TextList', 'PathList') { , @('a', 'b') } else { , @('1', '2') } }
         }
     }
 
@@ -87,8 +95,8 @@ BeforeAll {
         CommandLine = 'param($v, $n, $o, $w) $p = @{ OutputPath = $o } + $w; $p[$n] = $v; try { New-WuerstchenImage "a" @p -WhatIf } catch { $_ }'
         # a parameter bound by $PSDefaultParameterValues is not bound again from the pipeline (PowerShell's rule):
         # this runspace's ModelPath and ExecutionProvider defaults are taken away while their column is tried
-        Property    = 'param($v, $n, $o, $w) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
-        CsvCell     = 'param($v, $n, $o, $w) $k = "*-Wuerstchen*:$n"; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues.Remove($k); $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | ConvertTo-Csv | ConvertFrom-Csv | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { if ($null -ne $saved) { $PSDefaultParameterValues[$k] = $saved } }'
+        Property    = 'param($v, $n, $o, $w) $saved = $PSDefaultParameterValues.Clone(); foreach ($x in @($n) + @($w.Keys)) { $PSDefaultParameterValues.Remove("*-Wuerstchen*:$x") }; $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { $PSDefaultParameterValues.Clear(); foreach ($e in $saved.GetEnumerator()) { $PSDefaultParameterValues[$e.Key] = $e.Value } }'
+        CsvCell     = 'param($v, $n, $o, $w) $saved = $PSDefaultParameterValues.Clone(); foreach ($x in @($n) + @($w.Keys)) { $PSDefaultParameterValues.Remove("*-Wuerstchen*:$x") }; $r = [ordered]@{ Prompt = "a"; OutputPath = $o }; foreach ($x in $w.Keys) { $r[$x] = $w[$x] }; $r[$n] = $v; try { [pscustomobject]$r | ConvertTo-Csv | ConvertFrom-Csv | New-WuerstchenImage -WhatIf -AllowRecordOutputPath } catch { $_ } finally { $PSDefaultParameterValues.Clear(); foreach ($e in $saved.GetEnumerator()) { $PSDefaultParameterValues[$e.Key] = $e.Value } }'
         Default     = 'param($v, $n, $o, $w) $k = if ($n -in "ModelPath", "ExecutionProvider") { "*-Wuerstchen*:$n" } else { "New-WuerstchenImage:$n" }; $saved = $PSDefaultParameterValues[$k]; $PSDefaultParameterValues[$k] = $v; try { if ($n -eq "OutputPath") { New-WuerstchenImage "a" @w -WhatIf } else { New-WuerstchenImage "a" -OutputPath $o @w -WhatIf } } catch { $_ } finally { if ($null -eq $saved) { $PSDefaultParameterValues.Remove($k) } else { $PSDefaultParameterValues[$k] = $saved } }'
     }
 
@@ -137,22 +145,19 @@ Describe 'New-WuerstchenImage file metadata round trip' {
         $a = New-WuerstchenImage 'a', 'b' @common -ImagesPerPrompt 2 -PriorSteps 2 -PriorGuidanceScale 2.5 -DecoderSteps 2 -InitImage $Png -Strength 0.5 -OutputPath (Join-Path $TestDrive 'meta-a') |
             Where-Object { $_.PromptIndex -eq 1 -and $_.ImageIndex -eq 1 }
         $b = New-WuerstchenImage 'c' @common -PriorTimesteps '1, 0.5, 0' -DecoderTimesteps '1, 0' -OutputPath (Join-Path $TestDrive 'meta-b')
-        # image prompts need a Stable Cascade folder with an image encoder (tests/data/cascade-image over tests/data/cascade)
-        $sc = Join-Path $TestDrive 'sc-models'
-        Copy-Item (Join-Path $RepoRoot 'tests/data/cascade/models') $sc -Recurse
-        Copy-Item (Join-Path $RepoRoot 'tests/data/cascade-image/models/*') $sc -Recurse -Force
-        $c = New-WuerstchenImage 'd' -ModelPath $sc -ImagePrompt $Png -Width 256 -Height 256 -Seed 7 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-c')
+        $c = New-WuerstchenImage 'd' -ModelPath $ScModels -ImagePrompt $Png -Width 256 -Height 256 -Seed 7 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'meta-c')
         $given = @{
             NegativePrompt = 'blurry'; Width = 256; Height = 128; ImagesPerPrompt = 2; Seed = 7; PriorSteps = 2; PriorGuidanceScale = 2.5
             DecoderSteps = 2; DecoderGuidanceScale = 1.5; BatchPrompts = 'a b'; PromptIndex = 1; ImageIndex = 1
-            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'; InitImage = 'gradient-300x200.png'; Strength = 0.5; ImagePrompt = 'gradient-300x200.png'
+            PriorTimesteps = '1 0.5 0'; DecoderTimesteps = '1 0'; LiteralInitImage = 'gradient-300x200.png'; InitImageSha256 = $PngSha256; Strength = 0.5
+            LiteralImagePrompt = 'gradient-300x200.png'; ImagePromptSha256 = $PngSha256
         }
         $infoA = Get-WuerstchenImageInfo -LiteralPath $a.FullName
         $infoB = Get-WuerstchenImageInfo -LiteralPath $b.FullName
         $infoC = Get-WuerstchenImageInfo -LiteralPath $c.FullName
         foreach ($p in [Wuerstchen.PowerShell.RequestParameters]::All.Values | Where-Object MetadataKey) {
             $given.ContainsKey($p.Name) | Should -BeTrue -Because "$($p.Name) is recorded ('$($p.MetadataKey)') and needs a value here"
-            $info = if ($p.Name -like '*Timesteps') { $infoB } elseif ($p.Name -eq 'ImagePrompt') { $infoC } else { $infoA }
+            $info = if ($p.Name -like '*Timesteps') { $infoB } elseif ($p.Name -like '*ImagePrompt*') { $infoC } else { $infoA }
             "$($p.Name)=$($info.($p.Name))" | Should -Be "$($p.Name)=$($given[$p.Name])"
         }
     }

@@ -23,15 +23,6 @@ BeforeAll {
         , $all.ToArray()
     }
 
-    # max |a - b| / max |b| over float arrays
-    function Get-RelativeError([float[]] $Actual, [float[]] $Expected) {
-        $max = 0.0; $scale = 0.0
-        for ($i = 0; $i -lt $Expected.Length; $i++) {
-            $d = [math]::Abs($Actual[$i] - $Expected[$i]); if ($d -gt $max) { $max = $d }
-            $e = [math]::Abs($Expected[$i]); if ($e -gt $scale) { $scale = $e }
-        }
-        $max / $scale
-    }
 }
 
 Describe 'Stable Cascade parity with diffusers' {

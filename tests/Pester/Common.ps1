@@ -61,6 +61,16 @@ function Compare-Bytes([byte[]] $Actual, [byte[]] $Expected) {
     [pscustomobject]@{ Max = $r[0]; Over1 = $r[1]; Count = $r[2] }
 }
 
+# max |a - b| / max |b| over float arrays (the realarch kit's embedding measure)
+function Get-RelativeError([float[]] $Actual, [float[]] $Expected) {
+    $max = 0.0; $scale = 0.0
+    for ($i = 0; $i -lt $Expected.Length; $i++) {
+        $d = [math]::Abs($Actual[$i] - $Expected[$i]); if ($d -gt $max) { $max = $d }
+        $e = [math]::Abs($Expected[$i]); if ($e -gt $scale) { $scale = $e }
+    }
+    $max / $scale
+}
+
 # Runs a script block under the default ErrorActionPreference (Continue) and sorts what it wrote.
 function Invoke-Capture([scriptblock] $Script) {
     $ErrorActionPreference = 'Continue'

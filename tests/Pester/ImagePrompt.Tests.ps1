@@ -13,22 +13,16 @@ BeforeAll {
     Copy-Item (Join-Path $ImageDir 'models/*') $ImageModels -Recurse -Force
     $script:Images = Join-Path $ImageDir 'images'
 
-    function Get-ImageJob([string] $Name) {
+    # -PilDecoded: a JPEG replaced by PIL's decoded pixels saved as PNG (images/<name>.pil.png), which separates the
+    # JPEG decoder (PIL uses libjpeg-turbo's integer IDCT and fancy upsampling) from everything after it
+    function Get-ImageJob([string] $Name, [switch] $PilDecoded) {
         $j = $Jobs[$Name]
+        $files = $j.images | ForEach-Object { if ($PilDecoded -and $_ -like '*.jpg') { $_ -replace '\.jpg$', '.pil.png' } else { $_ } }
         $p = @{ Prompt = [string[]] $j.prompts; Seed = [long] $j.seed; Width = $j.width; Height = $j.height; ImagesPerPrompt = $j.n
             PriorSteps = $j.prior_steps; PriorGuidanceScale = $j.prior_guidance; ModelPath = $ImageModels
-            LiteralImagePrompt = [string[]] ($j.images | ForEach-Object { Join-Path $ImageDir $_ }) }
+            LiteralImagePrompt = [string[]] ($files | ForEach-Object { Join-Path $ImageDir $_ }) }
         if ($j.ContainsKey('negative') -and $null -ne $j.negative) { $p.NegativePrompt = $j.negative }
         $p
-    }
-
-    function Get-RelativeError([float[]] $Actual, [float[]] $Expected) {
-        $max = 0.0; $scale = 0.0
-        for ($i = 0; $i -lt $Expected.Length; $i++) {
-            $d = [math]::Abs($Actual[$i] - $Expected[$i]); if ($d -gt $max) { $max = $d }
-            $e = [math]::Abs($Expected[$i]); if ($e -gt $scale) { $scale = $e }
-        }
-        $max / $scale
     }
 
     function Get-ProcessorSettings {
@@ -39,8 +33,8 @@ BeforeAll {
 }
 
 Describe 'New-WuerstchenImage -ImagePrompt: parity with diffusers (Stable Cascade image variation)' {
-    It '<_>: embeddings within 1e-4 relative of StableCascadePriorPipeline(images=…)' -ForEach @('a-image', 'b-two-images-cfg', 'c-image-no-guidance') {
-        $p = Get-ImageJob $_
+    It '<_>: embeddings within 1e-4 relative of StableCascadePriorPipeline(images=…) (JPEGs as PIL decodes them)' -ForEach @('a-image', 'b-two-images-cfg', 'c-image-no-guidance') {
+        $p = Get-ImageJob $_ -PilDecoded
         $emb = @(Get-WuerstchenEmbedding @p)
         $expected = [Wuerstchen.Core.IO.Npy]::Read((Join-Path $ImageDir "$_.embeddings.npy"))
         $emb.Count | Should -Be $expected.Shape[0]
@@ -81,7 +75,7 @@ Describe 'New-WuerstchenImage -ImagePrompt: parity with diffusers (Stable Cascad
 
 Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
     BeforeAll {
-        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; DecoderSteps = 2; ModelPath = $ImageModels }
+        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; ModelPath = $ImageModels }
         $script:Both = @((Join-Path $Images 'gradient-300x200.png'), (Join-Path $Images 'alpha-150x120.png'))
         $script:Reference = (Get-WuerstchenEmbedding @Small -LiteralImagePrompt $Both).Data
     }
@@ -98,15 +92,15 @@ Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
     }
 
     It 'the output records the images'' names and SHA-256, and Get-WuerstchenImageInfo | New-WuerstchenImage remakes the image' {
-        $out = Join-Path $TestDrive 'remake'
-        $file = New-WuerstchenImage @Small -LiteralImagePrompt $Both -OutputPath (Join-Path $out 'one.png')
-        $file.ImagePrompt | Should -Be @('gradient-300x200.png', 'alpha-150x120.png')
+        $out = (New-Item -ItemType Directory (Join-Path $TestDrive 'remake')).FullName
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -LiteralImagePrompt $Both -OutputPath (Join-Path $out 'one.png')
+        $file.LiteralImagePrompt | Should -Be @('gradient-300x200.png', 'alpha-150x120.png')
         $file.ImagePromptSha256 | Should -Be @($Both | ForEach-Object { (Get-FileHash $_ -Algorithm SHA256).Hash.ToLowerInvariant() })
         Push-Location $Images # the metadata names the files, not their folder: remake where they are
         try {
             $again = Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $out 'two.png')
         } finally { Pop-Location }
-        $again.ImagePrompt | Should -Be $file.ImagePrompt
+        $again.LiteralImagePrompt | Should -Be $file.LiteralImagePrompt
         (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $file.FullName).Bytes).Max | Should -Be 0
     }
 
@@ -119,12 +113,12 @@ Describe 'New-WuerstchenImage -ImagePrompt: the ways in' {
 
 Describe 'New-WuerstchenImage -ImagePrompt: errors' {
     BeforeAll {
-        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2; DecoderSteps = 2 }
+        $script:Small = @{ Prompt = 'a fox'; Seed = 5; Width = 256; Height = 256; PriorSteps = 2 }
         $script:Png = Join-Path $Images 'gradient-300x200.png'
     }
 
     It 'a pattern that matches nothing is ImageFileNotFound, not text-to-image' {
-        $r = Invoke-Capture { New-WuerstchenImage @Small -ModelPath $ImageModels -ImagePrompt (Join-Path $TestDrive 'none-*.png') -OutputPath (Join-Path $TestDrive 'x') }
+        $r = Invoke-Capture { New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -ImagePrompt (Join-Path $TestDrive 'none-*.png') -OutputPath (Join-Path $TestDrive 'x') }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageFileNotFound,*'
         $r.Output | Should -BeNullOrEmpty
         Test-Path (Join-Path $TestDrive 'x') | Should -BeFalse
@@ -150,6 +144,52 @@ Describe 'New-WuerstchenImage -ImagePrompt: errors' {
         $r = Invoke-Capture { Get-WuerstchenEmbedding @Small -ModelPath $old -ImagePrompt $Png, $Png }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'TooManyImagePrompts,*'
         "$($r.Errors[0])" | Should -BeLike '*re-export*'
+    }
+
+    It 'a feature extractor without a centre crop is ImageEncoderSizeMismatch, in Test-WuerstchenModel too' {
+        $nc = Join-Path $TestDrive 'no-crop'
+        Copy-Item $ImageModels $nc -Recurse
+        $index = Get-Content (Join-Path $nc 'model_index.json') -Raw | ConvertFrom-Json -AsHashtable
+        $index.feature_extractor.do_center_crop = $false
+        $index | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $nc 'model_index.json')
+        Test-WuerstchenModel $nc -Quiet | Should -BeFalse
+        (Test-WuerstchenModel $nc -ErrorAction SilentlyContinue | Where-Object Stage -eq 'ImageEncoder').Problems.ErrorId | Should -Contain 'ImageEncoderSizeMismatch'
+        $r = Invoke-Capture { Get-WuerstchenEmbedding @Small -ModelPath $nc -ImagePrompt $Png }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageEncoderSizeMismatch,*'
+    }
+
+    It 'a remake refuses an image prompt whose content changed under the same name (ImageInputChanged)' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'changed')).FullName
+        Copy-Item $Png (Join-Path $dir 'ref.png')
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -LiteralImagePrompt (Join-Path $dir 'ref.png') -OutputPath (Join-Path $dir 'a.png')
+        Copy-Item (Join-Path $Images 'alpha-150x120.png') (Join-Path $dir 'ref.png') -Force
+        Push-Location $dir
+        try { $r = Invoke-Capture { Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $dir 'b.png') } }
+        finally { Pop-Location }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageInputChanged,*'
+    }
+
+    It 'a file named "[1].png" or "a;b.png" is taken as written by -LiteralImagePrompt and from a remake' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'names')).FullName
+        Copy-Item $Png (Join-Path $dir 'a;b.png')
+        Copy-Item -LiteralPath $Png -Destination (Join-Path $dir '[1].png')
+        $file = New-WuerstchenImage @Small -DecoderSteps 2 -ModelPath $ImageModels -LiteralImagePrompt (Join-Path $dir '[1].png'), (Join-Path $dir 'a;b.png') -OutputPath (Join-Path $dir 'a.png')
+        $file.LiteralImagePrompt | Should -Be @('[1].png', 'a;b.png')
+        Push-Location $dir
+        try { $again = Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -ModelPath $ImageModels -OutputPath (Join-Path $dir 'b.png') }
+        finally { Pop-Location }
+        (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $file.FullName).Bytes).Max | Should -Be 0
+    }
+
+    It '-WhatIf says NetworkNotInFamily for image prompts with Würstchen v2, as the run would' {
+        $r = Invoke-Capture { New-WuerstchenImage @Small -ImagePrompt $Png -OutputPath (Join-Path $TestDrive 'x') -WhatIf }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNotInFamily,*'
+    }
+
+    It 'an ImagePrompt cell of ";" names no file (InvalidImagePrompt), not text-to-image' {
+        $r = Invoke-Capture { [pscustomobject]@{ Prompt = 'a'; ImagePrompt = ';' } | Get-WuerstchenEmbedding @Small -ModelPath $ImageModels }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImagePrompt,*'
+        $r.Output | Should -BeNullOrEmpty
     }
 
     It 'more than 16 images is TooManyImagePrompts before anything runs' {

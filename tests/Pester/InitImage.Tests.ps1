@@ -13,7 +13,7 @@ BeforeAll {
 Describe 'New-WuerstchenImage -InitImage' {
     It 'records the init image''s name, SHA-256 and strength, and Get-WuerstchenImageInfo | New-WuerstchenImage remakes the image' {
         $file = New-WuerstchenImage @Small -InitImage $Photo -Strength 0.5 -OutputPath (Join-Path $Work 'a.png')
-        $file.InitImage | Should -Be 'photo.png'
+        $file.LiteralInitImage | Should -Be 'photo.png'
         $file.InitImageSha256 | Should -Be (Get-FileHash $Photo -Algorithm SHA256).Hash.ToLowerInvariant()
         $file.Strength | Should -Be 0.5
         Push-Location $Work
@@ -37,7 +37,7 @@ Describe 'New-WuerstchenImage -InitImage' {
         $rows = @(Import-Csv $csv | New-WuerstchenImage -OutputPath (Join-Path $Work 'csv'))
         $rows.Count | Should -Be 2
         $rows[0].Strength | Should -Be 0.5
-        $rows[1].InitImage | Should -BeNullOrEmpty
+        $rows[1].LiteralInitImage | Should -BeNullOrEmpty
         $cmd = New-WuerstchenImage @Small -InitImage $Photo -Strength 0.5 -OutputPath (Join-Path $Work 'cmd.png')
         (Compare-Bytes (Get-Rgb $rows[0].FullName).Bytes (Get-Rgb $cmd.FullName).Bytes).Max | Should -Be 0
     }
@@ -54,8 +54,67 @@ Describe 'New-WuerstchenImage -InitImage' {
     }
 }
 
+Describe 'New-WuerstchenImage -InitImage: remakes and records (outside-trial findings)' {
+    It 'a remake refuses an init image whose content changed under the same name (ImageInputChanged), and names the digests' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'changed')).FullName
+        Copy-Item $Photo (Join-Path $dir 'in.png')
+        $file = New-WuerstchenImage @Small -LiteralInitImage (Join-Path $dir 'in.png') -Strength 0.5 -OutputPath (Join-Path $dir 'a.png')
+        $null = New-WuerstchenImage 'another picture' -Seed 4 -Width 256 -Height 256 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $dir 'in.png') -Force
+        Push-Location $dir
+        try { $r = Invoke-Capture { Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -OutputPath (Join-Path $dir 'b.png') } }
+        finally { Pop-Location }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ImageInputChanged,*'
+        "$($r.Errors[0])" | Should -BeLike "*$($file.InitImageSha256)*"
+        Test-Path (Join-Path $dir 'b.png') | Should -BeFalse
+    }
+
+    It 'a remake takes recorded names literally: wildcard characters and brackets in a file name' {
+        $dir = (New-Item -ItemType Directory (Join-Path $TestDrive 'literal')).FullName
+        Copy-Item -LiteralPath $Photo -Destination (Join-Path $dir '[1] st*r.png')
+        Copy-Item $Photo (Join-Path $dir 'other.png')
+        $file = New-WuerstchenImage @Small -LiteralInitImage (Join-Path $dir '[1] st*r.png') -Strength 0.5 -OutputPath (Join-Path $dir 'a.png')
+        Push-Location $dir
+        try { $again = Get-WuerstchenImageInfo -LiteralPath $file.FullName | New-WuerstchenImage -OutputPath (Join-Path $dir 'b.png') }
+        finally { Pop-Location }
+        $again.LiteralInitImage | Should -Be '[1] st*r.png'
+        (Compare-Bytes (Get-Rgb $again.FullName).Bytes (Get-Rgb $file.FullName).Bytes).Max | Should -Be 0
+    }
+
+    It 'a [single] Strength of 0.7 runs 7 of 10 steps, as the decimal 0.7 does' {
+        $row = [pscustomobject]@{ Prompt = 'p'; InitImage = $Photo; Strength = [single] 0.7 }
+        $r = Invoke-Capture { $row | New-WuerstchenImage -Seed 1 -Width 256 -Height 256 -PriorSteps 10 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'single') }
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output[0].Strength | Should -Be 0.7
+        $cmd = New-WuerstchenImage 'p' -InitImage $Photo -Strength 0.7 -Seed 1 -Width 256 -Height 256 -PriorSteps 10 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'double')
+        (Compare-Bytes (Get-Rgb $r.Output[0].FullName).Bytes (Get-Rgb $cmd.FullName).Bytes).Max | Should -Be 0
+    }
+
+    It 'a run-wide -Strength over a CSV whose rows do not all have an init image: those rows are made from text, with one warning' {
+        $rows = @([pscustomobject]@{ Prompt = 'a'; InitImage = $Photo }, [pscustomobject]@{ Prompt = 'b'; InitImage = '' }, [pscustomobject]@{ Prompt = 'c' })
+        $r = Invoke-Capture { $rows | New-WuerstchenImage -Strength 0.6 -Seed 3 -Width 256 -Height 256 -PriorSteps 2 -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'mixed') }
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 3
+        $r.Output[0].Strength | Should -Be 0.6
+        $r.Output[1].Strength | Should -BeNullOrEmpty
+        @($r.Warnings | Where-Object { $_ -like '*-Strength 0.6 applies to records with an init image only*' }).Count | Should -Be 1
+    }
+
+    It 'an embedding that went through Export-Clixml keeps its init image in the decoded file' {
+        $xml = Join-Path $TestDrive 'e.xml'
+        Get-WuerstchenEmbedding 'p' -InitImage $Photo -Strength 0.5 -Seed 1 -Width 256 -Height 256 -PriorSteps 2 | Export-Clixml $xml
+        $file = Import-Clixml $xml | ConvertFrom-WuerstchenEmbedding -DecoderSteps 2 -OutputPath (Join-Path $TestDrive 'clixml')
+        $file.LiteralInitImage | Should -Be 'photo.png'
+        $file.Strength | Should -Be 0.5
+    }
+
+    It '-WhatIf says NetworkNotInFamily for an init image with Stable Cascade, as the run would' {
+        $r = Invoke-Capture { New-WuerstchenImage @Small -InitImage $Photo -ModelPath (Join-Path $RepoRoot 'tests/data/cascade/models') -OutputPath (Join-Path $TestDrive 'x') -WhatIf }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNotInFamily,*'
+    }
+}
+
 Describe 'New-WuerstchenImage -InitImage: errors' {
-    It '-Strength without -InitImage is StrengthWithoutInitImage' {
+    It '-Strength without -InitImage on the command line is StrengthWithoutInitImage' {
         $r = Invoke-Capture { New-WuerstchenImage @Small -Strength 0.5 -OutputPath (Join-Path $TestDrive 'x') }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'StrengthWithoutInitImage,*'
     }

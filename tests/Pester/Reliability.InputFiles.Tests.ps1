@@ -124,3 +124,33 @@ foreach ($n in 'text', 'huge-header', 'huge-shape', 'large-shape', 'truncated', 
         $c.Output | Should -Be @("WuerstchenEmbedding [16,3,3] '' seed 0")
     }
 }
+
+Describe 'Control characters in a file name are shown in messages, never sent to the terminal' {
+    BeforeAll {
+        # ESC ] 0 ; … BEL sets a terminal's title, ESC [ 2 J clears its screen: a shared file name can carry them
+        $script:Evil = "evil`e]0;pwned`a`e[2J"
+        $script:EvilDir = Join-Path $TestDrive 'evil'
+        $null = New-Item -ItemType Directory -Force $EvilDir
+        $script:Garbage = [byte[]] (1..512 | ForEach-Object { ($_ * 131 + 7) % 256 })
+        foreach ($ext in 'npy', 'png') { [IO.File]::WriteAllBytes((Join-Path $EvilDir "$Evil.$ext"), $Garbage) }
+    }
+
+    It '<Command> on <Case>: <Id>, the name''s escapes shown as \x1B' -ForEach @(
+        @{ Command = 'Import-WuerstchenEmbedding'; Case = 'a garbage .npy'; Id = 'InvalidEmbeddingFile'; Run = { Import-WuerstchenEmbedding -LiteralPath (Join-Path $EvilDir "$Evil.npy") } }
+        @{ Command = 'Get-WuerstchenEmbedding'; Case = 'a garbage image'; Id = 'InvalidImageFile'; Run = { Get-WuerstchenEmbedding -ImagePath ([WildcardPattern]::Escape((Join-Path $EvilDir "$Evil.png"))) -Seed 1 } }
+        # its '[' without a ']' is no wildcard pattern: WuerstchenUnexpectedError (PowerShell's WildcardPatternException) before
+        @{ Command = 'Get-WuerstchenEmbedding'; Case = 'the name as a wildcard'; Id = 'InvalidWildcard'; Run = { Get-WuerstchenEmbedding -ImagePath (Join-Path $EvilDir "$Evil.png") -Seed 1 } }
+        @{ Command = 'Get-WuerstchenImageInfo'; Case = 'a garbage image'; Id = 'InvalidImageFile'; Run = { Get-WuerstchenImageInfo -LiteralPath (Join-Path $EvilDir "$Evil.png") } }
+        @{ Command = 'New-WuerstchenImage'; Case = 'a missing model folder'; Id = 'ModelNotFound'; Run = { New-WuerstchenImage 'x' @Small -ModelPath (Join-Path $EvilDir $Evil) -OutputPath (Join-Path $EvilDir 'out') } }
+        @{ Command = 'Test-WuerstchenModel'; Case = 'a missing model folder'; Id = 'ModelNotFound'; Run = { Test-WuerstchenModel -ModelPath (Join-Path $EvilDir $Evil) } }
+        @{ Command = 'New-WuerstchenImage'; Case = 'an output name ending .gif'; Id = 'UnsupportedImageFormat'; Run = { New-WuerstchenImage 'x' @Small -OutputPath (Join-Path $EvilDir "$Evil.gif") } }
+        @{ Command = 'Export-WuerstchenEmbedding'; Case = 'a .txt name'; Id = 'UnsupportedEmbeddingFormat'; Run = { [pscustomobject]@{ Shape = 16, 3, 3; Data = [float[]]::new(144) } | Export-WuerstchenEmbedding -Path (Join-Path $EvilDir "$Evil.txt") } }
+    ) {
+        $r = Invoke-Capture $Run
+        $r.Errors.Count | Should -Be 1
+        $info = ConvertTo-ErrorInfo $r.Errors[0]
+        Assert-ErrorInfo $info $Id $r.Errors[0].CategoryInfo.Category.ToString() @('evil\x1B]0;pwned\x07\x1B[2J')
+        $info.Message.IndexOfAny([char[]] @([char] 27, [char] 7)) | Should -Be -1
+        "$($r.Errors[0].CategoryInfo)".IndexOfAny([char[]] @([char] 27, [char] 7)) | Should -Be -1 # the NormalView line names the target
+    }
+}

@@ -114,3 +114,52 @@ Capture 'good test' $null { Test-WuerstchenModel }
         }
     }
 }
+
+Describe 'Model files that are ambiguous or no files at all (issue 21, after the outside trial)' {
+    BeforeAll {
+        # a copy of the stand-in folder broken by $Break (given the copy's path)
+        function New-BrokenModel([string] $Name, [scriptblock] $Break) {
+            $dir = Join-Path $TestDrive "broken-$Name"
+            Copy-Item -LiteralPath $Models -Destination $dir -Recurse
+            & $Break $dir
+            $dir
+        }
+
+        $script:Broken = @{
+            'repeated key' = New-BrokenModel 'key' { param($m) Set-Content -LiteralPath (Join-Path $m 'model_index.json') -Value '{"family": "stable-cascade", "family": "wuerstchen-v2"}' }
+            'repeated vocabulary id' = New-BrokenModel 'vocab' { param($m)
+                $vocab = Join-Path $m 'prior_tokenizer/vocab.json'
+                Set-Content -LiteralPath $vocab -Value ((Get-Content -LiteralPath $vocab -Raw).TrimEnd().TrimEnd('}') + ', "zzz-extra": 7}') -NoNewline }
+            'folder named model.onnx' = New-BrokenModel 'folder' { param($m)
+                Remove-Item -LiteralPath (Join-Path $m 'vqgan/model.onnx'); $null = New-Item -ItemType Directory (Join-Path $m 'vqgan/model.onnx') }
+        }
+        if (-not $IsWindows) {
+            $Broken['symbolic link loop'] = New-BrokenModel 'loop' { param($m)
+                $onnx = Join-Path $m 'vqgan/model.onnx'; Remove-Item -LiteralPath $onnx
+                $null = New-Item -ItemType SymbolicLink -Path $onnx -Target "$onnx.b"; $null = New-Item -ItemType SymbolicLink -Path "$onnx.b" -Target $onnx }
+        }
+    }
+
+    It '<Case>: Test-WuerstchenModel -Quiet is $false, the detailed form and New-WuerstchenImage say <Names>' -ForEach @(
+        @{ Case = 'repeated key'; Id = 'InvalidModelIndex'; Names = @("'family' appears twice") }
+        @{ Case = 'repeated vocabulary id'; Id = 'InvalidTokenizer'; Names = @('zzz-extra', 'both have id 7') }
+        @{ Case = 'folder named model.onnx'; Id = 'InvalidModelFile'; Names = @('vqgan', 'model.onnx', 'is a folder') }
+        @{ Case = 'symbolic link loop'; Id = 'InvalidModelFile'; Names = @('vqgan', 'model.onnx', 'loop of symbolic links') }
+    ) {
+        if (-not $Broken.ContainsKey($Case)) { Set-ItResult -Skipped -Because 'symbolic links need Linux or macOS here'; return }
+        $model = $Broken[$Case]
+        $quiet = Invoke-Capture { Test-WuerstchenModel -ModelPath $model -Quiet }
+        $quiet.Errors | Should -BeNullOrEmpty
+        $quiet.Output | Should -Be @($false) # $true before, for the repeated key and vocabulary id
+        $detail = Invoke-Capture { Test-WuerstchenModel -ModelPath $model }
+        $said = @($detail.Errors | ForEach-Object { $_.Exception.Message }) -join "`n"
+        foreach ($n in $Names) { $said | Should -BeLike "*$n*" }
+        $said | Should -Not -BeLike '*system error*'
+        $said | Should -Not -BeLike '*does not exist*'
+        $dir = Join-Path $TestDrive "out-$($Case -replace '[ .]', '-')"
+        $r = Invoke-Capture { New-WuerstchenImage 'x' @Small -ModelPath $model -OutputPath $dir }
+        $r.Errors.Count | Should -Be 1
+        Assert-WuerstchenError $r.Errors[0] $Id 'InvalidData' $Names
+        Assert-NothingWritten $dir
+    }
+}

@@ -110,6 +110,25 @@ Describe 'Limits a second door bypassed (point 6)' {
         Assert-NothingWritten $dir
     }
 
+    It '-PriorTimesteps as one text of 4 million values is InvalidTimesteps counted before it is split (<Case>)' -ForEach @(
+        @{ Case = 'command line' }
+        @{ Case = 'CSV cell' }
+    ) {
+        $text = '0.5,' * 4000000 # 16 MB: split, it was 4 million strings and floats before the cap
+        $dir = New-Folder 'ts-text'
+        [GC]::Collect()
+        $before = [GC]::GetTotalAllocatedBytes($true)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $r = if ($Case -eq 'CSV cell') { Invoke-Capture { [pscustomobject]@{ Prompt = 'a cat'; PriorTimesteps = $text } | New-WuerstchenImage -Width 128 -Height 128 -OutputPath $dir -WhatIf } }
+        else { Invoke-Capture { New-WuerstchenImage 'a cat' -Width 128 -Height 128 -PriorTimesteps $text -OutputPath $dir -WhatIf } }
+        $allocated = [GC]::GetTotalAllocatedBytes($true) - $before
+        $r.Errors.Count | Should -Be 1
+        Assert-WuerstchenError $r.Errors[0] 'InvalidTimesteps' 'InvalidArgument' @('PriorTimesteps', '4000000 values', '1000 steps')
+        $allocated | Should -BeLessThan 100MB # 400 MB before
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        Assert-NothingWritten $dir
+    }
+
     It 'model_index.json <Json> is InvalidModelIndex for Test-WuerstchenModel and New-WuerstchenImage' -ForEach @(
         @{ Json = '{"resolution_multiple": 1e-300}'; Key = 'resolution_multiple' }
         @{ Json = '{"latent_dim_scale": 1e300}'; Key = 'latent_dim_scale' }

@@ -39,6 +39,17 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         @(Get-ChildItem $dir).Count | Should -Be 1
         [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName)['prompt'] | Should -Be 'one'
     }
+
+    It '-Force into a folder overwrites the same image made again, never another image that has its default name' {
+        $dir = Join-Path $TestDrive 'force-folder'
+        $a = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'blurry' -PriorGuidanceScale 2 -OutputPath $dir
+        $b = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'dark' -PriorGuidanceScale 2 -OutputPath $dir -Force
+        $b.Name | Should -Not -Be $a.Name # another image: the next number, the first one kept
+        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($a.FullName)['negative_prompt'] | Should -Be 'blurry'
+        $again = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'dark' -PriorGuidanceScale 2 -OutputPath $dir -Force
+        $again.Name | Should -Be $b.Name # the same image: overwritten in place
+        @(Get-ChildItem $dir).Count | Should -Be 2
+    }
 }
 
 Describe 'New-WuerstchenImage reads numbers with the invariant culture' {

@@ -308,4 +308,27 @@ public class BoundedReadTests
         Assert.Contains("Comment", ex.Message);
         Assert.True(allocated < 8L << 20, $"{allocated} bytes allocated reading the parameters of a text bomb");
     }
+
+    [Fact]
+    public void ImageLoaderRefusesANegativeBmpWidthAsADamagedFile()
+    {
+        // a BMP header stores its width as a signed number; -8 gave the odd "ImageTooLarge: is -8×8 pixels; at most 16384 …"
+        using var temp = new TempFolder();
+        var path = temp["negative.bmp"];
+        var bmp = new byte[54 + 8 * 8 * 3];
+        Encoding.ASCII.GetBytes("BM").CopyTo(bmp, 0);
+        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
+        BitConverter.GetBytes(54).CopyTo(bmp, 10); // pixels after the two headers
+        BitConverter.GetBytes(40).CopyTo(bmp, 14); // BITMAPINFOHEADER
+        BitConverter.GetBytes(-8).CopyTo(bmp, 18);
+        BitConverter.GetBytes(8).CopyTo(bmp, 22);
+        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
+        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
+        File.WriteAllBytes(path, bmp);
+        var ex = Assert.Throws<WuerstchenException>(() => ImageLoader.Identify(path));
+        Assert.Equal("InvalidImageFile", ex.ErrorId);
+        Assert.Contains("-8", ex.Message);
+        Assert.Contains("damaged", ex.Message);
+        Assert.DoesNotContain("at most", ex.Message);
+    }
 }

@@ -28,6 +28,11 @@ public static class BoundedFile
     /// <exception cref="FileBoundException">Not a regular file, empty, or larger than <paramref name="maxBytes"/>.</exception>
     public static long Check(string path, long maxBytes, string what)
     {
+        if (NotAFile(path) is { } why)
+        {
+            throw new FileBoundException($"'{TextExcerpt.Of(path, 200)}' {why}; {what} must be a file.", tooLarge: false);
+        }
+
         var info = Resolve(path);
         if (!info.Exists)
         {
@@ -55,6 +60,30 @@ public static class BoundedFile
         }
 
         return length;
+    }
+
+    /// <summary>
+    /// Why something at <paramref name="path"/> is no file to read, when that is so: a folder ("does not exist" before,
+    /// which sent the user looking for a missing file), or a loop of symbolic links (the open failed with "system error
+    /// number 40"). Null for a file, a link to one, and for nothing at all (the caller's "not found").
+    /// </summary>
+    public static string? NotAFile(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return "is a folder, not a file";
+        }
+
+        var info = new FileInfo(path);
+        try
+        {
+            _ = info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true) : null;
+            return null;
+        }
+        catch (IOException)
+        {
+            return $"is a symbolic link that never reaches a file (a loop of symbolic links: it points to '{TextExcerpt.Of(info.LinkTarget, 200)}')";
+        }
     }
 
     /// <summary>

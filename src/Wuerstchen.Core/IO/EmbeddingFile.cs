@@ -25,6 +25,20 @@ public static class EmbeddingFile
             }
         }
 
+        for (int i = 0; i < items.Count; i++)
+        {
+            // whatever the module writes, it reads back: each row passes the reader's checks before anything is written
+            try
+            {
+                SidecarRow.Check(GenerationParameters.Of(items[i]));
+            }
+            catch (WuerstchenException ex)
+            {
+                throw new WuerstchenException(ex.ErrorId, WuerstchenErrorKind.InvalidArgument,
+                    $"Embedding {i + 1} of {items.Count} ('{TextExcerpt.Of(items[i].Prompt, 40)}') cannot be written: {ex.Message}", items[i], ex);
+            }
+        }
+
         var sidecar = SidecarPath(path);
         var data = new float[items.Count * first.Data.Length];
         for (int i = 0; i < items.Count; i++)
@@ -47,12 +61,20 @@ public static class EmbeddingFile
             ["embeddings"] = rows,
         };
 
+        var json = JsonSerializer.SerializeToUtf8Bytes(doc, JsonText.Indented);
+        if (json.Length > MaxSidecarBytes)
+        {
+            throw new WuerstchenException("EmbeddingMetadataTooLarge", WuerstchenErrorKind.InvalidArgument,
+                $"The metadata of these {items.Count} embeddings takes {BoundedFile.Size(json.Length)}; an embedding file's .json sidecar is read back up to "
+                + $"{BoundedFile.Size(MaxSidecarBytes)}. Export fewer embeddings per file (e.g. one file per Get-WuerstchenEmbedding call), or shorter prompts.", path);
+        }
+
         // the sidecar is published first: alone it is inert (nothing imports it), while a .npy alone would import as
         // rows with no prompt and seed 0. One writer of a pair at a time, so two -Force exports cannot cross.
         using var exclusive = PairLock.Acquire(Path.GetFullPath(path));
         AtomicFile.WriteAll(new (string, Action<Stream>)[]
         {
-            (sidecar, s => JsonSerializer.Serialize(s, doc, new JsonSerializerOptions { WriteIndented = true })),
+            (sidecar, s => s.Write(json)),
             (path, s => Npy.WriteFloat32(s, data, new[] { items.Count, first.Shape[0], first.Shape[1], first.Shape[2] })),
         }, overwrite);
     }
@@ -61,7 +83,10 @@ public static class EmbeddingFile
     private static string Hash(ReadOnlySpan<float> data) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data))).ToLowerInvariant();
 
-    /// <summary>Largest sidecar accepted (a row is about 1 KB, 30 KB with a 10,000-character prompt).</summary>
+    /// <summary>
+    /// Largest sidecar accepted, and written (<see cref="Write"/> refuses more): a row is about 1 KB, at most 150 KB with
+    /// two prompts of <see cref="PromptText.MaxLength"/> characters and 1001 timesteps.
+    /// </summary>
     public const long MaxSidecarBytes = 16L << 20;
 
     /// <summary>
@@ -69,7 +94,8 @@ public static class EmbeddingFile
     /// says) before any row is allocated, then each row is read into its own array; the sidecar, when present, names
     /// each row's parameters. Any problem is InvalidEmbeddingFile naming the file.
     /// </summary>
-    public static IReadOnlyList<WuerstchenEmbedding> Read(string path, ModelConfig? config = null)
+    /// <param name="warn">Told when the sidecar cannot be checked against the data (one of 0.4 or earlier, without data_sha256).</param>
+    public static IReadOnlyList<WuerstchenEmbedding> Read(string path, ModelConfig? config = null, Action<string>? warn = null)
     {
         config ??= ModelConfig.Default;
         if (!File.Exists(path))
@@ -98,7 +124,7 @@ public static class EmbeddingFile
         }
 
         int n = shape[0], h = shape[2], w = shape[3];
-        var rows = ReadSidecar(path, n, data);
+        var rows = ReadSidecar(path, shape, data, warn);
         var size = ImageSize.FromPrior(w, h, config);
         var result = new WuerstchenEmbedding[n];
         for (int i = 0; i < n; i++)
@@ -130,13 +156,18 @@ public static class EmbeddingFile
 
     /// <summary>
     /// A sidecar written with its data's hash must describe exactly that data: one left from an interrupted -Force
-    /// re-export, or crossed with another writer's .npy, would give every row the wrong prompt and seed. (Sidecars of
-    /// earlier versions have no hash and are taken as they are.)
+    /// re-export, or crossed with another writer's .npy, would give every row the wrong prompt and seed. A sidecar
+    /// without the hash is read with a warning, not refused: every sidecar this module writes has had it since 0.5.0,
+    /// but those of 0.4 and earlier have none, and files written by earlier versions keep reading back (the file
+    /// format's promise); the warning says that it could not be checked and how to add it.
     /// </summary>
-    private static void CheckPairing(JsonObject top, float[][] data)
+    private static void CheckPairing(JsonObject top, float[][] data, string npy, string sidecar, Action<string>? warn)
     {
         if (top["data_sha256"] is not { } node)
         {
+            warn?.Invoke($"The metadata file '{TextExcerpt.Of(sidecar, 200)}' records no data_sha256 (it was written by version 0.4 or earlier, or by hand), so it cannot be "
+                + $"checked to belong to the data in '{TextExcerpt.Of(Path.GetFileName(npy), 100)}'; its prompts and seeds are taken as they are. To add it, export "
+                + "the embeddings again: Import-WuerstchenEmbedding x.npy | Export-WuerstchenEmbedding x.npy -Force.");
             return;
         }
 
@@ -153,8 +184,24 @@ public static class EmbeddingFile
         }
     }
 
+    /// <summary>The sidecar's shape, when it records one (it always has), must be the .npy's.</summary>
+    private static void CheckRecordedShape(JsonObject top, int[] shape)
+    {
+        if (top["shape"] is not { } node)
+        {
+            return;
+        }
+
+        var recorded = node is JsonArray a && a.All(d => d is JsonValue v && v.GetValueKind() == JsonValueKind.Number) ? node.ToJsonString() : null;
+        var actual = "[" + string.Join(",", shape) + "]";
+        if (recorded != actual)
+        {
+            throw new InvalidDataException($"its shape is {TextExcerpt.Of(node.ToJsonString(), 60)} but the .npy holds {actual}; they were not written together. Export the embeddings again.");
+        }
+    }
+
     /// <summary>Each row's parameters from the sidecar (null when there is none), all parsed here so any fault is this file's error.</summary>
-    private static GenerationParameters[]? ReadSidecar(string path, int n, float[][] data)
+    private static GenerationParameters[]? ReadSidecar(string path, int[] shape, float[][] data, Action<string>? warn)
     {
         var sidecar = SidecarPath(path);
         if (!File.Exists(sidecar))
@@ -162,9 +209,12 @@ public static class EmbeddingFile
             return null;
         }
 
+        int n = shape[0];
         try
         {
-            var node = JsonNode.Parse(BoundedFile.ReadAllText(sidecar, MaxSidecarBytes, "an embedding sidecar"));
+            var text = BoundedFile.ReadAllText(sidecar, MaxSidecarBytes, "an embedding sidecar");
+            var node = JsonNode.Parse(text);
+            JsonText.CheckUniqueKeys(text);
             if (node is not JsonObject top || top["format"] is not JsonValue format || !format.TryGetValue<string>(out var f) || f != Format
                 || top["embeddings"] is not JsonArray rows)
             {
@@ -176,21 +226,21 @@ public static class EmbeddingFile
                 throw new InvalidDataException($"it describes {rows.Count} embeddings but the .npy holds {n}.");
             }
 
-            CheckPairing(top, data);
+            CheckRecordedShape(top, shape);
+            CheckPairing(top, data, path, sidecar, warn);
 
             var result = new GenerationParameters[n];
             for (int i = 0; i < n; i++)
             {
-                result[i] = GenerationParameters.FromSidecarRow(rows[i] as JsonObject ?? throw new InvalidDataException($"its row {i} is not a JSON object."), i);
+                result[i] = GenerationParameters.FromSidecarRow(rows[i] ?? throw new InvalidDataException($"its row {i} is not a JSON object."), i);
             }
 
             return result;
         }
-        // ArgumentException: a repeated key, which JsonNode reports only when the object is read
         catch (Exception ex) when (ex is JsonException or InvalidDataException or InvalidOperationException or FormatException or IOException or ArgumentException)
         {
             throw new WuerstchenException("InvalidEmbeddingFile", WuerstchenErrorKind.InvalidData,
-                $"The metadata file '{sidecar}' could not be read: {TextExcerpt.Of(ex.Message, 300)}", sidecar, ex);
+                $"The metadata file '{TextExcerpt.Of(sidecar, 200)}' could not be read: {TextExcerpt.Of(ex.Message, 300)}", sidecar, ex);
         }
     }
 }

@@ -47,6 +47,17 @@ public static class ImageFile
         var format = ImageFormats.ForFile(path);
         ImageFormats.ValidateQuality(quality);
         var text = parameters.Select(p => new KeyValuePair<string, string>(p.Key, WithoutNul(p.Value))).ToArray();
+        foreach (var (key, value) in text)
+        {
+            // whatever the module writes, it reads back: prompts are capped far below this, but a hand-made embedding
+            // object can carry any text (a 20 MB Source); refused before anything is written
+            if (value.Length > PngText.MaxStoredTextBytes / 3 && System.Text.Encoding.UTF8.GetByteCount(value) > PngText.MaxStoredTextBytes)
+            {
+                throw new WuerstchenException("ImageTextTooLarge", WuerstchenErrorKind.InvalidArgument,
+                    $"The image's '{key}' text ('{TextExcerpt.Of(value, 40)}') takes more than {BoundedFile.Size(PngText.MaxStoredTextBytes)}, which an image's text is read back up to; shorten it.", key);
+            }
+        }
+
         AtomicFile.Write(path, overwrite, s => Write(s, rgb, width, height, text, format, quality));
     }
 

@@ -275,6 +275,13 @@ public static class ImageLoader
 
     private static void CheckSize(string path, int width, int height)
     {
+        if (width < 1 || height < 1)
+        {
+            // a BMP header stores its sides as signed numbers: a negative one is a damaged file, not a large image
+            throw new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
+                $"The image '{TextExcerpt.Of(path, 200)}' is damaged: its header says {width}×{height} pixels, which is no image size. Re-copy or re-export it.", path);
+        }
+
         if (width < 1 || height < 1 || width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
         {
             throw new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,

@@ -7,12 +7,20 @@ namespace Wuerstchen.Core.IO;
 /// <summary>
 /// The text chunks (tEXt, zTXt, iTXt) of a PNG, read by walking its chunks, with each compressed text inflated only up
 /// to <see cref="MaxTextBytes"/>: ImageSharp inflates them without limit (a 1 MB file whose zTXt inflates to 1 GiB took
-/// 3 GB), and the module's own parameters are a few KB. Pixels are never decoded here.
+/// 3 GB), and the module never compresses its own text. Pixels are never decoded here.
 /// </summary>
 public static class PngText
 {
-    /// <summary>Largest text one chunk may hold, inflated.</summary>
+    /// <summary>Largest text one compressed chunk may inflate to (the module writes none: they are other tools').</summary>
     public const int MaxTextBytes = 1 << 20;
+
+    /// <summary>
+    /// Largest text one uncompressed chunk may hold: more than the module itself writes at most (256 prompts of
+    /// <see cref="PromptText.MaxLength"/> characters as a JSON list, 6 bytes a character at worst: 15.4 MB), so every
+    /// image it writes reads back. Stored text costs what its bytes in the file (already read, at most
+    /// <see cref="ImageLoader.MaxFileBytes"/>) cost; only inflation multiplies, so that keeps the smaller bound.
+    /// </summary>
+    public const int MaxStoredTextBytes = 16 << 20;
 
     private static readonly byte[] Signature = { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A };
 
@@ -94,7 +102,7 @@ public static class PngText
         switch (type)
         {
             case "tEXt":
-                return (keyword, Encoding.Latin1.GetString(Capped(path, keyword, rest.ToArray())));
+                return (keyword, Encoding.Latin1.GetString(Capped(path, keyword, rest)));
             case "zTXt":
                 return rest.Length < 1 ? null : (keyword, Encoding.Latin1.GetString(Inflate(path, keyword, rest[1..])));
             default: // iTXt: compression flag, method, language tag\0, translated keyword\0, UTF-8 text
@@ -116,12 +124,12 @@ public static class PngText
                     tail = tail[(end + 1)..];
                 }
 
-                return (keyword, Encoding.UTF8.GetString(compressed ? Inflate(path, keyword, tail) : Capped(path, keyword, tail.ToArray())));
+                return (keyword, compressed ? Encoding.UTF8.GetString(Inflate(path, keyword, tail)) : Encoding.UTF8.GetString(Capped(path, keyword, tail)));
         }
     }
 
-    private static byte[] Capped(string path, string keyword, byte[] text) =>
-        text.Length <= MaxTextBytes ? text : throw TooLong(path, keyword);
+    private static ReadOnlySpan<byte> Capped(string path, string keyword, ReadOnlySpan<byte> text) =>
+        text.Length <= MaxStoredTextBytes ? text : throw TooLong(path, keyword, MaxStoredTextBytes);
 
     /// <summary>Inflates a zlib stream, stopping as soon as it passes <see cref="MaxTextBytes"/>.</summary>
     private static byte[] Inflate(string path, string keyword, ReadOnlySpan<byte> compressed)
@@ -149,7 +157,7 @@ public static class PngText
 
             if (output.Length + n > MaxTextBytes)
             {
-                throw TooLong(path, keyword);
+                throw TooLong(path, keyword, MaxTextBytes);
             }
 
             output.Write(buffer, 0, n);
@@ -158,6 +166,6 @@ public static class PngText
         return output.ToArray();
     }
 
-    private static InvalidDataException TooLong(string path, string keyword) =>
-        new($"'{path}': the text chunk '{TextExcerpt.Of(keyword)}' holds more than {BoundedFile.Size(MaxTextBytes)} of text; it is not read (the module's parameters are a few KB).");
+    private static InvalidDataException TooLong(string path, string keyword, int bound) =>
+        new($"'{path}': the text chunk '{TextExcerpt.Of(keyword)}' holds more than {BoundedFile.Size(bound)} of text; it is not read (the module's parameters are a few KB, at most {BoundedFile.Size(MaxStoredTextBytes)} uncompressed).");
 }

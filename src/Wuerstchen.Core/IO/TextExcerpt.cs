@@ -42,6 +42,25 @@ public static class TextExcerpt
         return i < text.Length ? $"{sb}… ({text.Length} characters)" : sb.ToString();
     }
 
+    /// <summary>
+    /// The whole text with control and bidi-override characters shown as escapes, as <see cref="Of"/> does, but not cut:
+    /// for a message the module composed itself, whose values may come from a file name or a file. The text itself
+    /// when there is nothing to show differently.
+    /// </summary>
+    public static string Visible(string? text)
+    {
+        text ??= "";
+        foreach (char c in text)
+        {
+            if (c < 0x20 || c is >= '\u007F' and <= '\u009F' || IsInvisibleFormat(c) || char.IsSurrogate(c))
+            {
+                return Of(text, int.MaxValue);
+            }
+        }
+
+        return text;
+    }
+
     // the bidirectional overrides and isolates reorder what a terminal shows (the "Trojan Source" characters)
     private static bool IsInvisibleFormat(char c) => c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069' or '\u200E' or '\u200F';
 }

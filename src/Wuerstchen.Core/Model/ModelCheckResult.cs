@@ -33,6 +33,6 @@ public sealed class ModelCheckResult
     internal void Fail(string id, string message, string expected, string found, ModelCheckStatus status = ModelCheckStatus.Invalid)
     {
         Status = status;
-        Problems.Add(new ModelProblem(id, message, Path, expected, found));
+        Problems.Add(new ModelProblem(id, IO.TextExcerpt.Visible(message), Path, IO.TextExcerpt.Visible(expected), IO.TextExcerpt.Visible(found)));
     }
 }

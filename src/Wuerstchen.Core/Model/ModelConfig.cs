@@ -95,7 +95,9 @@ public sealed record ModelConfig
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(IO.BoundedFile.ReadAllText(path, MaxIndexBytes, "a model_index.json"));
+            var text = IO.BoundedFile.ReadAllText(path, MaxIndexBytes, "a model_index.json");
+            doc = JsonDocument.Parse(text);
+            IO.JsonText.CheckUniqueKeys(text); // a repeated "family" or constant: which one is meant?
         }
         catch (Exception ex) when (ex is JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
         {

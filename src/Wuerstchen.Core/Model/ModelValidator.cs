@@ -64,6 +64,13 @@ public static class ModelValidator
         var path = Path.Combine(model.Root, network.Folder, "model.onnx");
         bool optional = network.Optional;
         var result = new ModelCheckResult { Stage = Display(network.Folder), Path = path, Optional = optional };
+        if (IO.BoundedFile.NotAFile(path) is { } why)
+        {
+            result.Fail("InvalidModelFile", $"The {network.Folder} network file '{IO.TextExcerpt.Of(path, 200)}' {why}; a network is a model.onnx file: re-export or re-copy it.",
+                "a loadable ONNX model", Directory.Exists(path) ? "a folder" : "a loop of symbolic links", ModelCheckStatus.Invalid);
+            return result;
+        }
+
         if (!File.Exists(path))
         {
             result.Fail("ModelFileNotFound", optional
@@ -95,6 +102,12 @@ public static class ModelValidator
             else if (network.Kind is NetworkKind.Prior or NetworkKind.Decoder)
             {
                 CheckTextWidths(model, network, session, result, widths);
+            }
+            else if (network.Kind is NetworkKind.ImageEncoder)
+            {
+                // the feature extractor must make the input size the encoder was exported for (a WuerstchenException if not)
+                ImageEncoderNetwork.CheckSettings(session, model.Config.ImageSettings() ?? throw new WuerstchenException("FeatureExtractorNotFound",
+                    WuerstchenErrorKind.InvalidData, $"The model folder '{model.Root}' has an image encoder but its model_index.json has no 'feature_extractor' (how images are prepared for it); re-export the model with the current exporter.", model.Root));
             }
         }
         catch (WuerstchenException ex)

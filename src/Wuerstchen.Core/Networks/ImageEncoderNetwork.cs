@@ -20,12 +20,14 @@ internal sealed class ImageEncoderNetwork
     private readonly BufferPool _pool;
     private readonly ClipImageSettings _settings;
 
+    private readonly int _height, _width;
+
     public ImageEncoderNetwork(OnnxSession session, BufferPool pool, ClipImageSettings settings)
     {
         _session = session;
         _pool = pool;
         _settings = settings;
-        CheckInputSize();
+        (_height, _width) = CheckSettings(session, settings);
     }
 
     /// <summary>
@@ -39,7 +41,7 @@ internal sealed class ImageEncoderNetwork
         for (int i = 0; i < paths.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var pixels = ClipImagePreprocessor.Load(paths[i], _settings, out var fallback, ct);
+            var pixels = ClipImagePreprocessor.Load(paths[i], _settings, out var fallback, ct); // [3, _height, _width]: CheckSettings
             if (fallback is not null)
             {
                 warn?.Invoke($"The image prompt '{IO.TextExcerpt.Of(Path.GetFileName(paths[i]))}' is a JPEG decoded with ImageSharp, not as diffusers (PIL) decodes it, "
@@ -57,7 +59,7 @@ internal sealed class ImageEncoderNetwork
 
     private float[] EncodeOne(float[] pixels, string path, CancellationToken ct)
     {
-        using var input = new BoundTensor(_pool, _session.ElementType(Input), new long[] { 1, 3, _settings.CropHeight, _settings.CropWidth });
+        using var input = new BoundTensor(_pool, _session.ElementType(Input), new long[] { 1, 3, _height, _width });
         pixels.CopyTo(input.Data, 0);
         input.Push();
         using var outputs = _session.Run(new[] { Input }, new[] { input.Value }, new[] { Output }, ct);
@@ -75,15 +77,24 @@ internal sealed class ImageEncoderNetwork
         return data;
     }
 
-    /// <summary>The feature extractor's crop must be the size the encoder's position embeddings were made for.</summary>
-    private void CheckInputSize()
+    /// <summary>
+    /// The input size the encoder takes (its position embeddings fix it), checked against the feature extractor: its
+    /// crop, or — without a centre crop — a resize to an exact height and width. A shortest-edge resize without a crop
+    /// gives every aspect ratio its own size, which no exported encoder takes.
+    /// </summary>
+    internal static (int Height, int Width) CheckSettings(OnnxSession session, ClipImageSettings settings)
     {
-        int? h = _session.FixedDimension(Input, 2), w = _session.FixedDimension(Input, 3);
-        if ((h is { } fh && fh != _settings.CropHeight) || (w is { } fw && fw != _settings.CropWidth))
+        int? h = session.FixedDimension(Input, 2), w = session.FixedDimension(Input, 3);
+        (int? sh, int? sw) = settings.DoCenterCrop ? (settings.CropHeight, settings.CropWidth)
+            : settings.DoResize && settings.ShortestEdge is null ? (settings.ResizeHeight, settings.ResizeWidth) : (null, null);
+        if (sh is null || sw is null || (h is { } fh && fh != sh) || (w is { } fw && fw != sw))
         {
+            string made = sh is null ? "images of their own aspect ratio (no centre crop, no fixed resize)" : $"{sw}×{sh} pixels";
             throw new WuerstchenException("ImageEncoderSizeMismatch", WuerstchenErrorKind.InvalidData,
-                $"The image encoder '{_session.Path}' takes {w}×{h} pixels but model_index.json's feature_extractor crops images to "
-                + $"{_settings.CropWidth}×{_settings.CropHeight}; re-export the model so that the two agree.", _session.Path);
+                $"The image encoder '{session.Path}' takes {w?.ToString() ?? "?"}×{h?.ToString() ?? "?"} pixels but model_index.json's feature_extractor makes {made}; "
+                + "re-export the model so that the two agree.", session.Path);
         }
+
+        return (h ?? sh.Value, w ?? sw.Value);
     }
 }

@@ -56,6 +56,22 @@ public sealed class DdpmWuerstchenScheduler
         return result;
     }
 
+    /// <summary>The most values a timestep list may have: one more than the most steps.</summary>
+    public const int MaxTimesteps = SamplingChecks.MaxSteps + 1;
+
+    /// <summary>
+    /// The same cap as a step count, whichever door the list comes through (an array, a CSV cell's text, a sidecar, an
+    /// image's metadata): each door counts the values before it parses or walks them and calls this.
+    /// </summary>
+    public static void CheckCount(long count, string parameterName)
+    {
+        if (count > MaxTimesteps)
+        {
+            throw new WuerstchenException("InvalidTimesteps", WuerstchenErrorKind.InvalidArgument,
+                $"{parameterName} has {count} values ({count - 1} steps); at most {MaxTimesteps} values ({SamplingChecks.MaxSteps} steps) are taken. Give fewer timesteps, or a step count.", count);
+        }
+    }
+
     /// <summary>
     /// Checks a user-supplied timestep list: finite, strictly descending, from 1 down to 0 (the model
     /// is called for every value but the last).
@@ -68,12 +84,7 @@ public sealed class DdpmWuerstchenScheduler
                 $"{parameterName} needs at least two values, descending from 1 to 0 (e.g. 1, 0.5, 0); got {Describe(timesteps)}.", timesteps);
         }
 
-        // the same cap as a step count, whichever door the list came through (an array, a CSV cell's text)
-        if (timesteps.Count > SamplingChecks.MaxSteps + 1)
-        {
-            throw new WuerstchenException("InvalidTimesteps", WuerstchenErrorKind.InvalidArgument,
-                $"{parameterName} has {timesteps.Count} values ({timesteps.Count - 1} steps); at most {SamplingChecks.MaxSteps + 1} values ({SamplingChecks.MaxSteps} steps) are taken. Give fewer timesteps, or a step count.", timesteps.Count);
-        }
+        CheckCount(timesteps.Count, parameterName);
 
         for (int i = 0; i < timesteps.Count; i++)
         {

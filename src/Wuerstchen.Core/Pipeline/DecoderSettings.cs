@@ -24,8 +24,8 @@ public sealed record DecoderSettings
     {
         SamplingChecks.Steps(DecoderSteps, DecoderTimesteps, "DecoderSteps", "DecoderTimesteps");
         SamplingChecks.Guidance(DecoderGuidanceScale, "DecoderGuidanceScale");
-        SamplingChecks.Text(Prompt, "Prompt");
-        SamplingChecks.Text(NegativePrompt, "NegativePrompt");
+        PromptText.Check(Prompt, "Prompt");
+        PromptText.Check(NegativePrompt, "NegativePrompt");
     }
 
     /// <summary>The family's defaults for what was left null; refuses custom timesteps where the family's pipelines ignore them.</summary>

@@ -160,7 +160,7 @@ public sealed class DecoderStage
         }
     }
 
-    /// <summary>Checks one embedding before decoding: shape, finite values, made by this family's prior.</summary>
+    /// <summary>Checks one embedding before decoding: its texts (they go to the decoder's text encoder), shape, finite values, made by this family's prior.</summary>
     internal static void Validate(WuerstchenEmbedding e, ModelFamily family)
     {
         if (e is null)
@@ -168,12 +168,15 @@ public sealed class DecoderStage
             throw new WuerstchenException("InvalidEmbedding", WuerstchenErrorKind.InvalidArgument, "An embedding is null.", null);
         }
 
+        PromptText.Check(e.Prompt, "The embedding's Prompt");
+        PromptText.Check(e.NegativePrompt, "The embedding's NegativePrompt");
+
         // v2 embeddings are 42·x − 1 of a v2 prior, Stable Cascade's the raw Stage C latents: different spaces
         if (e.Family is { } made && made != family.Name)
         {
             var madeName = ModelContract.Current.Families.TryGetValue(made, out var f) ? f.DisplayName : made;
             throw new WuerstchenException("EmbeddingFamilyMismatch", WuerstchenErrorKind.InvalidArgument,
-                $"The embedding for '{e.Prompt}' was made by a {madeName} prior; this model is {family.DisplayName}, whose decoder reads a different embedding space. Decode it with a {madeName} model (-ModelPath), or make a new embedding with this one.", e);
+                $"The embedding for '{IO.TextExcerpt.Of(e.Prompt)}' was made by a {madeName} prior; this model is {family.DisplayName}, whose decoder reads a different embedding space. Decode it with a {madeName} model (-ModelPath), or make a new embedding with this one.", e);
         }
 
         if (!EmbeddingShape.IsValid(e.Shape, e.Data.Length))
@@ -187,7 +190,7 @@ public sealed class DecoderStage
             if (!float.IsFinite(v))
             {
                 throw new WuerstchenException("InvalidEmbedding", WuerstchenErrorKind.InvalidData,
-                    $"The embedding for '{e.Prompt}' contains a non-finite value ({v}).", e);
+                    $"The embedding for '{IO.TextExcerpt.Of(e.Prompt)}' contains a non-finite value ({v}).", e);
             }
         }
     }

@@ -59,10 +59,10 @@ public sealed record PriorSettings
                 throw new WuerstchenException("EmptyPrompt", WuerstchenErrorKind.InvalidArgument, $"Prompt number {i + 1} is null.", i);
             }
 
-            SamplingChecks.Text(Prompts[i], $"Prompt number {i + 1}");
+            PromptText.Check(Prompts[i], $"Prompt number {i + 1}");
         }
 
-        SamplingChecks.Text(NegativePrompt, "NegativePrompt");
+        PromptText.Check(NegativePrompt, "NegativePrompt");
 
         // the range here; the family's size rule (v2's 128-pixel steps …) with the model: CheckSize
         ImageSize.ValidateRange(Width, "Width");
@@ -75,11 +75,7 @@ public sealed record PriorSettings
 
         if (ImagePrompts is { } images)
         {
-            if (images.Count > ImageEncoderNetwork.MaxImages)
-            {
-                throw new WuerstchenException("TooManyImagePrompts", WuerstchenErrorKind.InvalidArgument,
-                    $"{images.Count} image prompts is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", images.Count);
-            }
+            CheckImagePromptCount(images.Count);
 
             if (images.Any(string.IsNullOrWhiteSpace))
             {
@@ -87,11 +83,7 @@ public sealed record PriorSettings
             }
         }
 
-        if (Strength is { } strength && (!(strength >= 0 && strength <= 1)))
-        {
-            throw new WuerstchenException("InvalidStrength", WuerstchenErrorKind.InvalidArgument,
-                $"Strength must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {strength.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", strength);
-        }
+        CheckStrength(Strength);
 
         if (Strength is not null && InitImage is null)
         {
@@ -103,6 +95,26 @@ public sealed record PriorSettings
         SamplingChecks.Guidance(PriorGuidanceScale, "PriorGuidanceScale");
     }
 
+    /// <summary>At most <see cref="ImageEncoderNetwork.MaxImages"/> image prompts (also what a sidecar may record).</summary>
+    internal static void CheckImagePromptCount(long count, string name = "image prompts")
+    {
+        if (count > ImageEncoderNetwork.MaxImages)
+        {
+            throw new WuerstchenException("TooManyImagePrompts", WuerstchenErrorKind.InvalidArgument,
+                $"{count} {name} is more than {ImageEncoderNetwork.MaxImages}; each adds tokens to every prior step. Give fewer images.", count);
+        }
+    }
+
+    /// <summary>A strength from 0 to 1 (also what a sidecar may record).</summary>
+    internal static void CheckStrength(double? strength, string name = "Strength")
+    {
+        if (strength is { } s && !(s >= 0 && s <= 1))
+        {
+            throw new WuerstchenException("InvalidStrength", WuerstchenErrorKind.InvalidArgument,
+                $"{name} must be from 0 (keep the init image's embedding) to 1 (ignore the image); got {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", s);
+        }
+    }
+
     /// <summary>The latent sizes of Width × Height with this model; the family's size rule is checked here.</summary>
     public LatentSize CheckSize(ModelConfig config) => ImageSize.Compute(Width, Height, config);
 
@@ -110,6 +122,17 @@ public sealed record PriorSettings
     public PriorSettings WithDefaults(ModelFamily family)
     {
         SamplingChecks.CustomTimesteps(family, PriorTimesteps, "PriorTimesteps", "PriorSteps");
+        // images in need the family's encoders: said before an image is read or a network loaded (-WhatIf too)
+        if (ImagePrompts is { Count: > 0 })
+        {
+            family.Required(NetworkKind.ImageEncoder);
+        }
+
+        if (InitImage is not null)
+        {
+            family.Required(NetworkKind.Effnet);
+        }
+
         return this with
         {
             PriorSteps = PriorTimesteps is null ? PriorSteps ?? family.Defaults.PriorSteps : null,

@@ -54,7 +54,7 @@ internal sealed class PriorStage
                 ToDecoderSpace(latents, model.Config);
             }
 
-            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows), init);
+            return Embeddings(settings, rowPrompts, size, latents, new NoiseStream(Guid.NewGuid(), generator.State, 0, rows));
         }
         finally
         {
@@ -158,41 +158,16 @@ internal sealed class PriorStage
     }
 
     /// <summary>One embedding per row, each owning a copy of its latents and carrying its place in the batch's stream.</summary>
-    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream, InitImage? init)
+    private WuerstchenEmbedding[] Embeddings(PriorSettings settings, string[] rowPrompts, LatentSize size, float[] latents, NoiseStream stream)
     {
         var model = _sessions.Model;
-        int n = settings.ImagesPerPrompt, rows = rowPrompts.Length;
+        int rows = rowPrompts.Length;
         int perRow = 16 * size.PriorHeight * size.PriorWidth;
         var result = new WuerstchenEmbedding[rows];
-        var names = GenerationParameters.ImagePromptNames(settings.ImagePrompts);
-        var hashes = GenerationParameters.ImagePromptHashes(settings.ImagePrompts);
-        string? initName = init is null ? null : Path.GetFileName(init.Path);
-        string? initHash = init is null ? null : IO.FileDigest.Sha256OrEmpty(init.Path);
+        var request = GenerationParameters.OfPrior(settings, size, model.Name, model.Family.Name);
         for (int r = 0; r < rows; r++)
         {
-            var parameters = new GenerationParameters
-            {
-                Prompt = rowPrompts[r],
-                NegativePrompt = settings.NegativePrompt,
-                Seed = settings.Seed,
-                Width = size.OutputWidth,
-                Height = size.OutputHeight,
-                PromptIndex = r / n,
-                ImageIndex = r % n,
-                ImagesPerPrompt = n,
-                BatchPrompts = settings.Prompts.Count > 1 ? settings.Prompts.ToArray() : null,
-                PriorSteps = settings.PriorTimesteps is null ? settings.PriorSteps : null,
-                PriorTimesteps = settings.PriorTimesteps?.ToArray(),
-                PriorGuidanceScale = settings.PriorGuidanceScale,
-                ImagePrompts = names,
-                ImagePromptSha256 = hashes,
-                InitImage = initName,
-                InitImageSha256 = initHash,
-                Strength = init?.Strength,
-                ModelName = model.Name,
-                ModelFamily = model.Family.Name,
-            };
-            result[r] = parameters.ToEmbedding(new[] { 16, size.PriorHeight, size.PriorWidth }, latents.AsSpan(r * perRow, perRow).ToArray(), stream with { Row = r });
+            result[r] = request.ForRow(settings, r).ToEmbedding(new[] { 16, size.PriorHeight, size.PriorWidth }, latents.AsSpan(r * perRow, perRow).ToArray(), stream with { Row = r });
         }
 
         return result;

@@ -33,20 +33,6 @@ internal static class SamplingChecks
         }
     }
 
-    /// <summary>
-    /// A prompt is stored in the image's PNG text or XMP, neither of which can hold NUL (PNG ends a keyword with it; XML
-    /// forbids it): refuse it here rather than write a file whose text other readers cut short.
-    /// </summary>
-    public static void Text(string? text, string name)
-    {
-        int at = text?.IndexOf('\0') ?? -1;
-        if (at >= 0)
-        {
-            throw new WuerstchenException("InvalidPrompt", WuerstchenErrorKind.InvalidArgument,
-                $"{name} contains a NUL character (U+0000) at position {at + 1} ('{IO.TextExcerpt.Of(text!)}'); an image's text cannot hold it. Remove it from the prompt (or the CSV cell).", text);
-        }
-    }
-
     public static void Guidance(float? value, string name)
     {
         if (value is not { } scale)

@@ -37,7 +37,8 @@ public sealed partial record GenerationParameters
         public const string Software = "Software";
     }
 
-    private static string TextArray(IEnumerable<string> texts) => new JsonArray(texts.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()).ToJsonString();
+    // written as the texts are, not with six-byte escapes of '<' or non-ASCII letters (IO.JsonText.Compact): read back up to PngText's bound
+    private static string TextArray(IEnumerable<string> texts) => new JsonArray(texts.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()).ToJsonString(IO.JsonText.Compact);
 
     /// <summary>The image prompts' file names as the metadata records them; null without image prompts.</summary>
     public static string[]? ImagePromptNames(IReadOnlyList<string>? paths) =>
@@ -54,12 +55,14 @@ public sealed partial record GenerationParameters
 
     private static float? ParseFloat(string? s) => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private static float[]? ParseFloats(string? s)
+    private static float[]? ParseFloats(string? s, string key)
     {
         if (s is null)
         {
             return null;
         }
+
+        Recorded(() => DdpmWuerstchenScheduler.CheckCount(s.AsSpan().Count(',') + 1L, key)); // counted before it is split
 
         var parts = s.Split(',');
         var values = new float[parts.Length];
@@ -89,8 +92,4 @@ public sealed partial record GenerationParameters
             return null;
         }
     }
-
-    private static string? Str(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static int? Int(JsonNode? m, string key) => m?[key] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
 }

@@ -122,26 +122,12 @@ public sealed partial record GenerationParameters
     /// </summary>
     public static GenerationParameters Planned(PriorSettings prior, DecoderSettings decoder, LatentSize size, int row, string? modelName, string family)
     {
-        int n = prior.ImagesPerPrompt;
-        return new GenerationParameters
+        var p = OfPrior(prior, size, modelName, family).ForRow(prior, row);
+        return p with
         {
-            Prompt = decoder.Prompt ?? prior.Prompts[row / n],
-            NegativePrompt = decoder.NegativePrompt ?? prior.NegativePrompt,
+            Prompt = decoder.Prompt ?? p.Prompt,
+            NegativePrompt = decoder.NegativePrompt ?? p.NegativePrompt,
             Seed = decoder.Seed ?? prior.Seed,
-            Width = size.OutputWidth,
-            Height = size.OutputHeight,
-            PromptIndex = row / n,
-            ImageIndex = row % n,
-            ImagesPerPrompt = n,
-            BatchPrompts = prior.Prompts.Count > 1 ? prior.Prompts.ToArray() : null,
-            PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
-            PriorTimesteps = prior.PriorTimesteps?.ToArray(),
-            PriorGuidanceScale = prior.PriorGuidanceScale,
-            ImagePrompts = ImagePromptNames(prior.ImagePrompts),
-            ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
-            InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
-            InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
-            Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
             DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
@@ -158,6 +144,40 @@ public sealed partial record GenerationParameters
     public bool IsRecordedIn(IReadOnlyDictionary<string, string> recorded) => ToPngText()
         .Where(kv => kv.Key is not (PngKeys.Software or PngKeys.Model))
         .All(kv => recorded.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    /// <summary>
+    /// What the prior records for a request (row 0; <see cref="ForRow"/> gives the others): the one place the prior's
+    /// settings become parameters, for the embeddings the prior makes and for what -SkipExisting expects to find. The
+    /// input files are read once here (their SHA-256).
+    /// </summary>
+    public static GenerationParameters OfPrior(PriorSettings prior, LatentSize size, string? modelName, string family) => new()
+    {
+        Prompt = prior.Prompts[0],
+        NegativePrompt = prior.NegativePrompt,
+        Seed = prior.Seed,
+        Width = size.OutputWidth,
+        Height = size.OutputHeight,
+        ImagesPerPrompt = prior.ImagesPerPrompt,
+        BatchPrompts = prior.Prompts.Count > 1 ? prior.Prompts.ToArray() : null,
+        PriorSteps = prior.PriorTimesteps is null ? prior.PriorSteps : null,
+        PriorTimesteps = prior.PriorTimesteps?.ToArray(),
+        PriorGuidanceScale = prior.PriorGuidanceScale,
+        ImagePrompts = ImagePromptNames(prior.ImagePrompts),
+        ImagePromptSha256 = ImagePromptHashes(prior.ImagePrompts),
+        InitImage = prior.InitImage is { } init ? Path.GetFileName(init) : null,
+        InitImageSha256 = prior.InitImage is { } initPath ? IO.FileDigest.Sha256OrEmpty(initPath) : null,
+        Strength = prior.InitImage is null ? null : prior.Strength ?? PriorSettings.DefaultStrength,
+        ModelName = modelName,
+        ModelFamily = family,
+    };
+
+    /// <summary>These parameters for row <paramref name="row"/> of the batch (prompt-major): its prompt and place.</summary>
+    public GenerationParameters ForRow(PriorSettings prior, int row) => this with
+    {
+        Prompt = prior.Prompts[row / prior.ImagesPerPrompt],
+        PromptIndex = row / prior.ImagesPerPrompt,
+        ImageIndex = row % prior.ImagesPerPrompt,
+    };
 
     /// <summary>An embedding with these parameters (the family goes to <see cref="WuerstchenEmbedding.Family"/>).</summary>
     public WuerstchenEmbedding ToEmbedding(int[] shape, float[] data, NoiseStream? stream = null) => new()
@@ -255,49 +275,6 @@ public sealed partial record GenerationParameters
         return list;
     }
 
-    /// <summary>
-    /// Reads the parameters back from an image's PNG text (as <see cref="ToPngText"/> writes them). Absent keys stay at
-    /// their defaults; values that do not parse are treated as absent. <c>prior_seed</c> absent means the prior's seed is <c>seed</c>.
-    /// </summary>
-    public static GenerationParameters FromPngText(IEnumerable<KeyValuePair<string, string>> chunks)
-    {
-        var text = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in chunks)
-        {
-            text.TryAdd(key, value);
-        }
-
-        string? S(string key) => text.TryGetValue(key, out var v) ? v : null;
-        long seed = ParseLong(S(PngKeys.Seed)) ?? 0;
-        return new GenerationParameters
-        {
-            Prompt = S(PngKeys.Prompt) ?? "",
-            NegativePrompt = S(PngKeys.NegativePrompt) is { Length: > 0 } negative ? negative : null,
-            Seed = seed,
-            Width = (int)(ParseLong(S(PngKeys.Width)) ?? 0),
-            Height = (int)(ParseLong(S(PngKeys.Height)) ?? 0),
-            PromptIndex = (int)(ParseLong(S(PngKeys.PromptIndex)) ?? 0),
-            ImageIndex = (int)(ParseLong(S(PngKeys.ImageIndex)) ?? 0),
-            ImagesPerPrompt = (int)(ParseLong(S(PngKeys.ImagesPerPrompt)) ?? 1),
-            BatchPrompts = ParseTexts(S(PngKeys.BatchPrompts)),
-            PriorSteps = (int?)ParseLong(S(PngKeys.PriorSteps)),
-            PriorTimesteps = ParseFloats(S(PngKeys.PriorTimesteps)),
-            PriorGuidanceScale = ParseFloat(S(PngKeys.PriorGuidanceScale)),
-            ImagePrompts = ParseTexts(S(PngKeys.ImagePrompts)),
-            ImagePromptSha256 = ParseTexts(S(PngKeys.ImagePromptSha256)),
-            InitImage = S(PngKeys.InitImage) is { Length: > 0 } initImage ? initImage : null,
-            InitImageSha256 = S(PngKeys.InitImageSha256),
-            Strength = double.TryParse(S(PngKeys.Strength), NumberStyles.Float, CultureInfo.InvariantCulture, out var strength) ? strength : null,
-            DecoderSteps = (int?)ParseLong(S(PngKeys.DecoderSteps)),
-            DecoderTimesteps = ParseFloats(S(PngKeys.DecoderTimesteps)),
-            DecoderGuidanceScale = ParseFloat(S(PngKeys.DecoderGuidanceScale)),
-            PriorSeed = ParseLong(S(PngKeys.PriorSeed)) ?? seed,
-            Source = S(PngKeys.Source) ?? "prompt",
-            ModelName = S(PngKeys.Model) is { Length: > 0 } model ? model : null,
-            ModelFamily = S(PngKeys.ModelFamily),
-        };
-    }
-
     /// <summary>An embedding's row in the .json sidecar of an embedding file (absent values are JSON null).</summary>
     public JsonObject ToSidecarRow() => new()
     {
@@ -322,26 +299,16 @@ public sealed partial record GenerationParameters
     };
 
     /// <summary>
-    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy). Width, height and source are not taken from
-    /// the row: the file's array shape and path are what the embedding is now.
+    /// A sidecar row read back (<paramref name="row"/> null: a bare .npy), checked as the command line checks the same
+    /// values (<see cref="IO.SidecarRow"/>). Width, height and source are not taken from the row: the file's array shape
+    /// and path are what the embedding is now.
     /// </summary>
-    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => new()
+    /// <exception cref="InvalidDataException">A value of the wrong type or out of range (naming the row, key and value).</exception>
+    public static GenerationParameters FromSidecarRow(JsonNode? row, int index) => row switch
     {
-        Prompt = Str(row, "prompt") ?? "",
-        NegativePrompt = Str(row, "negative_prompt"),
-        Seed = row?["seed"] is JsonValue sv && sv.TryGetValue<long>(out var seed) ? seed : 0,
-        PromptIndex = Int(row, "prompt_index") ?? index,
-        ImageIndex = Int(row, "image_index") ?? 0,
-        PriorSteps = Int(row, "prior_steps"),
-        PriorTimesteps = row?["prior_timesteps"] is JsonArray ts ? ts.Select(t => t is JsonValue v && v.TryGetValue<float>(out var f) ? f : float.NaN).ToArray() : null,
-        PriorGuidanceScale = row?["prior_guidance_scale"] is JsonValue g && g.TryGetValue<float>(out var gs) ? gs : null,
-        ImagePrompts = row?["image_prompts"] is JsonArray ip ? ParseTexts(ip.ToJsonString()) : null,
-        ImagePromptSha256 = row?["image_prompt_sha256"] is JsonArray ih ? ParseTexts(ih.ToJsonString()) : null,
-        InitImage = Str(row, "init_image"),
-        InitImageSha256 = Str(row, "init_image_sha256"),
-        Strength = row?["strength"] is JsonValue st && st.TryGetValue<double>(out var strength) && strength is >= 0 and <= 1 ? strength : null,
-        ModelName = Str(row, "model"),
-        ModelFamily = Str(row, "model_family"), // absent in files written before families: unknown, any decoder may read it
+        null => new GenerationParameters { PromptIndex = index },
+        JsonObject o => IO.SidecarRow.Read(o, index),
+        _ => throw new InvalidDataException($"its row {index} is not a JSON object."),
     };
 
     /// <summary>The properties of an image's PowerShell output object, in display order.</summary>
@@ -359,11 +326,12 @@ public sealed partial record GenerationParameters
         new("PriorSteps", PriorSteps),
         new("PriorTimesteps", PriorTimesteps),
         new("PriorGuidanceScale", PriorGuidanceScale),
-        // named as the parameter, so that Get-WuerstchenImageInfo | New-WuerstchenImage passes the images on (by name,
-        // relative to the current folder: the metadata records no directories)
-        new("ImagePrompt", ImagePrompts),
+        // named as the parameters they bind to: Get-WuerstchenImageInfo | New-WuerstchenImage passes the recorded file
+        // names on literally (relative to the current folder: the metadata records no directories) with their SHA-256,
+        // which the remake checks
+        new("LiteralImagePrompt", ImagePrompts),
         new("ImagePromptSha256", ImagePromptSha256),
-        new("InitImage", InitImage),
+        new("LiteralInitImage", InitImage),
         new("InitImageSha256", InitImageSha256),
         new("Strength", Strength),
         new("DecoderSteps", DecoderSteps),

@@ -174,6 +174,12 @@ public sealed class DeviceSelector
 
     internal static void CheckFile(NetworkKind kind, string path)
     {
+        if (IO.BoundedFile.NotAFile(path) is { } why)
+        {
+            throw new WuerstchenException("InvalidModelFile", WuerstchenErrorKind.InvalidData,
+                $"The {kind} network file '{IO.TextExcerpt.Of(path, 200)}' {why}; a network is a model.onnx file: re-export or re-copy it.", path);
+        }
+
         var info = new FileInfo(path);
         if (!info.Exists)
         {

@@ -161,11 +161,32 @@ public sealed class ClipTokenizer
                 if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
                     throw new InvalidDataException(
                         $"'{path}': the id of token '{TextExcerpt.Of(property.Name)}' is not a non-negative 32-bit integer ({TextExcerpt.Of(property.Value.GetRawText())}).");
-                vocab[property.Name] = id;
+                // a repeated token: which id is meant? (JsonText.CheckUniqueKeys's rule, checked here for free)
+                if (!vocab.TryAdd(property.Name, id))
+                    throw new InvalidDataException($"'{path}': the token '{TextExcerpt.Of(property.Name)}' appears twice; which id is meant is ambiguous.");
             }
+            CheckUniqueIds(path, vocab);
             if (vocab.Count == 0)
                 throw new InvalidDataException($"'{path}' holds an empty vocabulary.");
             return vocab;
+        }
+    }
+
+    /// <summary>
+    /// One id, two tokens: decoding (the truncation warning) and the special-token ids would name either. Checked on a
+    /// sorted copy of the ids (a few hundred KB), not a second dictionary, since a failed tokenizer is read again each time.
+    /// </summary>
+    private static void CheckUniqueIds(string path, Dictionary<string, int> vocab)
+    {
+        var ids = vocab.Values.ToArray();
+        Array.Sort(ids);
+        for (int i = 1; i < ids.Length; i++)
+        {
+            if (ids[i] == ids[i - 1])
+            {
+                var both = vocab.Where(kv => kv.Value == ids[i]).Select(kv => $"'{TextExcerpt.Of(kv.Key)}'").Take(2).ToArray();
+                throw new InvalidDataException($"'{path}': the tokens {both[0]} and {both[1]} both have id {ids[i]}; each id names one token (wrong or hand-edited vocabulary).");
+            }
         }
     }
 

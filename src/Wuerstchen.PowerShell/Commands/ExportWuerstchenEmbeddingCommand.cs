@@ -55,8 +55,8 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
 
     /// <summary>
     /// The .npy to write, checked before anything is: a folder, a name that is its own sidecar (x.json would be
-    /// overwritten by its metadata) and a missing folder are errors naming what to write; a name without an
-    /// extension gets .npy (Import-WuerstchenEmbedding and numpy look for it).
+    /// overwritten by its metadata), another extension and a missing folder are errors naming what to write; a name
+    /// without an extension gets .npy (Import-WuerstchenEmbedding and numpy look for it).
     /// </summary>
     private static string DataPath(string path)
     {
@@ -75,6 +75,15 @@ public sealed class ExportWuerstchenEmbeddingCommand : WuerstchenCmdlet
         {
             throw new WuerstchenException("PathIsSidecar", WuerstchenErrorKind.InvalidArgument,
                 $"'-Path' '{path}' is the name of the metadata file (.json) written beside the data; name the data '{System.IO.Path.ChangeExtension(path, ".npy")}'.", path);
+        }
+
+        // data in any other file name (x.txt, x.png) would be a .npy under a false name, which nothing reads as one: refused
+        // as New-WuerstchenImage -OutputPath x.gif is, before anything is written
+        if (!string.Equals(System.IO.Path.GetExtension(path), ".npy", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new WuerstchenException("UnsupportedEmbeddingFormat", WuerstchenErrorKind.InvalidArgument,
+                $"Embeddings are written as .npy, not as '{System.IO.Path.GetExtension(path)}' ('{TextExcerpt.Of(path, 200)}'): give a file name ending in .npy "
+                + "(a name without an extension gets .npy).", path);
         }
 
         var folder = System.IO.Path.GetDirectoryName(path);

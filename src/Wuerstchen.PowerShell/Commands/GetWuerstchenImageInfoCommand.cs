@@ -85,7 +85,7 @@ public sealed class GetWuerstchenImageInfoCommand : PSCmdlet
             bool missing = ex is FileNotFoundException or DirectoryNotFoundException;
             WriteError(WuerstchenCmdlet.ToErrorRecord(new WuerstchenException(missing ? "ImageFileNotFound" : "InvalidImageFile",
                 missing ? WuerstchenErrorKind.ObjectNotFound : WuerstchenErrorKind.InvalidData,
-                $"The image '{Wuerstchen.Core.IO.TextExcerpt.Of(file, 200)}' could not be read for its parameters: {Wuerstchen.Core.IO.TextExcerpt.Of(ex.Message)} "
+                $"The image '{Wuerstchen.Core.IO.TextExcerpt.Of(file, 200)}' could not be read for its parameters: {Wuerstchen.Core.IO.TextExcerpt.Of(ex.Message, 300)} "
                 + "Give a PNG, JPEG or WebP written by New-WuerstchenImage or ConvertFrom-WuerstchenEmbedding.", file, ex)));
         }
     }

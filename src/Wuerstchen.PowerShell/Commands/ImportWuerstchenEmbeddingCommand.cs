@@ -35,7 +35,7 @@ public sealed class ImportWuerstchenEmbeddingCommand : WuerstchenCmdlet
                 // one bad file is an error for that file; the files after it are still read
                 foreach (var file in ProviderPaths.ResolveFiles(this, p, literal, literal ? "-LiteralPath" : "-Path"))
                 {
-                    Guarded(() => WriteObject(EmbeddingFile.Read(file), enumerateCollection: true), file);
+                    Guarded(() => WriteObject(EmbeddingFile.Read(file, warn: WriteWarning), enumerateCollection: true), file);
                 }
             }, p);
         }

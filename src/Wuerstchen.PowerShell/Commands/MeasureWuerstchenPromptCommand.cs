@@ -38,6 +38,11 @@ public sealed class MeasureWuerstchenPromptCommand : ModelCmdlet
         {
             // the prompt rules of New and Get: a record without a Prompt property is refused, not measured as its text
             var prompts = PromptInput.Resolve(Prompt, fromPipeline: false);
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                PromptText.Check(prompts[i], prompts.Length == 1 ? "Prompt" : $"Prompt number {i + 1}"); // before it is tokenized
+            }
+
             var model = OpenModel();
             var tokenizer = model.Tokenizer(NetworkKind.PriorTextEncoder);
             foreach (var p in prompts)
