@@ -82,3 +82,30 @@ function Assert-EveryRowOnce([object[]] $Rows, [string] $Folder, [object[]] $Bef
         "$($now.Written) $($now.Length)" | Should -Be "$($old.Written) $($old.Length)" -Because "$($old.Name) was made by the first run and must not be made again"
     }
 }
+
+# Stops processes and everything they started (sshd forks a process per connection, which starts the remote pwsh),
+# deepest first, and waits for them: a remote pwsh still writing into its HOME under TestDrive made Pester's clean-up
+# of TestDrive fail once ("Directory not empty").
+function Stop-ProcessTree([int[]] $Id, [int] $TimeoutSeconds = 15) {
+    $parents = @{}
+    foreach ($stat in Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -match '^\d+$') {
+        try {
+            $text = [System.IO.File]::ReadAllText("$($stat.FullName)/stat")
+            # pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'
+            $ppid = [int] ($text.Substring($text.LastIndexOf(')') + 2).Split(' ')[1])
+            $parents[[int] $stat.Name] = $ppid
+        } catch { } # the process ended meanwhile
+    }
+    $all = [System.Collections.Generic.List[int]]::new()
+    $queue = [System.Collections.Generic.Queue[int]]::new([int[]] $Id)
+    while ($queue.Count -gt 0) {
+        $p = $queue.Dequeue(); $all.Add($p)
+        foreach ($child in $parents.Keys | Where-Object { $parents[$_] -eq $p }) { $queue.Enqueue($child) }
+    }
+    $all.Reverse()
+    foreach ($p in $all) { Stop-Process -Id $p -Force -ErrorAction Ignore }
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    foreach ($p in $all) {
+        while ((Get-Process -Id $p -ErrorAction Ignore) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    }
+}

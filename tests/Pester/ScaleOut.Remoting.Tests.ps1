@@ -88,7 +88,7 @@ Subsystem powershell $subsystem
 
 AfterAll {
     $Machines | Remove-PSSession -ErrorAction Ignore
-    foreach ($server in $Servers) { Stop-Process -Id $server.Process.Id -ErrorAction Ignore }
+    if ($Servers) { Stop-ProcessTree -Id @($Servers | ForEach-Object { $_.Process.Id }) }
 }
 
 Describe 'Install-PSResource Wuerstchen on two machines reached over SSH' {
