@@ -157,7 +157,37 @@ public abstract class PriorCmdlet : NetworkCmdlet
     protected override void BeginProcessing()
     {
         _promptOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Prompt));
+        // bound before any record: the command line and $PSDefaultParameterValues, which PowerShell does not bind again
+        // from a record's column of the same name
+        _runWide = MyInvocation.BoundParameters.Keys.Where(RequestParameters.All.ContainsKey).ToHashSet(StringComparer.OrdinalIgnoreCase);
         base.BeginProcessing();
+    }
+
+    private HashSet<string> _runWide = new();
+    private readonly HashSet<string> _warnedColumns = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A record's column named like a parameter that the command line or $PSDefaultParameterValues already gave is
+    /// ignored (PowerShell's binding rule): said once a run per column, so a CSV's ModelPath or Seed column is not
+    /// silently overridden by a default the user set long ago.
+    /// </summary>
+    private void WarnOverriddenColumns()
+    {
+        if (RecordTarget is not PSObject row || row.BaseObject is string)
+        {
+            return;
+        }
+
+        foreach (var name in _runWide)
+        {
+            if (!_warnedColumns.Contains(name) && row.Properties[name]?.Value is { } column && !string.IsNullOrWhiteSpace(column.ToString()))
+            {
+                _warnedColumns.Add(name);
+                var given = MyInvocation.BoundParameters.TryGetValue(name, out var v) ? v : null;
+                string shown = given is Array a ? string.Join(", ", a.Cast<object?>()) : given?.ToString() ?? "";
+                WriteWarning($"The records' {name} column is ignored: -{name} '{Core.IO.TextExcerpt.Of(shown)}' from the command line or $PSDefaultParameterValues wins for every record. Leave -{name} out (or remove it from $PSDefaultParameterValues) to use the column.");
+            }
+        }
     }
 
     /// <summary>
@@ -172,6 +202,7 @@ public abstract class PriorCmdlet : NetworkCmdlet
         object? target = Prompt is { Length: 1 } ? Prompt[0] : Prompt;
         RecordTarget = MyInvocation.ExpectingInput ? target : null;
         RecordContext = MyInvocation.ExpectingInput ? PromptInput.Context(_record, Prompt) : null;
+        WarnOverriddenColumns();
         foreach (var failure in failures)
         {
             WriteEngineError(failure);

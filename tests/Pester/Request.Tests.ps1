@@ -134,6 +134,17 @@ Describe 'New-WuerstchenImage columns' {
         @($r.Output).Count | Should -Be 2
         @($r.Warnings | Where-Object { $_ -match 'OutputPath' }).Count | Should -Be 1
     }
+
+    It 'a $PSDefaultParameterValues value over a column of the same name warns once per run and column (Seed, ModelPath)' {
+        $rows = 1..2 | ForEach-Object { [pscustomobject]@{ Prompt = "row $_"; Seed = 10 + $_; ModelPath = $Models } }
+        $PSDefaultParameterValues['New-WuerstchenImage:Seed'] = 99
+        try { $r = Invoke-Capture { $rows | New-WuerstchenImage @Fast -OutputPath (Join-Path $TestDrive 'defaults') } }
+        finally { $PSDefaultParameterValues.Remove('New-WuerstchenImage:Seed') }
+        $r.Errors | Should -BeNullOrEmpty
+        @($r.Output.Seed | Sort-Object -Unique) | Should -Be @(99) # PowerShell's rule: the default wins
+        @($r.Warnings | Where-Object { $_ -like "The records' Seed column is ignored: -Seed '99'*" }).Count | Should -Be 1
+        @($r.Warnings | Where-Object { $_ -like "The records' ModelPath column is ignored*" }).Count | Should -Be 1
+    }
 }
 
 Describe 'New-WuerstchenImage errors name the record' {

@@ -52,7 +52,6 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
     // one set of output names per output path for the whole run, so no image of the run replaces another
     private readonly Dictionary<string, OutputPaths> _outputs = new(StringComparer.Ordinal);
     private bool _outputPathOnCommandLine;
-    private bool _warnedOverride;
 
     protected override void BeginProcessing()
     {
@@ -67,7 +66,6 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
             return;
         }
 
-        WarnOverriddenColumn();
         Guarded(() => Render(prompts), RecordTarget ?? Prompt);
     }
 
@@ -181,19 +179,6 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
         }
 
         return outputs;
-    }
-
-    /// <summary>PowerShell binds a command-line -OutputPath over a record's OutputPath column without a word: say so, once a run.</summary>
-    private void WarnOverriddenColumn()
-    {
-        if (_warnedOverride || !_outputPathOnCommandLine || RecordTarget is not PSObject row
-            || row.BaseObject is string || row.Properties["OutputPath"]?.Value is not { } column || string.IsNullOrWhiteSpace(column.ToString()))
-        {
-            return;
-        }
-
-        _warnedOverride = true;
-        WriteWarning($"The records' OutputPath column is ignored: -OutputPath '{OutputPath}' on the command line wins for every record. Leave -OutputPath out to use the column.");
     }
 
     private bool DryRun => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w)
