@@ -331,4 +331,25 @@ public class BoundedReadTests
         Assert.Contains("damaged", ex.Message);
         Assert.DoesNotContain("at most", ex.Message);
     }
+
+    [Fact]
+    public void ImageLoaderRefusesAHugeBmpHeaderAsImageTooLarge()
+    {
+        // ImageSharp refuses 100000×100000 itself ("bigger then the max allowed size"): the module's id and bounds, as for PNG
+        using var temp = new TempFolder();
+        var path = temp["huge.bmp"];
+        var bmp = new byte[54 + 16];
+        Encoding.ASCII.GetBytes("BM").CopyTo(bmp, 0);
+        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
+        BitConverter.GetBytes(54).CopyTo(bmp, 10);
+        BitConverter.GetBytes(40).CopyTo(bmp, 14);
+        BitConverter.GetBytes(100000).CopyTo(bmp, 18);
+        BitConverter.GetBytes(100000).CopyTo(bmp, 22);
+        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
+        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
+        File.WriteAllBytes(path, bmp);
+        var ex = Assert.Throws<WuerstchenException>(() => ImageLoader.Identify(path));
+        Assert.Equal("ImageTooLarge", ex.ErrorId);
+        Assert.Contains("16384", ex.Message);
+    }
 }

@@ -298,6 +298,10 @@ public static class ImageLoader
         ex is not (WuerstchenException or OperationCanceledException or StackOverflowException or AccessViolationException);
 
     private static WuerstchenException Invalid(string path, Exception ex) =>
-        ex as WuerstchenException ?? new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData,
-            $"The image '{path}' could not be read: {ex.Message}", path, ex);
+        ex as WuerstchenException ?? (ex.Message.Contains("max allowed size", StringComparison.OrdinalIgnoreCase)
+            // ImageSharp's own size limit (a BMP header of 100000×100000) says "bigger then the max allowed size": the
+            // module's bounds say it in its words, as for every other format
+            ? new WuerstchenException("ImageTooLarge", WuerstchenErrorKind.InvalidData,
+                $"The image '{path}' has a header larger than images are decoded: at most {MaxSide} per side and {MaxPixels >> 20} megapixels.", path, ex)
+            : new WuerstchenException("InvalidImageFile", WuerstchenErrorKind.InvalidData, $"The image '{path}' could not be read: {ex.Message}", path, ex));
 }
