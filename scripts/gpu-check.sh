@@ -25,16 +25,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 BUDGET_S=${BUDGET_S:-470}
+[[ $BUDGET_S =~ ^[0-9]+$ ]] || { echo "BUDGET_S '$BUDGET_S': use a number of seconds" >&2; exit 2; }
 START=$SECONDS
 PROVIDER=Cuda
 DEVICE=0
 DRY_RUN=0
 while (( $# > 0 )); do
     case $1 in
-        --provider) PROVIDER=${2:-}; shift 2 ;;
-        --device) DEVICE=${2:-}; shift 2 ;;
+        # a flag without its value is a usage error (exit 2), not a loop: `shift 2` fails when only the flag is left
+        --provider|--device) (( $# >= 2 )) || { echo "$1 needs a value (see --help)" >&2; exit 2; }
+            if [[ $1 == --provider ]]; then PROVIDER=$2; else DEVICE=$2; fi; shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | grep -v '^set '; exit 0 ;;
         *) echo "unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

@@ -19,6 +19,9 @@ public sealed class NativeRuntime
 {
     public const string CudaPathVariable = "WUERSTCHEN_CUDA_PATH";
     public const string VersionFileName = "onnxruntime.version";
+
+    /// <summary>The AppDomain data slot that holds <see cref="Skipped"/> of the process's choice (string[]).</summary>
+    public const string SkippedDataName = "Wuerstchen.NativeRuntime.Skipped";
     private const long MaxVersionFileBytes = 64;
 
     private static readonly object Gate = new();
@@ -51,7 +54,15 @@ public sealed class NativeRuntime
     {
         lock (Gate)
         {
-            return _chosen ??= Choose(layout, Environment.GetEnvironmentVariable(CudaPathVariable), Environment.GetEnvironmentVariable("PSModulePath"));
+            if (_chosen is null)
+            {
+                _chosen = Choose(layout, Environment.GetEnvironmentVariable(CudaPathVariable), Environment.GetEnvironmentVariable("PSModulePath"));
+                // the cmdlets live in another load context and do not reference this assembly: they read why a GPU
+                // runtime was passed over from here, for the CUDA messages
+                AppDomain.CurrentDomain.SetData(SkippedDataName, _chosen.Skipped.ToArray());
+            }
+
+            return _chosen;
         }
     }
 
@@ -134,9 +145,22 @@ public sealed class NativeRuntime
 
     private static string? Unusable(string folder, Version? wanted, bool requireVersionFile)
     {
-        if (!File.Exists(Path.Combine(folder, ModuleLayout.CoreLibraryFileName)))
+        if (!Path.IsPathFullyQualified(folder))
+        {
+            return "not an absolute path (ONNX Runtime loads its libraries by absolute path only)";
+        }
+
+        var core = Path.Combine(folder, ModuleLayout.CoreLibraryFileName);
+        if (!File.Exists(core))
         {
             return $"no {ModuleLayout.CoreLibraryFileName} there";
+        }
+
+        // a library that cannot load fails ONNX Runtime's type initializer for the whole process (even the CPU would be
+        // lost), so a damaged or foreign one is passed over here rather than tried
+        if (NativeLibraryCheck.Problem(core) is { } problem)
+        {
+            return problem;
         }
 
         var versionFile = Path.Combine(folder, VersionFileName);

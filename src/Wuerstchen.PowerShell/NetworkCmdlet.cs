@@ -47,10 +47,14 @@ public abstract class NetworkCmdlet : ModelCmdlet
     static NetworkCmdlet()
     {
         // the engine only knows that the CPU build is loaded; how to add the GPU build is this host's business
-        SessionCache.Shared.Devices.NoGpuRuntimeHelp =
-            $"To add it: Install-PSResource {CompanionModuleName} (ONNX Runtime 1.31's GPU build; it needs an NVIDIA driver, CUDA 13 and cuDNN 9), "
-            + "then start a new PowerShell session (see the README, section GPU (CUDA)).";
+        SessionCache.Shared.Devices.NoGpuRuntimeHelp = NoGpuRuntimeHelp();
     }
+
+    /// <summary>What to do without a GPU runtime: install the companion, or — when one was found and passed over — why.</summary>
+    private static string NoGpuRuntimeHelp() => SkippedGpuRuntimes() is { Length: > 0 } skipped
+        ? $"A GPU runtime was found but passed over: {string.Join("; ", skipped)}. Reinstall it (Install-PSResource {CompanionModuleName} -Reinstall) or correct ${"env:"}WUERSTCHEN_CUDA_PATH, then start a new PowerShell session."
+        : $"To add it: Install-PSResource {CompanionModuleName} (ONNX Runtime 1.31's GPU build; it needs an NVIDIA driver, CUDA 13 and cuDNN 9), "
+            + "then start a new PowerShell session (see the README, section GPU (CUDA)).";
 
     /// <summary>
     /// A warning from the worker thread. The CUDA fallback is one short line (CI logs read it once per job) that says
@@ -61,17 +65,28 @@ public abstract class NetworkCmdlet : ModelCmdlet
         if (message.StartsWith(DeviceSelector.CudaFallbackStart, StringComparison.Ordinal))
         {
             context.WriteVerbose(message);
+            foreach (var skipped in SkippedGpuRuntimes())
+            {
+                context.WriteVerbose($"GPU runtime passed over: {skipped}");
+            }
+
             var summary = DeviceSelector.Summary(message[DeviceSelector.CudaFallbackStart.Length..]);
             message = summary == DeviceSelector.NoGpuRuntime
-                ? $"CUDA is not available ({summary}: Install-PSResource {CompanionModuleName} adds it); running on the CPU (-Verbose says more)."
+                ? SkippedGpuRuntimes().Length > 0
+                    ? $"CUDA is not available ({summary}: a GPU runtime was found but passed over: {Core.IO.TextExcerpt.Of(SkippedGpuRuntimes()[0])}); running on the CPU (-Verbose says more)."
+                    : $"CUDA is not available ({summary}: Install-PSResource {CompanionModuleName} adds it); running on the CPU (-Verbose says more)."
                 : $"CUDA is not available{(summary is null ? "" : $" ({summary})")}; running on the CPU, which is far slower (-Verbose says why).";
         }
 
         context.WriteWarning(message);
     }
 
+    /// <summary>The GPU runtimes the module's loader looked at and did not use, with why (WUERSTCHEN_CUDA_PATH, companions).</summary>
+    internal static string[] SkippedGpuRuntimes() => AppDomain.CurrentDomain.GetData("Wuerstchen.NativeRuntime.Skipped") as string[] ?? Array.Empty<string>();
+
     protected WuerstchenPipeline CreatePipeline(ModelFolder model, EngineContext context, int progressParent, string activity)
     {
+        SessionCache.Shared.Devices.NoGpuRuntimeHelp = NoGpuRuntimeHelp(); // the loader's choice is made by now
         var reporter = new StageReporter(context, progressParent, activity);
         var warned = new HashSet<string>(StringComparer.Ordinal);
         context.WriteVerbose($"Execution provider: {ExecutionProvider ?? ExecutionProviderKind.Auto}, device {DeviceId ?? 0}{(LowMemory ? ", low memory" : "")}.");

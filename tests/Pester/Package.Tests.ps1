@@ -50,9 +50,19 @@ Describe 'Native runtime choice (CUDA companion)' {
         $script:Core = [Wuerstchen.PowerShell.Loading.ModuleLayout]::CoreLibraryFileName
         $script:Rid = [Wuerstchen.PowerShell.Loading.ModuleLayout]::Rid
         $script:Companion = [Wuerstchen.PowerShell.Loading.NativeRuntime]::CompanionModuleName
+        # a stand-in core library the loader's header check accepts: the module's own library's first 4 KB (this OS's
+        # format, this CPU), then sparse to 8 MB
+        function New-CoreLibrary([string] $Path, [byte[]] $Header) {
+            $bytes = [byte[]]::new(4096)
+            $stream = [IO.File]::OpenRead((Join-Path $Layout.NativeFolder $Core))
+            try { $null = $stream.Read($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
+            if ($Header) { [Array]::Copy($Header, $bytes, $Header.Length) }
+            $out = [IO.File]::Create($Path)
+            try { $out.Write($bytes, 0, $bytes.Length); $out.SetLength(8MB) } finally { $out.Dispose() }
+        }
         function New-Companion([string] $Root, [string] $Version, [string] $OrtVersion) {
             $native = New-Item -ItemType Directory (Join-Path $Root "$Companion/$Version/runtimes/$Rid/native") -Force
-            Set-Content (Join-Path $native $Core) 'stand-in'
+            New-CoreLibrary (Join-Path $native $Core)
             if ($OrtVersion) { Set-Content (Join-Path $native 'onnxruntime.version') $OrtVersion }
             $native.FullName
         }
@@ -83,6 +93,26 @@ Describe 'Native runtime choice (CUDA companion)' {
         $c.Skipped[0] | Should -Match "WUERSTCHEN_CUDA_PATH=.*no $([regex]::Escape($Core)) there"
         $explicit = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, (Split-Path (Join-Path $companion $Core)), $modules)
         $explicit.Source | Should -Be 'WUERSTCHEN_CUDA_PATH'
+    }
+
+    It 'passes over a relative WUERSTCHEN_CUDA_PATH, a cut-short library and another CPU''s build, saying why (each would fail ONNX Runtime for the whole process)' {
+        $modules = Join-Path $TestDrive 'modules4'
+        $native = New-Companion $modules '1.31.0' '1.31.0'
+        Push-Location (Split-Path $native)
+        try { $relative = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, 'native', (Join-Path $TestDrive 'none')) } finally { Pop-Location }
+        $relative.Source | Should -Be 'Module'
+        $relative.Skipped[0] | Should -Match 'not an absolute path'
+        $lib = Join-Path $native $Core
+        $out = [IO.File]::OpenWrite($lib); try { $out.SetLength(100000) } finally { $out.Dispose() }
+        $short = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, $null, $modules)
+        $short.Source | Should -Be 'Module'
+        $short.Skipped[0] | Should -Match '100000 bytes, far less than an ONNX Runtime library'
+        if (-not $IsWindows) {
+            New-CoreLibrary $lib ([byte[]] (0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0xB7, 0)) # an ELF for arm64
+            $foreign = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Choose($Layout, $null, $modules)
+            $foreign.Source | Should -Be 'Module'
+            $foreign.Skipped[0] | Should -Match 'built for arm64'
+        }
     }
 
     It 'skips a companion whose onnxruntime.version is a FIFO, without opening it (opening one blocks until a writer comes)' -Skip:$IsWindows {

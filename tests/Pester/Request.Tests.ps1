@@ -40,6 +40,13 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName)['prompt'] | Should -Be 'one'
     }
 
+    It '-SkipExisting with -Force is ConflictingParameters, before anything is made' {
+        $dir = Join-Path $TestDrive 'skip-force'
+        $r = Invoke-Capture { New-WuerstchenImage 'a' @Fast -Seed 1 -OutputPath $dir -SkipExisting -Force }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ConflictingParameters,*'
+        Test-Path $dir | Should -BeFalse
+    }
+
     It '-Force into a folder overwrites the same image made again, never another image that has its default name' {
         $dir = Join-Path $TestDrive 'force-folder'
         $a = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'blurry' -PriorGuidanceScale 2 -OutputPath $dir

@@ -57,8 +57,8 @@ public sealed class DeviceSelector
 
     /// <summary>The NVIDIA libraries the CUDA provider of ONNX Runtime 1.31 loads, by the names this OS gives them.</summary>
     public static IReadOnlyList<string> CudaLibraries => OperatingSystem.IsWindows()
-        ? new[] { "nvcuda.dll", "cudart64_13.dll", "cublas64_13.dll", "cublasLt64_13.dll", "cudnn64_9.dll" }
-        : new[] { "libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9" };
+        ? new[] { "nvcuda.dll", "cudart64_13.dll", "cublas64_13.dll", "cublasLt64_13.dll", "curand64_10.dll", "cudnn64_9.dll" }
+        : new[] { "libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10", "libcudnn.so.9" }; // curand: the provider links it (objdump -p)
 
     /// <summary>Which of <see cref="CudaLibraries"/> cannot be loaded from the library path.</summary>
     public static IReadOnlyList<string> MissingCudaLibraries()

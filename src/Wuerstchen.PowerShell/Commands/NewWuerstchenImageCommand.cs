@@ -56,6 +56,13 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
     protected override void BeginProcessing()
     {
         _outputPathOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(OutputPath));
+        if (SkipExisting.IsPresent && Force.IsPresent)
+        {
+            // one says keep what exists, the other make it again: neither may win silently
+            ThrowTerminatingError(ToErrorRecord(new WuerstchenException("ConflictingParameters", WuerstchenErrorKind.InvalidArgument,
+                "-SkipExisting (keep the images that exist) and -Force (make them again) cannot be used together; give one of them.", "SkipExisting, Force")));
+        }
+
         base.BeginProcessing();
     }
 
