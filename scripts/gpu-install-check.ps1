@@ -29,14 +29,17 @@ $Models = (Resolve-Path $Models).Path
 $work = New-Item -ItemType Directory (Join-Path ([IO.Path]::GetTempPath()) "wuerstchen-install-check-$PID") -Force
 $modules = Join-Path $work 'home/.local/share/powershell/Modules'
 $expected = if ($Provider -eq 'Cuda') { 'CUDA' } else { 'CPU' }
+# paths go into the child's script as single-quoted strings: a quote in them is doubled (a checkout under /home/o'neil)
+function Q([string] $Text) { $Text.Replace("'", "''") }
+$modulesQ, $packagesQ, $modelsQ, $outQ = (Q $modules), (Q $Packages), (Q $Models), (Q "$work/out")
 $child = @"
 `$ErrorActionPreference = 'Stop'
-`$null = New-Item -ItemType Directory '$modules' -Force
-Register-PSResourceRepository -Name WuerstchenCheck -Uri '$Packages' -Trusted
+`$null = New-Item -ItemType Directory '$modulesQ' -Force
+Register-PSResourceRepository -Name WuerstchenCheck -Uri '$packagesQ' -Trusted
 Install-PSResource -Name Wuerstchen, $companion -Repository WuerstchenCheck -TrustRepository -Scope CurrentUser
 Import-Module Wuerstchen
 `$clock = [Diagnostics.Stopwatch]::StartNew()
-`$all = New-WuerstchenImage 'a lighthouse at dusk' -Seed 7 -Width $Size -Height $Size -PriorSteps 8 -DecoderSteps 4 -ModelPath '$Models' -ExecutionProvider $Provider -OutputPath '$work/out' -Verbose 4>&1 3>&1
+`$all = New-WuerstchenImage 'a lighthouse at dusk' -Seed 7 -Width $Size -Height $Size -PriorSteps 8 -DecoderSteps 4 -ModelPath '$modelsQ' -ExecutionProvider $Provider -OutputPath '$outQ' -Verbose 4>&1 3>&1
 `$seconds = `$clock.Elapsed.TotalSeconds
 `$native = [Wuerstchen.PowerShell.Loading.NativeRuntime]::Current
 `$loads = @(`$all | Where-Object { `$_ -is [Management.Automation.VerboseRecord] -and `$_.Message -match 'network loaded on' } | ForEach-Object Message)
