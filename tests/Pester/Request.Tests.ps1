@@ -40,6 +40,21 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName)['prompt'] | Should -Be 'one'
     }
 
+    It 'ConvertFrom-WuerstchenEmbedding -SkipExisting resumes the decoder stage: the same image is skipped, not copied to -1' {
+        $dir = Join-Path $TestDrive 'decode-resume'
+        $npy = Join-Path $TestDrive 'resume.npy'
+        Get-WuerstchenEmbedding 'a lighthouse', 'a fox' -Seed 7 -Width 128 -Height 128 -PriorSteps 2 | Export-WuerstchenEmbedding -Path $npy
+        $first = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir)
+        Remove-Item $first[1].FullName
+        $again = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir -SkipExisting)
+        $again.Count | Should -Be 2
+        $again[0].Skipped | Should -BeTrue
+        $again[0].FullName | Should -Be $first[0].FullName
+        $again[1].Skipped | Should -Not -BeTrue
+        $again[1].FullName | Should -Be $first[1].FullName
+        @(Get-ChildItem $dir).Count | Should -Be 2
+    }
+
     It '-SkipExisting with -Force is ConflictingParameters, before anything is made' {
         $dir = Join-Path $TestDrive 'skip-force'
         $r = Invoke-Capture { New-WuerstchenImage 'a' @Fast -Seed 1 -OutputPath $dir -SkipExisting -Force }

@@ -146,6 +146,24 @@ public sealed partial record GenerationParameters
         .All(kv => recorded.TryGetValue(kv.Key, out var v) && v == kv.Value);
 
     /// <summary>
+    /// What decoding <paramref name="e"/> with <paramref name="decoder"/> (the family's defaults filled in) will record,
+    /// known before it is decoded: ConvertFrom-WuerstchenEmbedding -SkipExisting compares it with an existing file's.
+    /// The same fields as <see cref="Of(GeneratedImage)"/> takes from the image.
+    /// </summary>
+    public static GenerationParameters PlannedDecode(WuerstchenEmbedding e, DecoderSettings decoder, string? modelName, string family) => Of(e) with
+    {
+        Prompt = decoder.Prompt ?? e.Prompt,
+        NegativePrompt = decoder.NegativePrompt ?? e.NegativePrompt,
+        Seed = decoder.Seed ?? e.Seed,
+        DecoderSteps = decoder.DecoderTimesteps is null ? decoder.DecoderSteps : null,
+        DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
+        DecoderGuidanceScale = decoder.DecoderGuidanceScale,
+        PriorSeed = e.Seed,
+        ModelName = modelName ?? e.ModelName,
+        ModelFamily = family,
+    };
+
+    /// <summary>
     /// What the prior records for a request (row 0; <see cref="ForRow"/> gives the others): the one place the prior's
     /// settings become parameters, for the embeddings the prior makes and for what -SkipExisting expects to find. The
     /// input files are read once here (their SHA-256).

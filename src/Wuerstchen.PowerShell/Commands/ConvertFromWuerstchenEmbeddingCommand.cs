@@ -58,6 +58,24 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>
+    /// Skips an embedding whose image file already exists with the same parameters (emitted with Skipped = $true):
+    /// running a stopped decoder run again makes only what is missing, as New-WuerstchenImage -SkipExisting does.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter SkipExisting { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (SkipExisting.IsPresent && Force.IsPresent)
+        {
+            ThrowTerminatingError(ToErrorRecord(new WuerstchenException("ConflictingParameters", WuerstchenErrorKind.InvalidArgument,
+                "-SkipExisting (keep the images that exist) and -Force (make them again) cannot be used together; give one of them.", "SkipExisting, Force")));
+        }
+
+        base.BeginProcessing();
+    }
+
     private readonly List<WuerstchenEmbedding> _pending = new();
     private OutputPaths? _outputs;
 
@@ -115,14 +133,25 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
 
             _outputs ??= OutputPaths.Create(OutputPath is null ? null : ProviderPaths.Resolve(this, OutputPath, "-OutputPath"),
                 SessionState.Path.CurrentFileSystemLocation.ProviderPath, Force.IsPresent);
+            // -SkipExisting compares with what each file records, which needs the model's family defaults first
+            var model = SkipExisting.IsPresent ? OpenModel() : null;
+            var planSettings = model is null ? null : settings.WithDefaults(model.Family);
             var targets = new string?[group.Length];
             for (int i = 0; i < group.Length; i++)
             {
                 var e = group[i];
                 long seed = Seed ?? e.Seed;
+                var planned = model is null ? null : GenerationParameters.PlannedDecode(e, planSettings!, model.Name, model.Family.Name);
                 // named by the embedding's ImageIndex, as New-WuerstchenImage names the same row
-                var path = _outputs.For(Prompt ?? EmbeddingChecks.NameOf(e), seed, e.ImageIndex).Path;
-                targets[i] = ShouldProcess(path, $"Decode embedding '{e.Prompt}' (seed {seed})") ? path : null;
+                var target = _outputs.For(Prompt ?? EmbeddingChecks.NameOf(e), seed, e.ImageIndex, planned, SkipExisting.IsPresent);
+                if (target.Exists)
+                {
+                    WriteVerbose($"Skipped '{target.Path}': it exists with the same parameters.");
+                    WriteObject(ProviderPaths.FileItem(this, target.Path, planned!.ToOutputProperties().Append(new("Skipped", true)).ToArray()));
+                    continue;
+                }
+
+                targets[i] = ShouldProcess(target.Path, $"Decode embedding '{e.Prompt}' (seed {seed})") ? target.Path : null;
             }
 
             if (targets.All(t => t is null))
@@ -130,7 +159,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 return;
             }
 
-            var model = OpenModel();
+            model ??= OpenModel();
             // the family's rules and the embeddings' family before anything is written
             settings.WithDefaults(model.Family).Validate();
             WuerstchenPipeline.ValidateEmbeddings(group, model.Family);
