@@ -27,6 +27,8 @@ public sealed class DeviceSelector
     /// <summary>How a reason starts when the GPU build is loaded but the driver has no device to offer.</summary>
     public const string NoDeviceOrDriver = "the GPU runtime is present, but no CUDA device or driver was found";
 
+    private const string NoSuchDevice = "there is no device";
+
     /// <summary>How a reason starts when the driver and device are there but the provider does not load or a session fails on it.</summary>
     public const string ProviderFailed = "the GPU runtime is present, but its CUDA provider failed";
 
@@ -51,6 +53,8 @@ public sealed class DeviceSelector
     public string HelpFor(string reason) => Summary(reason) switch
     {
         NoGpuRuntime => NoGpuRuntimeHelp,
+        // a -DeviceId past the GPUs there are (the -Parallel recipe on a machine with fewer GPUs): no driver advice
+        NoDeviceOrDriver when reason.Contains(NoSuchDevice, StringComparison.Ordinal) => "Give a -DeviceId that nvidia-smi -L lists (numbered from 0), or fewer workers than GPUs.",
         NoDeviceOrDriver => DriverHelp,
         _ => CudaHelp,
     };
@@ -99,7 +103,7 @@ public sealed class DeviceSelector
 
         if (id >= devices)
         {
-            return $"{NoDeviceOrDriver}: there is no device {id} (the driver reports {devices}, numbered from 0)";
+            return $"{NoDeviceOrDriver}: {NoSuchDevice} {id} (the driver reports {devices}, numbered from 0)";
         }
 
         return problem is not null ? $"{ProviderFailed}: {problem}" : AppendProbe(id);
