@@ -315,16 +315,7 @@ public class BoundedReadTests
         // a BMP header stores its width as a signed number; -8 gave the odd "ImageTooLarge: is -8×8 pixels; at most 16384 …"
         using var temp = new TempFolder();
         var path = temp["negative.bmp"];
-        var bmp = new byte[54 + 8 * 8 * 3];
-        Encoding.ASCII.GetBytes("BM").CopyTo(bmp, 0);
-        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
-        BitConverter.GetBytes(54).CopyTo(bmp, 10); // pixels after the two headers
-        BitConverter.GetBytes(40).CopyTo(bmp, 14); // BITMAPINFOHEADER
-        BitConverter.GetBytes(-8).CopyTo(bmp, 18);
-        BitConverter.GetBytes(8).CopyTo(bmp, 22);
-        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
-        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
-        File.WriteAllBytes(path, bmp);
+        File.WriteAllBytes(path, Bmp(-8, 8, 8 * 8 * 3));
         var ex = Assert.Throws<WuerstchenException>(() => ImageLoader.Identify(path));
         Assert.Equal("InvalidImageFile", ex.ErrorId);
         Assert.Contains("-8", ex.Message);
@@ -338,18 +329,24 @@ public class BoundedReadTests
         // ImageSharp refuses 100000×100000 itself ("bigger then the max allowed size"): the module's id and bounds, as for PNG
         using var temp = new TempFolder();
         var path = temp["huge.bmp"];
-        var bmp = new byte[54 + 16];
-        Encoding.ASCII.GetBytes("BM").CopyTo(bmp, 0);
-        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
-        BitConverter.GetBytes(54).CopyTo(bmp, 10);
-        BitConverter.GetBytes(40).CopyTo(bmp, 14);
-        BitConverter.GetBytes(100000).CopyTo(bmp, 18);
-        BitConverter.GetBytes(100000).CopyTo(bmp, 22);
-        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
-        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
-        File.WriteAllBytes(path, bmp);
+        File.WriteAllBytes(path, Bmp(100000, 100000, 16));
         var ex = Assert.Throws<WuerstchenException>(() => ImageLoader.Identify(path));
         Assert.Equal("ImageTooLarge", ex.ErrorId);
         Assert.Contains("16384", ex.Message);
+    }
+
+    /// <summary>A 24-bit BMP whose header says <paramref name="width"/>×<paramref name="height"/> (signed, as BMP stores them), with <paramref name="pixelBytes"/> of data.</summary>
+    private static byte[] Bmp(int width, int height, int pixelBytes)
+    {
+        var bmp = new byte[54 + pixelBytes];
+        Encoding.ASCII.GetBytes("BM").CopyTo(bmp, 0);
+        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
+        BitConverter.GetBytes(54).CopyTo(bmp, 10); // pixels after the two headers
+        BitConverter.GetBytes(40).CopyTo(bmp, 14); // BITMAPINFOHEADER
+        BitConverter.GetBytes(width).CopyTo(bmp, 18);
+        BitConverter.GetBytes(height).CopyTo(bmp, 22);
+        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
+        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
+        return bmp;
     }
 }
