@@ -39,39 +39,6 @@ Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
         @(Get-ChildItem $dir).Count | Should -Be 1
         [Wuerstchen.Core.IO.ImageFile]::ReadParameters($out.FullName)['prompt'] | Should -Be 'one'
     }
-
-    It 'ConvertFrom-WuerstchenEmbedding -SkipExisting resumes the decoder stage: the same image is skipped, not copied to -1' {
-        $dir = Join-Path $TestDrive 'decode-resume'
-        $npy = Join-Path $TestDrive 'resume.npy'
-        Get-WuerstchenEmbedding 'a lighthouse', 'a fox' -Seed 7 -Width 128 -Height 128 -PriorSteps 2 | Export-WuerstchenEmbedding -Path $npy
-        $first = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir)
-        Remove-Item $first[1].FullName
-        $again = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir -SkipExisting)
-        $again.Count | Should -Be 2
-        $again[0].Skipped | Should -BeTrue
-        $again[0].FullName | Should -Be $first[0].FullName
-        $again[1].Skipped | Should -Not -BeTrue
-        $again[1].FullName | Should -Be $first[1].FullName
-        @(Get-ChildItem $dir).Count | Should -Be 2
-    }
-
-    It '-SkipExisting with -Force is ConflictingParameters, before anything is made' {
-        $dir = Join-Path $TestDrive 'skip-force'
-        $r = Invoke-Capture { New-WuerstchenImage 'a' @Fast -Seed 1 -OutputPath $dir -SkipExisting -Force }
-        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ConflictingParameters,*'
-        Test-Path $dir | Should -BeFalse
-    }
-
-    It '-Force into a folder overwrites the same image made again, never another image that has its default name' {
-        $dir = Join-Path $TestDrive 'force-folder'
-        $a = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'blurry' -PriorGuidanceScale 2 -OutputPath $dir
-        $b = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'dark' -PriorGuidanceScale 2 -OutputPath $dir -Force
-        $b.Name | Should -Not -Be $a.Name # another image: the next number, the first one kept
-        [Wuerstchen.Core.IO.ImageFile]::ReadParameters($a.FullName)['negative_prompt'] | Should -Be 'blurry'
-        $again = New-WuerstchenImage 'dog' @Fast -Seed 2 -NegativePrompt 'dark' -PriorGuidanceScale 2 -OutputPath $dir -Force
-        $again.Name | Should -Be $b.Name # the same image: overwritten in place
-        @(Get-ChildItem $dir).Count | Should -Be 2
-    }
 }
 
 Describe 'New-WuerstchenImage reads numbers with the invariant culture' {
@@ -204,33 +171,6 @@ Describe 'Empty cells are not given' {
             Test-WuerstchenModel -ModelPath $env:WUERSTCHEN_UNSET_IN_TESTS -Quiet | Should -BeFalse
             Test-WuerstchenModel -DeviceId 1.5 -Quiet | Should -BeFalse
         } finally { $env:WUERSTCHEN_MODEL_PATH = $saved }
-    }
-}
-
-Describe 'New-WuerstchenImage resumes a run' {
-    It 'gives the same automatic names on every run and -SkipExisting makes only what is missing' {
-        $csv = New-Csv "Prompt,Seed,PriorGuidanceScale`na fox,7,1`na fox,7,2`na cat,8,3"
-        $dir = Join-Path $TestDrive 'resume'
-        $first = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
-        $other = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath (Join-Path $TestDrive 'resume2')
-        $other.Name | Should -Be $first.Name
-        Remove-Item $first[1].FullName
-        $again = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir -SkipExisting
-        @($again).Count | Should -Be 3
-        $again.Name | Should -Be $first.Name
-        $again.Skipped | Should -Be @($true, $false, $true)
-        @(Get-ChildItem $dir).Count | Should -Be 3
-    }
-
-    It 'a plain re-run does not duplicate the files' {
-        $csv = New-Csv "Prompt,Seed`na fox,9`na cat,10"
-        $dir = Join-Path $TestDrive 'rerun'
-        $null = Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir
-        $r = Invoke-Capture { Import-Csv $csv | New-WuerstchenImage @Fast -OutputPath $dir }
-        @(Get-ChildItem $dir).Count | Should -Be 2
-        $r.Errors.Count | Should -Be 2
-        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'OutputFileExists,*'
-        $r.Errors[0].Exception.Message | Should -Match 'SkipExisting'
     }
 }
 
