@@ -105,6 +105,13 @@ public static class RequestParameters
             return null;
         }
 
+        if (value is string typeName && typeName.EndsWith("[]", StringComparison.Ordinal) && typeName.StartsWith("System.", StringComparison.Ordinal))
+        {
+            // Export-Csv writes an array property as its type name: the values are gone, so say how to keep them
+            throw Bad(p, typeName, "ArrayLostInCsv", $"'{p.Name}' holds '{typeName}', the type name Export-Csv writes for a list: the values were lost when the CSV was written. "
+                + $"Join them first, e.g. Select-Object @{{n='{p.Name}'; e={{ $_.{p.Name} -join ';' }}}}, or keep the objects (Export-Clixml).");
+        }
+
         if (p.Kind == ValueKind.NumberList)
         {
             return NumberList(p, value);

@@ -185,6 +185,14 @@ Describe 'New-WuerstchenImage -ImagePrompt: errors' {
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNotInFamily,*'
     }
 
+    It 'Get-WuerstchenImageInfo | Export-Csv loses the list of image prompts: the cell ''System.String[]'' says how to keep it' {
+        $csv = Join-Path $TestDrive 'info.csv'
+        [pscustomobject]@{ Prompt = 'a'; LiteralImagePrompt = [string[]] @($Png) } | Export-Csv $csv
+        $r = Invoke-Capture { Import-Csv $csv | Get-WuerstchenEmbedding @Small -ModelPath $ImageModels }
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'ArrayLostInCsv,*'
+        "$($r.Errors[0])" | Should -BeLike '*-join*'
+    }
+
     It 'an ImagePrompt cell of ";" names no file (InvalidImagePrompt), not text-to-image' {
         $r = Invoke-Capture { [pscustomobject]@{ Prompt = 'a'; ImagePrompt = ';' } | Get-WuerstchenEmbedding @Small -ModelPath $ImageModels }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidImagePrompt,*'
