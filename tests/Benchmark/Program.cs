@@ -31,6 +31,11 @@ internal static partial class Program
             return GpuNets.Run(args[1..]); // its own options (Program.GpuNets.cs)
         }
 
+        if (args.Length > 0 && args[0] == "jpeg-sweep")
+        {
+            return JpegSweep.Run(args[1..]); // Program.JpegSweep.cs
+        }
+
         Options o;
         try
         {

@@ -2,7 +2,7 @@
 """A larger, local check of the JPEG decoder (not run in CI): writes random JPEGs and the RGB Pillow decodes from each.
 
     /usr/bin/python3 sweep.py OUT_DIR [COUNT] [SEED] [MAX_SIDE]
-    WUERSTCHEN_JPEG_SWEEP=OUT_DIR dotnet test tests/Wuerstchen.Core.Tests -c Release --filter "FullyQualifiedName~JpegSweep"
+    dotnet run --project tests/Benchmark -c Release -- jpeg-sweep OUT_DIR   (prints SUMMARY jpeg-sweep …, exit 1 on a difference)
 
 Each case is OUT_DIR/NNNN.jpg with NNNN.rgb (Pillow's convert("RGB") bytes, row-major) and NNNN.txt (how it was made).
 Sizes 1..MAX_SIDE (default 320) per side; content photo-like, noise, flat or gradient; encoded by Pillow (quality 1-100, 4:4:4/4:2:2/4:2:0,
