@@ -61,6 +61,13 @@ function Compare-Bytes([byte[]] $Actual, [byte[]] $Expected) {
     [pscustomobject]@{ Max = $r[0]; Over1 = $r[1]; Count = $r[2] }
 }
 
+# A CSV file in TestDrive holding $Text (a new name each call).
+function New-Csv([string] $Text) {
+    $path = Join-Path $TestDrive "rows-$([guid]::NewGuid().ToString('n')).csv"
+    Set-Content -LiteralPath $path $Text
+    $path
+}
+
 # max |a - b| / max |b| over float arrays (the realarch kit's embedding measure)
 function Get-RelativeError([float[]] $Actual, [float[]] $Expected) {
     $max = 0.0; $scale = 0.0

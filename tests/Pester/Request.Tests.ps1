@@ -3,11 +3,6 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Fast = @{ Width = 128; Height = 128; PriorSteps = 2; DecoderSteps = 2 }
-    function New-Csv([string] $Text) {
-        $path = Join-Path $TestDrive "rows-$([guid]::NewGuid().ToString('n')).csv"
-        Set-Content -LiteralPath $path $Text
-        $path
-    }
 }
 
 Describe 'New-WuerstchenImage numbers the images of one pipeline run' {
