@@ -4,11 +4,6 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Fast = @{ Width = 128; Height = 128; PriorSteps = 2; DecoderSteps = 2 }
-    function New-Csv([string] $Text) {
-        $path = Join-Path $TestDrive "rows-$([guid]::NewGuid().ToString('n')).csv"
-        Set-Content -LiteralPath $path $Text
-        $path
-    }
 }
 
 Describe 'New-WuerstchenImage resumes a run' {
@@ -44,6 +39,7 @@ Describe 'New-WuerstchenImage -Force and -SkipExisting' {
         $npy = Join-Path $TestDrive 'resume.npy'
         Get-WuerstchenEmbedding 'a lighthouse', 'a fox' -Seed 7 -Width 128 -Height 128 -PriorSteps 2 | Export-WuerstchenEmbedding -Path $npy
         $first = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir)
+        $removed = (Get-Rgb $first[1].FullName).Bytes
         Remove-Item $first[1].FullName
         $again = @(Import-WuerstchenEmbedding -Path $npy | ConvertFrom-WuerstchenEmbedding -Seed 7 -DecoderSteps 2 -OutputPath $dir -SkipExisting)
         $again.Count | Should -Be 2
@@ -51,6 +47,7 @@ Describe 'New-WuerstchenImage -Force and -SkipExisting' {
         $again[0].FullName | Should -Be $first[0].FullName
         $again[1].Skipped | Should -Not -BeTrue
         $again[1].FullName | Should -Be $first[1].FullName
+        (Compare-Bytes (Get-Rgb $again[1].FullName).Bytes $removed).Max | Should -Be 0 # decoded without the skipped one: the same pixels
         @(Get-ChildItem $dir).Count | Should -Be 2
     }
 

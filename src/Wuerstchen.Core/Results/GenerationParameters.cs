@@ -120,9 +120,10 @@ public sealed partial record GenerationParameters
     /// What the image of row <paramref name="row"/> of a request will record, known before it is made (settings with the
     /// family's defaults filled in): New-WuerstchenImage -SkipExisting compares it with an existing file's.
     /// </summary>
-    public static GenerationParameters Planned(PriorSettings prior, DecoderSettings decoder, LatentSize size, int row, string? modelName, string family)
+    /// <param name="request">The request's <see cref="OfPrior"/> record, made once for all its rows.</param>
+    public static GenerationParameters Planned(GenerationParameters request, PriorSettings prior, DecoderSettings decoder, int row)
     {
-        var p = OfPrior(prior, size, modelName, family).ForRow(prior, row);
+        var p = request.ForRow(prior, row);
         return p with
         {
             Prompt = decoder.Prompt ?? p.Prompt,
@@ -132,8 +133,6 @@ public sealed partial record GenerationParameters
             DecoderTimesteps = decoder.DecoderTimesteps?.ToArray(),
             DecoderGuidanceScale = decoder.DecoderGuidanceScale,
             PriorSeed = prior.Seed,
-            ModelName = modelName,
-            ModelFamily = family,
         };
     }
 

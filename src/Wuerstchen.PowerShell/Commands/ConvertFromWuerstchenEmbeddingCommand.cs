@@ -137,6 +137,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
             var model = SkipExisting.IsPresent ? OpenModel() : null;
             var planSettings = model is null ? null : settings.WithDefaults(model.Family);
             var targets = new string?[group.Length];
+            var skipped = new bool[group.Length];
             for (int i = 0; i < group.Length; i++)
             {
                 var e = group[i];
@@ -148,6 +149,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 {
                     WriteVerbose($"Skipped '{target.Path}': it exists with the same parameters.");
                     WriteObject(ProviderPaths.FileItem(this, target.Path, planned!.ToOutputProperties().Append(new("Skipped", true)).ToArray()));
+                    skipped[i] = true;
                     continue;
                 }
 
@@ -159,11 +161,16 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 return;
             }
 
+            // a skipped embedding is not decoded at all (each embedding of a batch keeps its own noise without the others)
+            var kept = Enumerable.Range(0, group.Length).Where(i => !skipped[i]).ToArray();
+            var work = kept.Select(i => group[i]).ToArray();
+            targets = kept.Select(i => targets[i]).ToArray();
+
             model ??= OpenModel();
             // the family's rules and the embeddings' family before anything is written
             settings.WithDefaults(model.Family).Validate();
-            WuerstchenPipeline.ValidateEmbeddings(group, model.Family);
-            foreach (var e in group)
+            WuerstchenPipeline.ValidateEmbeddings(work, model.Family);
+            foreach (var e in work)
             {
                 EmbeddingChecks.CheckSize(e, model.Config);
             }
@@ -175,7 +182,7 @@ public sealed class ConvertFromWuerstchenEmbeddingCommand : NetworkCmdlet
                 RunEngine(context =>
                 {
                     var pipeline = CreatePipeline(model, context, 1, "ConvertFrom-WuerstchenEmbedding");
-                    var images = pipeline.RunDecoderEach(group, settings, context.Cancellation);
+                    var images = pipeline.RunDecoderEach(work, settings, context.Cancellation);
                     return ImageWriter.WriteAll(images, targets, Force.IsPresent, outputs, context, Quality);
                 });
             }

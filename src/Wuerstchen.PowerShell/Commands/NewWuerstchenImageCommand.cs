@@ -142,6 +142,8 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
     {
         int n = prior.ImagesPerPrompt;
         var targets = new string?[prior.Prompts.Count * n];
+        // the request's record once (it reads the input images for their SHA-256), then each row's place in it
+        var request = size is { } s && model is not null ? GenerationParameters.OfPrior(prior, s, model.Name, model.Family.Name) : null;
         for (int r = 0; r < targets.Length; r++)
         {
             if (!kept[r])
@@ -149,9 +151,7 @@ public sealed class NewWuerstchenImageCommand : PriorCmdlet
                 continue; // made for its place in the batch (its noise), not written
             }
 
-            var planned = size is { } s && model is not null
-                ? GenerationParameters.Planned(prior, decoder, s, r, model.Name, model.Family.Name)
-                : null;
+            var planned = request is null ? null : GenerationParameters.Planned(request, prior, decoder, r);
             // named by the image's ImageIndex (r % n), as ConvertFrom-WuerstchenEmbedding names the same row
             var target = outputs.For(prior.Prompts[r / n], prior.Seed, r % n, planned, SkipExisting.IsPresent);
             if (target.Exists)
